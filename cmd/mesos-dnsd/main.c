@@ -1,0 +1,205 @@
+/* cmd/mesos-dnsd/main.c -- the daemon: flags, config, wiring, signals. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "lib/config.h"
+#include "lib/dnsserver.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/refresh.h"
+#include "lib/zonepub.h"
+#include "zone/zone.h"
+
+#define PROJECT_URL "https://github.com/mesos-dnsd/mesos-dnsd"
+
+struct options {
+	const char *config_path;
+	int verbosity;		/* -v = 1, -v=2 = 2 */
+	int version;
+	int checkconf;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mesos-dnsd [-config FILE] [-v | -v=2] [-checkconf] [-version]\n"
+		"  -config FILE  configuration file (default ./config.json)\n"
+		"  -v, -v=1      verbose logging (debug); -v=2 very verbose\n"
+		"  -checkconf    validate the configuration and exit (0 = valid, 2 = invalid)\n"
+		"  -version      print the version and exit\n");
+}
+
+/* mesos-dns (Go's flag package) accepts -flag, --flag, -flag=value and -flag value. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	o->config_path = "config.json";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-') {
+			fprintf(stderr, "mesos-dnsd: unexpected argument %s\n", a);
+			return -1;
+		}
+		a += (a[1] == '-') ? 2 : 1;
+		const char *eq = strchr(a, '=');
+		size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+		const char *val = eq ? eq + 1 : NULL;
+#define IS(name) (nl == strlen(name) && strncmp(a, name, nl) == 0)
+		if (IS("config")) {
+			if (!val) {
+				if (i + 1 >= argc) {
+					fprintf(stderr, "mesos-dnsd: -config needs a file\n");
+					return -1;
+				}
+				val = argv[++i];
+			}
+			o->config_path = val;
+		} else if (IS("v")) {
+			o->verbosity = val ? atoi(val) : 1;
+			if (o->verbosity < 0 || o->verbosity > 2 || (val && !strchr("012", val[0]))) {
+				fprintf(stderr, "mesos-dnsd: -v takes 0, 1 or 2\n");
+				return -1;
+			}
+		} else if (IS("version")) {
+			o->version = 1;
+		} else if (IS("checkconf")) {
+			o->checkconf = 1;
+		} else if (IS("h") || IS("help")) {
+			usage(stdout);
+			exit(0);
+		} else {
+			fprintf(stderr, "mesos-dnsd: unknown flag %s\n", argv[i]);
+			return -1;
+		}
+#undef IS
+	}
+	return 0;
+}
+
+static void warn_cb(void *ctx, const char *msg)
+{
+	(void)ctx;
+	log_warn("%s", msg);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+	(void)what;
+	if (sig == SIGHUP) {
+		log_warn("main: SIGHUP received; live reload is not available yet, restart to apply changes");
+		return;
+	}
+	log_info("main: %s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopbreak(base);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct config cfg;
+	char err[1024];
+	int status = 1;
+
+	if (parse_args(argc, argv, &o) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (o.version) {
+		printf("mesos-dnsd %s\n", MESOSDNSD_VERSION);
+		return 0;
+	}
+	log_set_level(o.verbosity ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (config_load(o.config_path, &cfg, warn_cb, NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		config_clear(&cfg);
+		return 2;
+	}
+	if (o.checkconf) {
+		printf("mesos-dnsd: %s: configuration is valid\n", o.config_path);
+		config_clear(&cfg);
+		return 0;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	struct zone_params zp = {
+		.domain = cfg.domain, .ttl = cfg.ttl, .soa_minttl = cfg.soa_minttl,
+		.soa_mname = cfg.soa_mname, .soa_rname = cfg.soa_rname,
+		.soa_refresh = cfg.soa_refresh, .soa_retry = cfg.soa_retry,
+		.soa_expire = cfg.soa_expire, .recurse_on = cfg.recurse_on,
+		.set_tc = cfg.set_truncate_bit, .edns_max = cfg.edns_udp_size,
+	};
+	struct zone *initial = zone_new_unloaded(&zp);
+	if (!initial) {
+		fprintf(stderr, "mesos-dnsd: cannot create the zone for domain %s\n", cfg.domain);
+		config_clear(&cfg);
+		return 2;
+	}
+	zonepub_init(initial);
+
+	struct event_base *base = event_base_new();
+	struct dnsserver *dns = NULL;
+	struct refresher *ref = NULL;
+	struct event *sigs[3] = { 0 };
+
+	if (cfg.dns_on) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		struct dnsserver_opts dopts = {
+			.listener = cfg.listener,
+			.port = cfg.port,
+			.workers = cfg.workers > 0 ? cfg.workers : (ncpu > 0 ? (int)ncpu : 1),
+			.tcp_idle_timeout = cfg.tcp_idle_timeout,
+			.tcp_max_connections = cfg.tcp_max_connections,
+		};
+		dns = dnsserver_new(&dopts, err, sizeof(err));
+		if (!dns) {
+			log_err("%s", err);
+			goto out;
+		}
+	}
+	ref = refresher_new(base, &cfg);
+	if (!base || !ref) {
+		log_err("main: cannot set up the event loop");
+		goto out;
+	}
+	int signums[3] = { SIGINT, SIGTERM, SIGHUP };
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(base, signums[i], signal_cb, base);
+		evsignal_add(sigs[i], NULL);
+	}
+	if (dns && dnsserver_start(dns) != 0) {
+		log_err("main: cannot start DNS workers");
+		goto out;
+	}
+	log_info("main: mesos-dnsd %s for domain %s, state from %s", MESOSDNSD_VERSION, cfg.domain,
+		 cfg.state_file[0] ? cfg.state_file : "masters");
+	refresher_start(ref);
+	event_base_dispatch(base);
+	status = 0;
+out:
+	/* Workers first, so no reader is left when the zone is freed. */
+	dnsserver_free(dns);
+	refresher_free(ref);
+	for (int i = 0; i < 3; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	if (base)
+		event_base_free(base);
+	zonepub_shutdown();
+	config_clear(&cfg);
+	curl_global_cleanup();
+	libevent_global_shutdown();
+	return status;
+}

@@ -1,0 +1,20 @@
+/* lib/err.c -- describe error codes. */
+#include "lib/err.h"
+
+#include <string.h>
+
+const char *mdns_strerror(int code)
+{
+	switch (code) {
+	case MDNS_EOK:       return "success";
+	case MDNS_EPARSE:    return "malformed input";
+	case MDNS_ETOOBIG:   return "input too large";
+	case MDNS_EHTTP:     return "HTTP error";
+	case MDNS_ENOLEADER: return "no leader in state";
+	case MDNS_ECURL:     return "transfer failed";
+	default:
+		if (code < 0 && code > -1000)
+			return strerror(-code);
+		return "unknown error";
+	}
+}

@@ -1,0 +1,30 @@
+/* lib/err.h -- error codes shared by every module. */
+#pragma once
+
+#include <errno.h>
+
+/*
+ * Fallible functions return int: 0 (MDNS_EOK) on success, a negative code
+ * below on failure.  System errors keep their errno value, negated, so that
+ * mdns_strerror() can describe them too.
+ */
+enum {
+	MDNS_EOK      = 0,
+	MDNS_ENOMEM   = -ENOMEM,
+	MDNS_EINVAL   = -EINVAL,
+	MDNS_ERANGE   = -ERANGE,
+	MDNS_ENOENT   = -ENOENT,
+	MDNS_EEXIST   = -EEXIST,
+	MDNS_ENOSPC   = -ENOSPC,
+	MDNS_EAGAIN   = -EAGAIN,
+	MDNS_ETIMEDOUT = -ETIMEDOUT,
+	/* Our own codes live below -1000 so they never collide with errno. */
+	MDNS_EPARSE   = -1001,	/* malformed input (JSON, config, packet) */
+	MDNS_ETOOBIG  = -1002,	/* input over its size limit */
+	MDNS_EHTTP    = -1003,	/* HTTP error status */
+	MDNS_ENOLEADER = -1004,	/* state names no leader */
+	MDNS_ECURL    = -1005,	/* transfer failed in libcurl */
+};
+
+/* Describe an error code; returns a static string, never NULL. */
+const char *mdns_strerror(int code);

@@ -1,0 +1,683 @@
+/* lib/fetch.c -- fetch a master's state over HTTP(S) with libcurl multi on libevent. */
+#include "lib/fetch.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/config.h"
+#include "lib/err.h"
+#include "lib/log.h"
+
+#ifndef MESOSDNSD_VERSION
+#define MESOSDNSD_VERSION "unknown"
+#endif
+
+#define FETCH_DEFAULT_TIMEOUT_S	300	/* stateTimeoutSeconds default (behaviour.md §1.1) */
+#define FETCH_MAX_REDIRS	5L
+#define FETCH_MAX_MEMOS		64	/* hostports whose path we remember */
+#define FETCH_BUF_INITIAL	(64u * 1024)
+#define FETCH_HOSTPORT_MAX	300
+
+enum { FETCH_PATH_STATE = 0, FETCH_PATH_STATE_JSON = 1 };
+static const char *const fetch_paths[] = { "/master/state", "/master/state.json" };
+
+/* One fetch in flight: one easy handle, reused for the /master/state.json retry. */
+struct fetch_job {
+	struct fetcher *f;
+	CURL *easy;
+	char *hostport;			/* owned */
+	int path;			/* index into fetch_paths */
+	bool https;
+	bool fell_back;			/* already switched path once after a 404 */
+	bool too_big;			/* the write callback hit max */
+	bool oom;			/* the write callback could not grow buf */
+	long timeout_ms;		/* whole fetch, retry included */
+	struct timespec start;		/* CLOCK_MONOTONIC */
+	char *buf;			/* body so far, NUL-terminated when non-NULL */
+	size_t len, cap, max;
+	char url[sizeof(((struct fetch_result *)0)->url)];
+	char errbuf[CURL_ERROR_SIZE];
+	void (*done)(void *ctx, struct fetch_result *r);
+	void *ctx;
+	struct fetch_job *prev, *next;
+};
+
+/* The libevent event watching one socket curl told us about. */
+struct fetch_sock {
+	struct event *ev;
+	struct fetch_sock *prev, *next;
+};
+
+/* A hostport that answered on /master/state.json (the default needs no entry). */
+struct fetch_memo {
+	char *hostport;
+	struct fetch_memo *next;
+};
+
+struct fetcher {
+	struct event_base *base;
+	const struct config *cfg;
+	CURLM *multi;
+	struct event *timer;		/* curl's single timeout */
+	struct fetch_job *jobs;
+	size_t njobs;
+	struct fetch_sock *socks;
+	struct fetch_memo *memos;	/* most recently confirmed first */
+	size_t max_bytes;
+	int dispatching;		/* > 0 while done callbacks run */
+	bool free_pending;		/* fetcher_free was called from a callback */
+};
+
+/* ---- libcurl global state ---------------------------------------------- */
+
+static pthread_once_t fetch_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode fetch_curl_rc = CURLE_FAILED_INIT;
+
+static void fetch_curl_init(void)
+{
+	fetch_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static bool fetch_nonempty(const char *s)
+{
+	return s && *s;
+}
+
+/*
+ * Accept "host:port", "[v6]:port" and plain hosts; reject anything that could
+ * change the URL's meaning ('/', '@', '?', '#', spaces, ...).
+ */
+static bool fetch_hostport_valid(const char *hp)
+{
+	size_t n = strlen(hp);
+
+	if (n == 0 || n > FETCH_HOSTPORT_MAX)
+		return false;
+	for (const char *p = hp; *p; p++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr(".-_:[]%", c)))
+			return false;
+	}
+	return true;
+}
+
+static long fetch_elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - since->tv_sec) * 1000 +
+	       (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* First line of an error body, printable ASCII only, for the error message. */
+static void fetch_snippet(const char *buf, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; buf && i < len && o + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '\n' || c == '\r') {
+			if (o)
+				break;
+			continue;
+		}
+		out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	out[o] = '\0';
+}
+
+/* Write r->err; a long URL may cut the message, which is fine for one log line. */
+static void fetch_err(struct fetch_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void fetch_err(struct fetch_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- remembered paths --------------------------------------------------- */
+
+static struct fetch_memo **fetch_memo_find(struct fetcher *f, const char *hostport)
+{
+	struct fetch_memo **pp;
+
+	for (pp = &f->memos; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->hostport, hostport) == 0)
+			return pp;
+	return NULL;
+}
+
+static void fetch_memo_drop(struct fetch_memo **pp)
+{
+	struct fetch_memo *m = *pp;
+
+	*pp = m->next;
+	free(m->hostport);
+	free(m);
+}
+
+/* Remember that hostport answered on path; keeps at most FETCH_MAX_MEMOS entries. */
+static void fetch_memo_set(struct fetcher *f, const char *hostport, int path)
+{
+	struct fetch_memo **pp = fetch_memo_find(f, hostport);
+	struct fetch_memo *m;
+	size_t n;
+
+	if (pp)
+		fetch_memo_drop(pp);
+	if (path == FETCH_PATH_STATE)
+		return;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return;
+	m->hostport = strdup(hostport);
+	if (!m->hostport) {
+		free(m);
+		return;
+	}
+	m->next = f->memos;
+	f->memos = m;
+	/* Masters come and go; forget the least recently confirmed beyond the cap. */
+	for (n = 1, pp = &f->memos->next; *pp; n++) {
+		if (n >= FETCH_MAX_MEMOS)
+			fetch_memo_drop(pp);
+		else
+			pp = &(*pp)->next;
+	}
+}
+
+static int fetch_memo_path(const struct fetcher *f, const char *hostport)
+{
+	for (const struct fetch_memo *m = f->memos; m; m = m->next)
+		if (strcmp(m->hostport, hostport) == 0)
+			return FETCH_PATH_STATE_JSON;
+	return FETCH_PATH_STATE;
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+static void fetch_job_unlink(struct fetch_job *job)
+{
+	struct fetcher *f = job->f;
+
+	if (job->prev)
+		job->prev->next = job->next;
+	else
+		f->jobs = job->next;
+	if (job->next)
+		job->next->prev = job->prev;
+	job->prev = job->next = NULL;
+	f->njobs--;
+}
+
+static void fetch_job_free(struct fetch_job *job)
+{
+	if (job->easy)
+		curl_easy_cleanup(job->easy);
+	free(job->buf);
+	free(job->hostport);
+	free(job);
+}
+
+static size_t fetch_on_data(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct fetch_job *job = userp;
+	size_t n = size * nmemb;
+
+	if (n > job->max - job->len) {
+		job->too_big = true;
+		return 0;	/* != n: curl aborts with CURLE_WRITE_ERROR */
+	}
+	if (job->len + n + 1 > job->cap) {
+		size_t cap = job->cap ? job->cap : FETCH_BUF_INITIAL;
+		char *p;
+
+		while (cap < job->len + n + 1)
+			cap *= 2;
+		if (cap > job->max + 1)
+			cap = job->max + 1;
+		p = realloc(job->buf, cap);
+		if (!p) {
+			job->oom = true;
+			return 0;
+		}
+		job->buf = p;
+		job->cap = cap;
+	}
+	memcpy(job->buf + job->len, data, n);
+	job->len += n;
+	job->buf[job->len] = '\0';
+	return n;
+}
+
+#define FETCH_SETOPT(easy, opt, val) do { \
+	if (curl_easy_setopt((easy), (opt), (val)) != CURLE_OK) \
+		return MDNS_ECURL; \
+} while (0)
+
+/* Options that stay the same for the whole fetch, from the config of the moment. */
+static int fetch_job_setup(struct fetch_job *job, const struct config *cfg)
+{
+	CURL *e = job->easy;
+	long secs = cfg && cfg->state_timeout_seconds > 0 ?
+		    cfg->state_timeout_seconds : FETCH_DEFAULT_TIMEOUT_S;
+
+	job->timeout_ms = secs * 1000;
+	FETCH_SETOPT(e, CURLOPT_PRIVATE, (void *)job);
+	FETCH_SETOPT(e, CURLOPT_ERRORBUFFER, job->errbuf);
+	FETCH_SETOPT(e, CURLOPT_WRITEFUNCTION, fetch_on_data);
+	FETCH_SETOPT(e, CURLOPT_WRITEDATA, (void *)job);
+	FETCH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	FETCH_SETOPT(e, CURLOPT_USERAGENT, "mesos-dnsd/" MESOSDNSD_VERSION);
+	FETCH_SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");	/* every decoder curl has: gzip, deflate... */
+	/*
+	 * Non-leading masters may answer 307 to the leader, as Go's client (and
+	 * so mesos-dns) follows.  Credentials are not sent to another host.
+	 */
+	FETCH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 1L);
+	FETCH_SETOPT(e, CURLOPT_MAXREDIRS, FETCH_MAX_REDIRS);
+#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85.0 */
+	FETCH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	FETCH_SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	FETCH_SETOPT(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	FETCH_SETOPT(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	/*
+	 * Stops early when Content-Length announces too much.  The write callback
+	 * enforces the limit on the decoded body in every case.
+	 */
+	FETCH_SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max);
+	if (cfg && cfg->mesos_https_on) {
+		job->https = true;
+		/* Without CACertFile, curl verifies against the system CA store. */
+		if (fetch_nonempty(cfg->ca_cert_file))
+			FETCH_SETOPT(e, CURLOPT_CAINFO, cfg->ca_cert_file);
+		if (fetch_nonempty(cfg->cert_file))
+			FETCH_SETOPT(e, CURLOPT_SSLCERT, cfg->cert_file);
+		if (fetch_nonempty(cfg->key_file))
+			FETCH_SETOPT(e, CURLOPT_SSLKEY, cfg->key_file);
+	}
+	/* "iam" needs a token from the login endpoint first; not handled here yet. */
+	if (cfg && cfg->mesos_authentication &&
+	    strcmp(cfg->mesos_authentication, "basic") == 0) {
+		FETCH_SETOPT(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		FETCH_SETOPT(e, CURLOPT_USERNAME,
+			     cfg->mesos_principal ? cfg->mesos_principal : "");
+		FETCH_SETOPT(e, CURLOPT_PASSWORD,
+			     cfg->mesos_secret ? cfg->mesos_secret : "");
+	}
+	return 0;
+}
+
+/* (Re)start the transfer for job->path within what is left of the timeout. */
+static int fetch_job_start(struct fetch_job *job)
+{
+	long left = job->timeout_ms - fetch_elapsed_ms(&job->start);
+	int n;
+
+	n = snprintf(job->url, sizeof(job->url), "%s://%s%s",
+		     job->https ? "https" : "http", job->hostport,
+		     fetch_paths[job->path]);
+	if (n < 0 || (size_t)n >= sizeof(job->url))
+		return MDNS_EINVAL;
+	job->len = 0;
+	if (job->buf)
+		job->buf[0] = '\0';
+	job->too_big = job->oom = false;
+	job->errbuf[0] = '\0';
+	FETCH_SETOPT(job->easy, CURLOPT_URL, job->url);
+	FETCH_SETOPT(job->easy, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
+	if (curl_multi_add_handle(job->f->multi, job->easy) != CURLM_OK)
+		return MDNS_ECURL;
+	log_debug("fetch: GET %s", job->url);
+	return 0;
+}
+
+/* Turn the end of a transfer into a result, or retry on the other path after a 404. */
+static void fetch_job_finish(struct fetch_job *job, CURLcode cc)
+{
+	struct fetcher *f = job->f;
+	struct fetch_result r;
+	void (*done)(void *, struct fetch_result *) = job->done;
+	void *ctx = job->ctx;
+	long status = 0;
+	char snip[96];
+
+	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc == CURLE_OK && status == 404 && !job->fell_back) {
+		const char *url404 = job->url;
+		int rc;
+
+		job->fell_back = true;
+		job->path = job->path == FETCH_PATH_STATE ?
+			    FETCH_PATH_STATE_JSON : FETCH_PATH_STATE;
+		log_info("fetch: %s answered 404, trying %s", url404,
+			 fetch_paths[job->path]);
+		rc = fetch_job_start(job);
+		if (rc == 0)
+			return;
+		cc = CURLE_FAILED_INIT;
+		snprintf(job->errbuf, sizeof(job->errbuf),
+			 "could not start the retry: %s", mdns_strerror(rc));
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.http_status = status;
+	memcpy(r.url, job->url, sizeof(r.url));
+	if (cc == CURLE_OK && status >= 200 && status < 300) {
+		r.body = job->buf;
+		r.len = job->len;
+		job->buf = NULL;
+		if (!r.body)
+			r.body = calloc(1, 1);
+		else if (job->cap > r.len + 1) {
+			char *p = realloc(r.body, r.len + 1);	/* give back the slack */
+			if (p)
+				r.body = p;
+		}
+		if (!r.body) {
+			r.rc = MDNS_ENOMEM;
+			fetch_err(&r, "%s: out of memory", r.url);
+		} else {
+			fetch_memo_set(f, job->hostport, job->path);
+			log_debug("fetch: %s: %zu bytes", r.url, r.len);
+		}
+	} else if (cc == CURLE_OK) {
+		r.rc = MDNS_EHTTP;
+		fetch_snippet(job->buf, job->len, snip, sizeof(snip));
+		fetch_err(&r, "HTTP %ld from %s%s%s", status,
+			 r.url, snip[0] ? ": " : "", snip);
+	} else if (job->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+		r.rc = MDNS_ETOOBIG;
+		fetch_err(&r, "%s: state larger than %zu bytes",
+			 r.url, job->max);
+	} else if (job->oom) {
+		r.rc = MDNS_ENOMEM;
+		fetch_err(&r, "%s: out of memory", r.url);
+	} else {
+		r.rc = cc == CURLE_OPERATION_TIMEDOUT ? MDNS_ETIMEDOUT : MDNS_ECURL;
+		fetch_err(&r, "%s: %s", r.url,
+			 job->errbuf[0] ? job->errbuf : curl_easy_strerror(cc));
+	}
+	if (r.rc)
+		log_debug("fetch: %s", r.err);
+
+	fetch_job_unlink(job);
+	fetch_job_free(job);
+	done(ctx, &r);
+}
+
+/* ---- the event loop side ------------------------------------------------------ */
+
+static void fetcher_destroy(struct fetcher *f);
+
+/* Hand finished transfers to their callbacks; may free f (fetcher_free from a callback). */
+static void fetch_collect(struct fetcher *f)
+{
+	CURLMsg *msg;
+	int left;
+
+	f->dispatching++;
+	while (!f->free_pending && (msg = curl_multi_info_read(f->multi, &left))) {
+		CURL *easy = msg->easy_handle;
+		CURLcode cc = msg->data.result;
+		char *priv = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		/* msg is invalid once the handle is removed: copy first. */
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+		curl_multi_remove_handle(f->multi, easy);
+		fetch_job_finish((struct fetch_job *)(void *)priv, cc);
+	}
+	f->dispatching--;
+	if (f->free_pending && f->dispatching == 0)
+		fetcher_destroy(f);
+}
+
+static void fetch_on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher *f = arg;
+	int action = 0, running;
+
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	/* This may free the event being served (CURL_POLL_REMOVE); touch it no more. */
+	curl_multi_socket_action(f->multi, fd, action, &running);
+	fetch_collect(f);
+}
+
+static void fetch_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher *f = arg;
+	int running;
+
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	fetch_collect(f);
+}
+
+static void fetch_sock_free(struct fetcher *f, struct fetch_sock *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		f->socks = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	event_free(s->ev);
+	free(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep one persistent event per socket in step with curl. */
+static int fetch_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
+			   void *socketp)
+{
+	struct fetcher *f = userp;
+	struct fetch_sock *s = socketp;
+	short kind;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s)
+			fetch_sock_free(f, s);
+		return 0;
+	}
+	kind = EV_PERSIST;
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -1;
+		s->ev = event_new(f->base, fd, kind, fetch_on_io, f);
+		if (!s->ev) {
+			free(s);
+			return -1;
+		}
+		s->next = f->socks;
+		if (f->socks)
+			f->socks->prev = s;
+		f->socks = s;
+		curl_multi_assign(f->multi, fd, s);
+	} else {
+		event_del(s->ev);
+		event_assign(s->ev, f->base, fd, kind, fetch_on_io, f);
+	}
+	return event_add(s->ev, NULL) < 0 ? -1 : 0;
+}
+
+/*
+ * CURLMOPT_TIMERFUNCTION: curl wants one timeout.  Even 0 goes through the
+ * loop: curl must not be re-entered from its own callback.
+ */
+static int fetch_on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct fetcher *f = userp;
+	struct timeval tv;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		return evtimer_del(f->timer) < 0 ? -1 : 0;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	return evtimer_add(f->timer, &tv) < 0 ? -1 : 0;
+}
+
+/* ---- public API ---------------------------------------------------------------- */
+
+struct fetcher *fetcher_new(struct event_base *base, const struct config *cfg)
+{
+	struct fetcher *f;
+
+	if (!base)
+		return NULL;
+	if (pthread_once(&fetch_curl_once, fetch_curl_init) != 0 ||
+	    fetch_curl_rc != CURLE_OK) {
+		log_err("fetch: curl_global_init failed");
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->base = base;
+	f->cfg = cfg;
+	f->max_bytes = FETCH_MAX_BYTES;
+	f->multi = curl_multi_init();
+	f->timer = evtimer_new(base, fetch_on_timeout, f);
+	if (!f->multi || !f->timer ||
+	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fetch_on_socket) != CURLM_OK ||
+	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, (void *)f) != CURLM_OK ||
+	    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, fetch_on_timer) != CURLM_OK ||
+	    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, (void *)f) != CURLM_OK) {
+		fetcher_destroy(f);
+		return NULL;
+	}
+	return f;
+}
+
+static void fetcher_destroy(struct fetcher *f)
+{
+	while (f->jobs) {
+		struct fetch_job *job = f->jobs;
+
+		if (f->multi)
+			curl_multi_remove_handle(f->multi, job->easy);
+		fetch_job_unlink(job);
+		fetch_job_free(job);
+	}
+	/* Closing cached connections calls fetch_on_socket(REMOVE), which needs f. */
+	if (f->multi)
+		curl_multi_cleanup(f->multi);
+	while (f->socks)
+		fetch_sock_free(f, f->socks);
+	if (f->timer)
+		event_free(f->timer);
+	while (f->memos)
+		fetch_memo_drop(&f->memos);
+	free(f);
+}
+
+void fetcher_free(struct fetcher *f)
+{
+	if (!f)
+		return;
+	if (f->dispatching) {
+		/* Inside a done callback: fetch_collect frees f when it returns. */
+		f->free_pending = true;
+		return;
+	}
+	fetcher_destroy(f);
+}
+
+void fetcher_set_config(struct fetcher *f, const struct config *cfg)
+{
+	f->cfg = cfg;
+}
+
+void fetcher_set_max_bytes(struct fetcher *f, size_t max)
+{
+	/* Keep len + n + 1 and the buffer doubling far from overflow. */
+	if (max > SIZE_MAX / 4)
+		max = SIZE_MAX / 4;
+	f->max_bytes = max;
+}
+
+size_t fetcher_pending(const struct fetcher *f)
+{
+	return f ? f->njobs : 0;
+}
+
+const char *fetcher_path_for(const struct fetcher *f, const char *hostport)
+{
+	return fetch_paths[f && hostport ? fetch_memo_path(f, hostport) : FETCH_PATH_STATE];
+}
+
+int fetch_state(struct fetcher *f, const char *hostport,
+		void (*done)(void *ctx, struct fetch_result *r), void *ctx)
+{
+	struct fetch_job *job;
+	int rc;
+
+	if (!f || !hostport || !done || f->free_pending)
+		return MDNS_EINVAL;
+	if (!fetch_hostport_valid(hostport)) {
+		log_debug("fetch: refusing malformed master address '%.64s'", hostport);
+		return MDNS_EINVAL;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return MDNS_ENOMEM;
+	job->f = f;
+	job->done = done;
+	job->ctx = ctx;
+	job->max = f->max_bytes;
+	job->path = fetch_memo_path(f, hostport);
+	job->hostport = strdup(hostport);
+	job->easy = curl_easy_init();
+	if (!job->hostport || !job->easy) {
+		fetch_job_free(job);
+		return MDNS_ENOMEM;
+	}
+	rc = fetch_job_setup(job, f->cfg);
+	if (rc) {
+		fetch_job_free(job);
+		return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &job->start);
+	job->next = f->jobs;
+	if (f->jobs)
+		f->jobs->prev = job;
+	f->jobs = job;
+	f->njobs++;
+	/* Adding only arms curl's timer; the transfer (and done) happen in the loop. */
+	rc = fetch_job_start(job);
+	if (rc) {
+		fetch_job_unlink(job);
+		fetch_job_free(job);
+		return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* lib/hostaddr.h -- addresses of names and of this host (blocking; builder thread only). */
+#pragma once
+
+#include "zone/ipaddr.h"
+
+struct hostcache;
+
+/* A memo of name -> addresses for one zone build; NULL on no memory. */
+struct hostcache *hostcache_new(void);
+void hostcache_free(struct hostcache *c);
+
+/*
+ * Addresses of host: an IP literal parses directly, a name goes through
+ * getaddrinfo (so /etc/hosts and the system resolver), once per cache.
+ * Returns a list borrowed from the cache (empty when unresolvable).  Blocks:
+ * never call it from the event loop.
+ */
+const struct iplist *hostcache_lookup(struct hostcache *c, const char *host);
+
+/*
+ * The name server's own addresses for listener: the literal itself, or for
+ * "0.0.0.0" / "::" every non-loopback interface address.  *out is malloc'd
+ * (caller frees out->v).  Returns 0 or a negative code.
+ */
+int hostaddr_listener_ips(const char *listener, struct iplist *out);
+
+/*
+ * Split "host:port" or "[v6]:port" into host (malloc'd, caller frees) and
+ * port.  Returns 0 or MDNS_EINVAL.
+ */
+int hostaddr_split(const char *hostport, char **host, uint16_t *port);

@@ -1,0 +1,732 @@
+/* lib/state.c -- parse a Mesos /master/state document into the model of lib/state.h. */
+#include "lib/state.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+
+/* ---- small helpers --------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Copy at most 64 bytes of s for an error message, replacing anything that
+ * is not printable ASCII, so a hostile document cannot forge log lines. */
+static const char *printable(const char *s, char buf[68])
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < 64; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (s[i]) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:  return "an object";
+	case JSON_ARRAY:   return "an array";
+	case JSON_STRING:  return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:    return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:   return "a boolean";
+	case JSON_NULL:    return "null";
+	}
+	return "unknown";
+}
+
+/*
+ * *out = copy of obj[key] when it is a string, else NULL.  Returns
+ * MDNS_ENOMEM only when the copy failed; a missing key or a value of another
+ * type is not an error (the model says "absent").
+ */
+static int dup_member(const json_t *obj, const char *key, char **out)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	*out = NULL;
+	if (!s)
+		return 0;
+	*out = strdup(s);
+	return *out ? 0 : MDNS_ENOMEM;
+}
+
+/* Append a to l.  The capacity is implicit: the array is grown to the next
+ * power of two whenever n reaches one, so appends stay amortised O(1). */
+static int iplist_add(struct iplist *l, const struct ipaddr *a)
+{
+	if (l->n == 0 || (l->n & (l->n - 1)) == 0) {
+		size_t cap = l->n ? l->n * 2 : 1;
+		struct ipaddr *v;
+
+		if (cap > SIZE_MAX / sizeof(*v))
+			return MDNS_ENOMEM;
+		v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return MDNS_ENOMEM;
+		l->v = v;
+	}
+	l->v[l->n++] = *a;
+	return 0;
+}
+
+/* Parse s as an IP literal and append it; an invalid literal is skipped. */
+static int iplist_add_literal(struct iplist *l, const char *s)
+{
+	struct ipaddr a;
+
+	if (!s || ipaddr_parse(s, &a) != 0)
+		return 0;
+	return iplist_add(l, &a);
+}
+
+static void iplist_clear(struct iplist *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* ---- pids ------------------------------------------------------------ */
+
+static int hostname_char_ok(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+}
+
+/* Decimal port 1..65535, the whole of s; -1 otherwise. */
+static long parse_port(const char *s)
+{
+	long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (v > 65535)
+			return -1;
+	}
+	return v >= 1 ? v : -1;
+}
+
+void state_endpoint_clear(struct state_endpoint *ep)
+{
+	if (!ep)
+		return;
+	free(ep->host);
+	iplist_clear(&ep->ips);
+	memset(ep, 0, sizeof(*ep));
+}
+
+int state_parse_pid(const char *pid, struct state_endpoint *ep)
+{
+	const char *h, *host, *rest;
+	size_t hostlen;
+	struct ipaddr a;
+	int literal = 0;
+	long port = 0;
+
+	memset(ep, 0, sizeof(*ep));
+	if (!pid)
+		return MDNS_EINVAL;
+	/* The name part is a libprocess id; the host never holds '@'. */
+	h = strrchr(pid, '@');
+	if (!h)
+		return MDNS_EINVAL;
+	h++;
+
+	if (*h == '[') {
+		const char *close = strchr(h, ']');
+		char buf[64];
+
+		if (!close)
+			return MDNS_EINVAL;
+		host = h + 1;
+		hostlen = (size_t)(close - host);
+		if (hostlen == 0 || hostlen >= sizeof(buf))
+			return MDNS_EINVAL;
+		memcpy(buf, host, hostlen);
+		buf[hostlen] = '\0';
+		if (ipaddr_parse(buf, &a) != 0 || a.af != 6)
+			return MDNS_EINVAL;
+		literal = 1;
+		rest = close + 1;
+	} else {
+		const char *colon = strchr(h, ':');
+		size_t i;
+
+		/* An unbracketed IPv6 address is ambiguous with the port. */
+		if (colon && strchr(colon + 1, ':'))
+			return MDNS_EINVAL;
+		host = h;
+		hostlen = colon ? (size_t)(colon - h) : strlen(h);
+		if (hostlen == 0 || hostlen > 253)
+			return MDNS_EINVAL;
+		for (i = 0; i < hostlen; i++)
+			if (!hostname_char_ok((unsigned char)host[i]))
+				return MDNS_EINVAL;
+		rest = host + hostlen;
+	}
+
+	if (*rest) {
+		if (*rest != ':')
+			return MDNS_EINVAL;
+		port = parse_port(rest + 1);
+		if (port < 0)
+			return MDNS_EINVAL;
+	}
+
+	ep->host = strndup(host, hostlen);
+	if (!ep->host)
+		return MDNS_ENOMEM;
+	if (!literal && ipaddr_parse(ep->host, &a) == 0)
+		literal = 1;	/* IPv4 (no colons here, so never IPv6) */
+	if (literal && iplist_add(&ep->ips, &a) != 0) {
+		state_endpoint_clear(ep);
+		return MDNS_ENOMEM;
+	}
+	ep->is_literal = literal;
+	ep->port = (uint16_t)port;
+	return 0;
+}
+
+/* ---- port ranges ----------------------------------------------------- */
+
+static const char *skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* A decimal port 1..65535 at *pp; advances *pp.  -1 if none or out of range. */
+static long scan_port(const char **pp)
+{
+	const char *p = *pp;
+	long v = 0;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	while (*p >= '0' && *p <= '9') {
+		v = v * 10 + (*p - '0');
+		if (v > 65535)
+			return -1;
+		p++;
+	}
+	*pp = p;
+	return v >= 1 ? v : -1;
+}
+
+/*
+ * One pass over a ranges string: validates it and counts the ports; when
+ * fill is not NULL also writes them.  Accepts "lo-hi" ranges and, for
+ * leniency, a lone "port".  Returns 0 or MDNS_EINVAL.
+ */
+static int ports_scan(const char *s, uint16_t *fill, size_t *count)
+{
+	const char *p = skip_ws(s);
+	size_t n = 0;
+
+	if (*p == '\0') {
+		*count = 0;
+		return 0;
+	}
+	if (*p++ != '[')
+		return MDNS_EINVAL;
+	p = skip_ws(p);
+	if (*p != ']') {
+		for (;;) {
+			long lo, hi;
+
+			lo = scan_port(&p);
+			if (lo < 0)
+				return MDNS_EINVAL;
+			p = skip_ws(p);
+			hi = lo;
+			if (*p == '-') {
+				p = skip_ws(p + 1);
+				hi = scan_port(&p);
+				if (hi < lo)	/* also catches hi == -1 */
+					return MDNS_EINVAL;
+				p = skip_ws(p);
+			}
+			/* A task cannot hold more ports than exist; a larger
+			 * expansion means overlapping ranges or hostile input. */
+			if ((size_t)(hi - lo + 1) > STATE_MAX_PORTS - n)
+				return MDNS_EINVAL;
+			for (; lo <= hi; lo++) {
+				if (fill)
+					fill[n] = (uint16_t)lo;
+				n++;
+			}
+			if (*p == ',') {
+				p = skip_ws(p + 1);
+				continue;
+			}
+			break;
+		}
+	}
+	if (*p++ != ']')
+		return MDNS_EINVAL;
+	if (*skip_ws(p) != '\0')
+		return MDNS_EINVAL;
+	*count = n;
+	return 0;
+}
+
+int state_parse_ports(const char *s, uint16_t **out, size_t *n)
+{
+	size_t count = 0;
+	uint16_t *v;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return MDNS_EINVAL;
+	rc = ports_scan(s, NULL, &count);
+	if (rc != 0 || count == 0)
+		return rc;
+	v = malloc(count * sizeof(*v));
+	if (!v)
+		return MDNS_ENOMEM;
+	ports_scan(s, v, &count);
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+/* ---- tasks ----------------------------------------------------------- */
+
+static void task_clear(struct state_task *t)
+{
+	size_t i;
+
+	free(t->id);
+	free(t->name);
+	free(t->slave_id);
+	free(t->ports);
+	free(t->di_name);
+	for (i = 0; i < t->ndi_ports; i++) {
+		free(t->di_ports[i].name);
+		free(t->di_ports[i].protocol);
+	}
+	free(t->di_ports);
+	iplist_clear(&t->ip_mesos);
+	iplist_clear(&t->ip_docker);
+	iplist_clear(&t->ip_netinfo);
+	memset(t, 0, sizeof(*t));
+}
+
+static int parse_discovery(const json_t *di, struct state_task *t)
+{
+	const json_t *ports, *p;
+	const char *name;
+	size_t i, cap;
+	int rc;
+
+	t->has_discovery = 1;
+	name = json_string_value(json_object_get(di, "name"));
+	if (name && *name) {
+		t->di_name = strdup(name);
+		if (!t->di_name)
+			return MDNS_ENOMEM;
+	}
+
+	/* DiscoveryInfo.ports is a Ports message: {"ports": [Port...]}. */
+	ports = json_object_get(json_object_get(di, "ports"), "ports");
+	cap = json_array_size(ports);
+	if (cap == 0)
+		return 0;
+	t->di_ports = calloc(cap, sizeof(*t->di_ports));
+	if (!t->di_ports)
+		return MDNS_ENOMEM;
+	json_array_foreach(ports, i, p) {
+		const json_t *num = json_object_get(p, "number");
+		struct state_diport *dp;
+		json_int_t v;
+
+		/* SRV ports are 16 bits: a number outside 1..65535 (or not an
+		 * integer) cannot become a record, so the port is skipped. */
+		if (!json_is_integer(num))
+			continue;
+		v = json_integer_value(num);
+		if (v < 1 || v > 65535)
+			continue;
+		dp = &t->di_ports[t->ndi_ports++];
+		dp->number = (uint32_t)v;
+		if ((rc = dup_member(p, "name", &dp->name)) != 0 ||
+		    (rc = dup_member(p, "protocol", &dp->protocol)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The TASK_RUNNING status with the highest timestamp; NULL if none.  A
+ * status without a numeric timestamp only wins when none has one; ties keep
+ * the first in document order. */
+static const json_t *latest_running_status(const json_t *statuses)
+{
+	const json_t *best = NULL, *st;
+	double best_ts = 0;
+	int best_has_ts = 0;
+	size_t i;
+
+	json_array_foreach(statuses, i, st) {
+		const char *state = json_string_value(json_object_get(st, "state"));
+		const json_t *ts;
+		int has_ts;
+		double v;
+
+		if (!state || strcmp(state, "TASK_RUNNING") != 0)
+			continue;
+		ts = json_object_get(st, "timestamp");
+		has_ts = json_is_number(ts);
+		v = has_ts ? json_number_value(ts) : 0;
+		if (!best || (has_ts && (!best_has_ts || v > best_ts))) {
+			best = st;
+			best_ts = v;
+			best_has_ts = has_ts;
+		}
+	}
+	return best;
+}
+
+static int parse_status_ips(const json_t *st, struct state_task *t)
+{
+	const json_t *labels, *l, *infos, *info;
+	size_t i, j;
+	int rc;
+
+	labels = json_object_get(st, "labels");
+	if (json_is_object(labels))	/* Labels message form {"labels": [...]} */
+		labels = json_object_get(labels, "labels");
+	json_array_foreach(labels, i, l) {
+		const char *key = json_string_value(json_object_get(l, "key"));
+		const char *val = json_string_value(json_object_get(l, "value"));
+		struct iplist *dst = NULL;
+
+		if (!key || !val)
+			continue;
+		if (strcmp(key, "MesosContainerizer.NetworkSettings.IPAddress") == 0)
+			dst = &t->ip_mesos;
+		else if (strcmp(key, "Docker.NetworkSettings.IPAddress") == 0)
+			dst = &t->ip_docker;
+		if (dst && (rc = iplist_add_literal(dst, val)) != 0)
+			return rc;
+	}
+
+	infos = json_object_get(json_object_get(st, "container_status"), "network_infos");
+	json_array_foreach(infos, i, info) {
+		const json_t *addrs = json_object_get(info, "ip_addresses");
+		const json_t *a;
+
+		/* The single ip_address field predates ip_addresses (Mesos
+		 * 0.28); it counts only for a NetworkInfo without the list. */
+		if (json_array_size(addrs) == 0) {
+			rc = iplist_add_literal(&t->ip_netinfo,
+				json_string_value(json_object_get(info, "ip_address")));
+			if (rc)
+				return rc;
+			continue;
+		}
+		json_array_foreach(addrs, j, a) {
+			rc = iplist_add_literal(&t->ip_netinfo,
+				json_string_value(json_object_get(a, "ip_address")));
+			if (rc)
+				return rc;
+		}
+	}
+
+	t->healthy = -1;
+	if (json_is_boolean(json_object_get(st, "healthy")))
+		t->healthy = json_is_true(json_object_get(st, "healthy"));
+	return 0;
+}
+
+/*
+ * Fill t from one element of "tasks".  Returns 0 with t->id set, 0 with
+ * t->id NULL when the task must be skipped, or MDNS_ENOMEM.
+ */
+static int parse_task(const json_t *jt, struct state_task *t)
+{
+	const json_t *di, *st;
+	const char *state, *ports;
+	int rc;
+
+	t->healthy = -1;
+	if (!json_is_string(json_object_get(jt, "id")))
+		return 0;
+	if ((rc = dup_member(jt, "id", &t->id)) != 0 ||
+	    (rc = dup_member(jt, "name", &t->name)) != 0 ||
+	    (rc = dup_member(jt, "slave_id", &t->slave_id)) != 0)
+		return rc;
+	state = json_string_value(json_object_get(jt, "state"));
+	t->running = state && strcmp(state, "TASK_RUNNING") == 0;
+
+	/* A malformed ports string loses the ports, not the task. */
+	ports = json_string_value(json_object_get(json_object_get(jt, "resources"), "ports"));
+	if (ports) {
+		rc = state_parse_ports(ports, &t->ports, &t->nports);
+		if (rc == MDNS_ENOMEM)
+			return rc;
+	}
+
+	di = json_object_get(jt, "discovery");
+	if (json_is_object(di) && (rc = parse_discovery(di, t)) != 0)
+		return rc;
+
+	st = latest_running_status(json_object_get(jt, "statuses"));
+	if (st && (rc = parse_status_ips(st, t)) != 0)
+		return rc;
+	return 0;
+}
+
+/* ---- agents and frameworks ------------------------------------------- */
+
+static int parse_agents(const json_t *slaves, struct mesos_state *s)
+{
+	const json_t *js;
+	size_t i, cap = json_array_size(slaves);
+	int rc;
+
+	if (cap == 0)
+		return 0;
+	s->agents = calloc(cap, sizeof(*s->agents));
+	if (!s->agents)
+		return MDNS_ENOMEM;
+	json_array_foreach(slaves, i, js) {
+		struct state_agent *a;
+		const char *pid;
+
+		if (!json_is_string(json_object_get(js, "id")))
+			continue;	/* an agent without id cannot be matched */
+		a = &s->agents[s->nagents++];
+		if ((rc = dup_member(js, "id", &a->id)) != 0 ||
+		    (rc = dup_member(js, "hostname", &a->hostname)) != 0)
+			return rc;
+		pid = json_string_value(json_object_get(js, "pid"));
+		if (pid && state_parse_pid(pid, &a->pid) == MDNS_ENOMEM)
+			return MDNS_ENOMEM;
+	}
+	return 0;
+}
+
+static int parse_framework(const json_t *jf, struct state_framework *f)
+{
+	const json_t *tasks, *jt;
+	const char *pid;
+	size_t i, cap;
+	int rc;
+
+	if ((rc = dup_member(jf, "name", &f->name)) != 0 ||
+	    (rc = dup_member(jf, "hostname", &f->hostname)) != 0)
+		return rc;
+	pid = json_string_value(json_object_get(jf, "pid"));
+	if (pid) {
+		rc = state_parse_pid(pid, &f->pid);
+		if (rc == MDNS_ENOMEM)
+			return rc;
+		f->has_pid = rc == 0;
+	}
+
+	tasks = json_object_get(jf, "tasks");
+	cap = json_array_size(tasks);
+	if (cap == 0)
+		return 0;
+	f->tasks = calloc(cap, sizeof(*f->tasks));
+	if (!f->tasks)
+		return MDNS_ENOMEM;
+	json_array_foreach(tasks, i, jt) {
+		/* Counted before filling, so state_free also frees a task that
+		 * failed half-way; a skipped task is cleared and uncounted. */
+		struct state_task *t = &f->tasks[f->ntasks++];
+
+		rc = parse_task(jt, t);
+		if (rc)
+			return rc;
+		if (!t->id) {
+			task_clear(t);
+			f->ntasks--;
+		}
+	}
+	return 0;
+}
+
+static int parse_frameworks(const json_t *fws, struct mesos_state *s)
+{
+	const json_t *jf;
+	size_t i, cap = json_array_size(fws);
+	int rc;
+
+	if (cap == 0)
+		return 0;
+	s->frameworks = calloc(cap, sizeof(*s->frameworks));
+	if (!s->frameworks)
+		return MDNS_ENOMEM;
+	json_array_foreach(fws, i, jf) {
+		/* No name, no DomainFrag: nothing could be named after it. */
+		if (!json_is_string(json_object_get(jf, "name")))
+			continue;
+		rc = parse_framework(jf, &s->frameworks[s->nframeworks++]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- the document ---------------------------------------------------- */
+
+static int parse_leader(const json_t *root, struct mesos_state *s,
+			char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(root, "leader");
+	const char *leader;
+	char buf[68];
+	int rc;
+
+	if (!v) {
+		set_err(err, errlen, "state has no \"leader\" (expected \"master@ip:port\"); "
+			"is this a master's /master/state?");
+		return MDNS_ENOLEADER;
+	}
+	if (!json_is_string(v)) {
+		set_err(err, errlen, "\"leader\" is %s, expected a string \"master@ip:port\"",
+			json_type_name(v));
+		return MDNS_ENOLEADER;
+	}
+	leader = json_string_value(v);
+	if (!*leader) {
+		set_err(err, errlen, "\"leader\" is empty: the master knows no leader "
+			"(election in progress?)");
+		return MDNS_ENOLEADER;
+	}
+	rc = state_parse_pid(leader, &s->leader);
+	if (rc == MDNS_ENOMEM) {
+		set_err(err, errlen, "out of memory parsing \"leader\"");
+		return rc;
+	}
+	if (rc) {
+		set_err(err, errlen, "\"leader\" \"%s\" is not a pid like \"master@ip:port\"",
+			printable(leader, buf));
+		return MDNS_ENOLEADER;
+	}
+	return 0;
+}
+
+int state_parse(const char *json, size_t len, struct mesos_state **out,
+		char *err, size_t errlen)
+{
+	struct mesos_state *s;
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!json) {
+		set_err(err, errlen, "no state document");
+		return MDNS_EPARSE;
+	}
+	if (len > STATE_MAX_BYTES) {
+		set_err(err, errlen, "state document of %zu bytes is over the %u byte limit",
+			len, (unsigned)STATE_MAX_BYTES);
+		return MDNS_ETOOBIG;
+	}
+
+	/* jansson leaves the error (and its code byte) unset when its very
+	 * first allocation fails, so start from zeros and read an empty text as
+	 * out of memory too. */
+	memset(&jerr, 0, sizeof(jerr));
+	root = json_loadb(json, len, 0, &jerr);
+	if (!root) {
+		if (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]) {
+			set_err(err, errlen, "out of memory parsing the state JSON");
+			return MDNS_ENOMEM;
+		}
+		set_err(err, errlen, "state is not valid JSON: line %d column %d: %s",
+			jerr.line, jerr.column, jerr.text);
+		return MDNS_EPARSE;
+	}
+	if (!json_is_object(root)) {
+		set_err(err, errlen, "state is %s, expected a JSON object with "
+			"\"leader\", \"slaves\" and \"frameworks\"", json_type_name(root));
+		json_decref(root);
+		return MDNS_EPARSE;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		json_decref(root);
+		set_err(err, errlen, "out of memory");
+		return MDNS_ENOMEM;
+	}
+	rc = parse_leader(root, s, err, errlen);
+	if (rc == 0) {
+		/* Wrong-typed "slaves" or "frameworks" read as empty. */
+		rc = parse_agents(json_object_get(root, "slaves"), s);
+		if (rc == 0)
+			rc = parse_frameworks(json_object_get(root, "frameworks"), s);
+		if (rc)
+			set_err(err, errlen, "out of memory building the state model");
+	}
+	json_decref(root);
+	if (rc) {
+		state_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void state_free(struct mesos_state *st)
+{
+	size_t i, j;
+
+	if (!st)
+		return;
+	state_endpoint_clear(&st->leader);
+	for (i = 0; i < st->nagents; i++) {
+		free(st->agents[i].id);
+		free(st->agents[i].hostname);
+		state_endpoint_clear(&st->agents[i].pid);
+	}
+	free(st->agents);
+	for (i = 0; i < st->nframeworks; i++) {
+		struct state_framework *f = &st->frameworks[i];
+
+		free(f->name);
+		free(f->hostname);
+		state_endpoint_clear(&f->pid);
+		for (j = 0; j < f->ntasks; j++)
+			task_clear(&f->tasks[j]);
+		free(f->tasks);
+	}
+	free(st->frameworks);
+	free(st);
+}

@@ -1,0 +1,38 @@
+#!/bin/sh
+# packaging/install-deps.sh -- install every build and test dependency on Debian 12.
+#
+# Run by the make targets when a dependency is missing (see the Makefile's
+# deps check), or by hand: `sudo packaging/install-deps.sh`.  Idempotent.
+set -eu
+
+PKGS="
+build-essential
+pkg-config
+libevent-dev
+libldns-dev
+libcurl4-openssl-dev
+libssl-dev
+libjansson-dev
+liburcu-dev
+libzookeeper-mt-dev
+bind9-dnsutils
+knot-dnsutils
+python3
+curl
+"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+# tests/integration/fake_master.py -- a Mesos master stand-in serving a state file over HTTP.
+"""Serve GET /master/state and /master/state.json from a JSON file, like a Mesos master.
+
+The file is re-read on every request, so a test changes the state by rewriting it.
+Its content selects special answers: "HTTP500" -> 500, "HANG" -> no answer for 1000 s.
+
+  fake_master.py --port P --state FILE [--leader-rewrite] [--only-state-json]
+                 [--ready-file F] [--log F] [--host 127.0.0.1] [--basic-auth USER:PASS]
+                 [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+
+--port 0 picks a free port; the port actually bound is written to --ready-file
+(atomically) once the server listens.  --log appends one line per request:
+"<method> <path>\t<user-agent>\t<accept-encoding>".
+"""
+import argparse
+import base64
+import gzip
+import json
+import os
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATE_PATHS = ("/master/state", "/master/state.json")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like libprocess
+    server_version = "libprocess"  # what Mesos sends; tests need not care
+    sys_version = ""
+
+    def log_message(self, fmt, *args):  # quiet: tests read --log instead
+        pass
+
+    def _log(self):
+        opts = self.server.opts
+        if not opts.log:
+            return
+        line = "%s %s\t%s\t%s\n" % (self.command, self.path,
+                                     self.headers.get("User-Agent", ""),
+                                     self.headers.get("Accept-Encoding", ""))
+        with self.server.log_lock, open(opts.log, "a") as f:
+            f.write(line)
+
+    def _send(self, code, body, ctype="application/json"):
+        if isinstance(body, str):
+            body = body.encode()
+        gz = "gzip" in self.headers.get("Accept-Encoding", "")
+        if gz:
+            body = gzip.compress(body)
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        if gz:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _state(self):
+        opts = self.server.opts
+        with open(opts.state, "rb") as f:
+            data = f.read()
+        text = data.strip()
+        if text == b"HTTP500":
+            return self._send(500, "Internal Server Error\n", "text/plain")
+        if text == b"HANG":
+            time.sleep(1000)
+            return self._send(503, "gave up\n", "text/plain")
+        if opts.leader_rewrite:
+            try:
+                doc = json.loads(data)
+                doc["leader"] = "master@127.0.0.1:%d" % self.server.server_address[1]
+                data = json.dumps(doc).encode()
+            except (ValueError, TypeError):
+                pass  # not a JSON object: serve it unchanged
+        return self._send(200, data)
+
+    def do_GET(self):
+        self._log()
+        path = self.path.split("?", 1)[0]
+        auth = self.server.opts.basic_auth
+        if auth and self.headers.get("Authorization", "") != \
+                "Basic " + base64.b64encode(auth.encode()).decode():
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="mesos"')
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
+        if path in STATE_PATHS:
+            if path == "/master/state" and self.server.opts.only_state_json:
+                return self._send(404, "", "text/plain")
+            return self._state()
+        if path in ("/health", "/master/health"):
+            return self._send(200, "", "text/plain")
+        return self._send(404, "", "text/plain")
+
+    do_HEAD = do_GET
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--state", required=True, help="JSON file served as the state")
+    ap.add_argument("--leader-rewrite", action="store_true",
+                    help="set leader to master@127.0.0.1:<this port>")
+    ap.add_argument("--only-state-json", action="store_true",
+                    help="404 on /master/state, like a master before Mesos 0.25")
+    ap.add_argument("--ready-file", help="write the bound port here once listening")
+    ap.add_argument("--log", help="append one line per request here")
+    ap.add_argument("--basic-auth", metavar="USER:PASS", help="require these credentials")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
+    ap.add_argument("--tls-client-ca", help="require a client certificate signed by this CA")
+    opts = ap.parse_args()
+
+    ThreadingHTTPServer.daemon_threads = True  # a HANG must not block exit
+    srv = ThreadingHTTPServer((opts.host, opts.port), Handler)
+    srv.opts = opts
+    srv.log_lock = threading.Lock()
+    if opts.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
+        if opts.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(opts.tls_client_ca)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if opts.ready_file:
+        tmp = opts.ready_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % srv.server_address[1])
+        os.replace(tmp, opts.ready_file)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+/* zone/dname.h -- domain names in wire format: conversion and comparison. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNAME_MAXLEN 255	/* wire length, root label included */
+
+/*
+ * Text (dots between labels, optional trailing dot, "" or "." for the root)
+ * to lower-case wire format in out[DNAME_MAXLEN].  Returns the wire length,
+ * or 0 for an invalid name (empty label, label over 63, name over 255,
+ * escapes are not supported).
+ */
+size_t dname_from_text(const char *text, uint8_t *out);
+
+/*
+ * Wire name to text with a trailing dot ("." for the root) into buf; bytes
+ * outside [A-Za-z0-9-_] are written as \DDD.  Returns buf.
+ */
+char *dname_to_text(const uint8_t *wire, char *buf, size_t len);
+
+/* Number of labels, root excluded. */
+unsigned dname_labels(const uint8_t *wire);
+
+/* Length of a well-formed, uncompressed wire name. */
+size_t dname_len(const uint8_t *wire);
+
+/* Lower-case an uncompressed wire name in place. */
+void dname_lower(uint8_t *wire);
+
+/*
+ * RFC 4034 §6.1 canonical order of two lower-case wire names: <0, 0, >0.
+ */
+int dname_canon_cmp(const uint8_t *a, const uint8_t *b);
+
+/*
+ * If name is the same as or below the wire name apex, return the number of
+ * leading bytes of name before the apex part (0 when equal); else -1.
+ * Both lower-case.
+ */
+int dname_under(const uint8_t *name, size_t namelen, const uint8_t *apex, size_t apexlen);

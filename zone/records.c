@@ -1,0 +1,618 @@
+/* zone/records.c -- generate the records of behaviour.md §2 from Mesos state. */
+#include "zone/records.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/err.h"
+#include "zone/dname.h"
+#include "zone/labels.h"
+#include "zone/zone.h"
+
+/*
+ * Text names are built with snprintf into buffers a little larger than the
+ * longest presentation name (253 characters); anything that does not fit is
+ * not a valid name anyway and is counted as rejected.
+ */
+#define NAME_BUF 512
+
+/* Everything one records_build call threads through its helpers. */
+struct rec_ctx {
+	struct zone_builder *b;
+	const struct records_config *rc;
+	struct records_stats *stats;
+};
+
+/* Format a name; MDNS_ERANGE when it does not fit. */
+static int name_fmt(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int name_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return (n < 0 || (size_t)n >= len) ? MDNS_ERANGE : 0;
+}
+
+/*
+ * The builder's verdict on one record: an invalid owner or target is counted
+ * and skipped (one bad name must not cost the whole zone); only running out
+ * of memory stops the build.
+ */
+static int builder_rc(struct rec_ctx *c, int rc)
+{
+	if (rc == MDNS_ENOMEM)
+		return rc;
+	if (rc != 0)
+		c->stats->records_rejected++;
+	return 0;
+}
+
+/* A/AAAA for every address of ips (NULL or empty: nothing) at a formatted owner. */
+static int add_addrs(struct rec_ctx *c, const struct iplist *ips, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int add_addrs(struct rec_ctx *c, const struct iplist *ips, const char *fmt, ...)
+{
+	char owner[NAME_BUF];
+	va_list ap;
+	int n;
+
+	if (!ips || ips->n == 0)
+		return 0;
+	va_start(ap, fmt);
+	n = vsnprintf(owner, sizeof(owner), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(owner)) {
+		c->stats->records_rejected += ips->n;
+		return 0;
+	}
+	for (size_t i = 0; i < ips->n; i++) {
+		int rc = builder_rc(c, zone_builder_add_addr(c->b, owner, &ips->v[i]));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* One SRV (priority 0, the configured weight) at a formatted owner. */
+static int add_srv(struct rec_ctx *c, uint16_t port, const char *target, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int add_srv(struct rec_ctx *c, uint16_t port, const char *target, const char *fmt, ...)
+{
+	char owner[NAME_BUF];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(owner, sizeof(owner), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(owner) || !target) {
+		c->stats->records_rejected++;
+		return 0;
+	}
+	return builder_rc(c, zone_builder_add_srv(c->b, owner, 0, c->rc->srv_weight, port, target));
+}
+
+/* Addresses of a host name through the caller's resolver; NULL when none. */
+static const struct iplist *host_lookup(const struct rec_ctx *c, const char *host)
+{
+	const struct iplist *l;
+
+	if (!host || !*host || !c->rc->resolve)
+		return NULL;
+	l = c->rc->resolve(c->rc->resolve_ctx, host);
+	return (l && l->n) ? l : NULL;
+}
+
+/* Addresses of a pid endpoint: its own ips, else the resolver's for a hostname. */
+static const struct iplist *endpoint_ips(const struct rec_ctx *c, const struct state_endpoint *ep)
+{
+	if (ep->ips.n)
+		return &ep->ips;
+	if (ep->host && !ep->is_literal)
+		return host_lookup(c, ep->host);
+	return NULL;
+}
+
+/*
+ * Addresses of a bare host string (a framework's hostname field), which may
+ * be an IP literal: then one address in *tmp, else the resolver's.
+ */
+static const struct iplist *hostname_ips(const struct rec_ctx *c, const char *host,
+					 struct ipaddr *tmp, struct iplist *tmpl)
+{
+	if (!host || !*host)
+		return NULL;
+	if (ipaddr_parse(host, tmp) == 0) {
+		tmpl->v = tmp;
+		tmpl->n = 1;
+		return tmpl;
+	}
+	return host_lookup(c, host);
+}
+
+static const struct iplist *task_ips(const struct state_task *t, const struct iplist *host,
+				     const enum ip_source *sources, size_t nsources)
+{
+	for (size_t i = 0; i < nsources; i++) {
+		const struct iplist *l = NULL;
+
+		switch (sources[i]) {
+		case IPSRC_HOST:
+			l = host;
+			break;
+		case IPSRC_MESOS:
+			l = &t->ip_mesos;
+			break;
+		case IPSRC_DOCKER:
+			l = &t->ip_docker;
+			break;
+		case IPSRC_NETINFO:
+			l = &t->ip_netinfo;
+			break;
+		}
+		if (l && l->n)
+			return l;
+	}
+	return NULL;
+}
+
+const struct iplist *records_task_ips(const struct state_task *t, const struct state_agent *agent,
+				      const enum ip_source *sources, size_t nsources)
+{
+	return task_ips(t, agent ? &agent->pid.ips : NULL, sources, nsources);
+}
+
+/* --- agents by id ------------------------------------------------------ */
+
+static int agent_ptr_cmp(const void *x, const void *y)
+{
+	const struct state_agent *a = *(const struct state_agent *const *)x;
+	const struct state_agent *b = *(const struct state_agent *const *)y;
+	int c = strcmp(a->id, b->id);
+
+	/* Equal ids keep document order, so the first listed agent wins. */
+	if (c == 0)
+		c = a < b ? -1 : a > b;
+	return c;
+}
+
+/*
+ * An index of the agents sorted by id: a big cluster has thousands of agents
+ * and tens of thousands of tasks, too many for a linear search per task.
+ * Agents without an id are left out.  Caller frees *out; MDNS_ENOMEM.
+ */
+static int agent_index(const struct mesos_state *st, const struct state_agent ***out, size_t *n)
+{
+	const struct state_agent **v;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (st->nagents == 0)
+		return 0;
+	v = malloc(st->nagents * sizeof(*v));
+	if (!v)
+		return MDNS_ENOMEM;
+	for (size_t i = 0; i < st->nagents; i++)
+		if (st->agents[i].id)
+			v[k++] = &st->agents[i];
+	qsort(v, k, sizeof(*v), agent_ptr_cmp);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static const struct state_agent *agent_find(const struct state_agent *const *v, size_t n,
+					    const char *id)
+{
+	size_t lo = 0, hi = n;
+
+	/* Lower bound, so that among equal ids the first in the document is found. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid]->id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo < n && strcmp(v[lo]->id, id) == 0) ? v[lo] : NULL;
+}
+
+/* --- tasks ------------------------------------------------------------- */
+
+/*
+ * The agent tail of canonical names: the last '-'-separated field of the
+ * slave_id, lower-cased and reduced to label characters.  The RFC 1123 rule
+ * is used in both modes: the tail sits inside a label, so RFC 952's "no
+ * leading digit" does not concern it (agent ids end in "-S3" or "-3"; in RFC
+ * 952 mode "3" would otherwise vanish).
+ */
+static void agent_tail(const char *slave_id, char out[LABEL_MAX_RFC1123 + 1])
+{
+	const char *dash = strrchr(slave_id, '-');
+
+	label_make(dash ? dash + 1 : slave_id, 0, out, LABEL_MAX_RFC1123 + 1);
+}
+
+/*
+ * The canonical label "<t>-<hash5>-<tail>" into out.  When it would exceed
+ * the 63 bytes a DNS label can hold (a long task name), t is shortened, not
+ * the whole name lost: the canonical names are the SRV targets, and an
+ * operator expects SRV records for long-named tasks too.  The tail keeps at
+ * most what leaves one character of t; an empty tail gives "<t>-<hash5>" so
+ * the label never ends in '-'.
+ */
+static void canonical_label(const char *t, const char *hash5, const char *tail, char *out)
+{
+	/* At most 1 ("-") + 5 + 1 ("-") + tail: keep the tail under 63 - 8. */
+	char suffix[LABEL_MAX_RFC1123 + 1];
+	size_t tl = strlen(tail), sl, n;
+
+	if (tl > LABEL_MAX_RFC1123 - 8)
+		tl = LABEL_MAX_RFC1123 - 8;
+	while (tl > 0 && tail[tl - 1] == '-')
+		tl--;
+	suffix[0] = '-';
+	memcpy(suffix + 1, hash5, 5);
+	sl = 6;
+	if (tl) {
+		suffix[sl++] = '-';
+		memcpy(suffix + sl, tail, tl);
+		sl += tl;
+	}
+	n = strlen(t);
+	if (n > LABEL_MAX_RFC1123 - sl)
+		n = LABEL_MAX_RFC1123 - sl;
+	while (n > 0 && t[n - 1] == '-')
+		n--;	/* t never starts with '-', so n stays >= 1 */
+	memcpy(out, t, n);
+	memcpy(out + n, suffix, sl);
+	out[n + sl] = '\0';
+}
+
+/* What the records of one task share, whichever name they are emitted under. */
+struct task_info {
+	const struct state_task *t;
+	const char *fw;			/* DomainFrag(framework name) */
+	const struct iplist *ips;	/* task IPs, or NULL */
+	const struct iplist *agent_ips;	/* agent IPs, or NULL */
+};
+
+static int task_port_srvs(struct rec_ctx *c, const struct task_info *ti, const char *name,
+			  const char *canon)
+{
+	static const char *const both[] = { "tcp", "udp" };
+	const struct state_task *t = ti->t;
+	const char *d = c->rc->domain;
+	char target[NAME_BUF];
+	int rc;
+
+	/* Resource ports: target the agent-side canonical name. */
+	if (name_fmt(target, sizeof(target), "%s.%s.slave.%s", canon, ti->fw, d) != 0) {
+		c->stats->records_rejected += t->nports * (t->has_discovery ? 2 : 4);
+		return 0;
+	}
+	for (size_t i = 0; i < t->nports; i++) {
+		for (size_t p = 0; p < 2; p++) {
+			rc = add_srv(c, t->ports[i], target, "_%s._%s.%s.slave.%s",
+				     name, both[p], ti->fw, d);
+			if (rc == 0 && !t->has_discovery)
+				rc = add_srv(c, t->ports[i], target, "_%s._%s.%s.%s",
+					     name, both[p], ti->fw, d);
+			if (rc)
+				return rc;
+		}
+	}
+	if (!t->has_discovery)
+		return 0;
+
+	/* DiscoveryInfo ports: target the task-side canonical name. */
+	if (name_fmt(target, sizeof(target), "%s.%s.%s", canon, ti->fw, d) != 0) {
+		c->stats->records_rejected += t->ndi_ports;
+		return 0;
+	}
+	for (size_t i = 0; i < t->ndi_ports; i++) {
+		const struct state_diport *dp = &t->di_ports[i];
+		char proto[LABEL_MAX_RFC1123 + 1], pname[LABEL_MAX_RFC1123 + 1];
+		const char *protos[2];
+		size_t nprotos;
+
+		if (dp->number == 0 || dp->number > 65535) {
+			c->stats->records_rejected++;
+			continue;
+		}
+		if (dp->protocol && *dp->protocol) {
+			/*
+			 * A protocol that sanitises to nothing ("$$") is not
+			 * read as "both": the task asked for a protocol we
+			 * cannot name, and guessing tcp/udp would advertise
+			 * a service that may not be there.
+			 */
+			if (label_make(dp->protocol, c->rc->rfc952, proto, sizeof(proto)) == 0) {
+				c->stats->records_rejected++;
+				continue;
+			}
+			protos[0] = proto;
+			nprotos = 1;
+		} else {
+			protos[0] = both[0];
+			protos[1] = both[1];
+			nprotos = 2;
+		}
+		label_make(dp->name, c->rc->rfc952, pname, sizeof(pname));
+		for (size_t p = 0; p < nprotos; p++) {
+			uint16_t port = (uint16_t)dp->number;
+
+			rc = add_srv(c, port, target, "_%s._%s.%s.%s", name, protos[p], ti->fw, d);
+			if (rc == 0 && pname[0])
+				rc = add_srv(c, port, target, "_%s._%s._%s.%s.%s",
+					     pname, name, protos[p], ti->fw, d);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Every record of one task under one task name and its canonical label. */
+static int task_records_named(struct rec_ctx *c, const struct task_info *ti, const char *name,
+			      const char *canon)
+{
+	const char *d = c->rc->domain;
+	int rc;
+
+	if ((rc = add_addrs(c, ti->ips, "%s.%s.%s", name, ti->fw, d)) ||
+	    (rc = add_addrs(c, ti->ips, "%s.%s.%s", canon, ti->fw, d)) ||
+	    (rc = add_addrs(c, ti->agent_ips, "%s.%s.slave.%s", name, ti->fw, d)) ||
+	    (rc = add_addrs(c, ti->agent_ips, "%s.%s.slave.%s", canon, ti->fw, d)))
+		return rc;
+	return task_port_srvs(c, ti, name, canon);
+}
+
+/*
+ * Compat (behaviour.md §2): with DiscoveryInfo every task record is also
+ * emitted under the raw DI name.  "Valid DNS name" is decided on the raw name
+ * itself with label_is_valid_name (labels of 1..63 [A-Za-z0-9_-], no empty
+ * label): that is the part the user wrote; the framework and domain parts
+ * are already valid, and a composed name that ends up too long is refused by
+ * the builder and counted.  The raw name keeps its dots, so
+ * "liquor.store" gives liquor.store.marathon.mesos and the canonical
+ * liquor.store-<hash5>-<tail>.marathon.mesos, exactly as mesos-dns 0.7 emits
+ * them (its legacy pass runs the whole task generator with the raw name).
+ * It is emitted in RFC 952 mode too, as mesos-dns does: clients that rely
+ * on the raw names do not change with the label mode.  The canonical label
+ * is not shortened here: these names must match mesos-dns's or be dropped.
+ */
+static int task_records_raw(struct rec_ctx *c, const struct task_info *ti, const char *t,
+			    const char *hash5, const char *tail)
+{
+	const char *raw = ti->t->di_name;
+	char canon[NAME_BUF];
+
+	if (!raw || !label_is_valid_name(raw) || strcasecmp(raw, t) == 0)
+		return 0;	/* invalid, or the same names as the sanitised pass */
+	if (name_fmt(canon, sizeof(canon), "%s-%s%s%s", raw, hash5, *tail ? "-" : "", tail) != 0)
+		return 0;
+	return task_records_named(c, ti, raw, canon);
+}
+
+static int task_records(struct rec_ctx *c, const struct state_task *t, const char *fw,
+			const struct state_agent *const *agents, size_t nagents)
+{
+	const struct records_config *rc = c->rc;
+	const struct state_agent *agent;
+	char tl[LABEL_MAX_RFC1123 + 1], tail[LABEL_MAX_RFC1123 + 1];
+	char canon[LABEL_MAX_RFC1123 + 1], hash5[6];
+	struct task_info ti;
+	int r;
+
+	if (!t->running || !t->slave_id ||
+	    !(agent = agent_find(agents, nagents, t->slave_id))) {
+		c->stats->tasks_skipped++;
+		return 0;
+	}
+	/* t = label(discovery.name) when DiscoveryInfo names the task, else label(name). */
+	if (label_make(t->di_name ? t->di_name : t->name, rc->rfc952, tl, sizeof(tl)) == 0) {
+		c->stats->tasks_skipped++;
+		return 0;
+	}
+	label_task_hash5(t->id ? t->id : "", hash5);
+	agent_tail(t->slave_id, tail);
+	canonical_label(tl, hash5, tail, canon);
+
+	ti.t = t;
+	ti.fw = fw;
+	ti.agent_ips = endpoint_ips(c, &agent->pid);
+	ti.ips = task_ips(t, ti.agent_ips, rc->ip_sources, rc->nip_sources);
+	c->stats->tasks++;
+
+	if ((r = task_records_named(c, &ti, tl, canon)) != 0)
+		return r;
+	if (t->has_discovery)
+		return task_records_raw(c, &ti, tl, hash5, tail);
+	return 0;
+}
+
+/* --- frameworks, agents, masters, name server ------------------------------ */
+
+static int framework_records(struct rec_ctx *c, const struct state_framework *f, const char *fw)
+{
+	const char *d = c->rc->domain;
+	const struct iplist *ips;
+	struct ipaddr tmp;
+	struct iplist tmpl;
+	char target[NAME_BUF];
+	/* An absent or unparsable pid falls back to the hostname field, as in
+	 * mesos-dns; only a pid gives a port for the SRV. */
+	int pid = f->has_pid && f->pid.host;
+	int rc;
+
+	if (pid)
+		ips = endpoint_ips(c, &f->pid);
+	else
+		ips = hostname_ips(c, f->hostname, &tmp, &tmpl);
+	if (!ips)
+		return 0;
+	if ((rc = add_addrs(c, ips, "%s.%s", fw, d)) != 0)
+		return rc;
+	/* The SRV target must have addresses, so it waits for them (mesos-dns too). */
+	if (!pid || f->pid.port == 0)
+		return 0;
+	if (name_fmt(target, sizeof(target), "%s.%s", fw, d) != 0) {
+		c->stats->records_rejected++;
+		return 0;
+	}
+	return add_srv(c, f->pid.port, target, "_framework._tcp.%s.%s", fw, d);
+}
+
+static int agent_records(struct rec_ctx *c, const struct mesos_state *st)
+{
+	const char *d = c->rc->domain;
+	char target[NAME_BUF];
+	int rc;
+
+	if (name_fmt(target, sizeof(target), "slave.%s", d) != 0)
+		return 0;	/* the domain itself is valid; cannot happen */
+	for (size_t i = 0; i < st->nagents; i++) {
+		const struct state_agent *a = &st->agents[i];
+		const struct iplist *ips = endpoint_ips(c, &a->pid);
+
+		if (!ips)
+			continue;
+		if ((rc = add_addrs(c, ips, "slave.%s", d)) != 0)
+			return rc;
+		if (a->pid.port &&
+		    (rc = add_srv(c, a->pid.port, target, "_slave._tcp.%s", d)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* 1 when a master entry is the leader: same port and a shared address. */
+static int master_is_leader(const struct records_master *m, const struct iplist *lips,
+			    uint16_t lport)
+{
+	if (!lips || m->port != lport)
+		return 0;
+	for (size_t i = 0; i < m->ips.n; i++)
+		for (size_t j = 0; j < lips->n; j++)
+			if (ipaddr_equal(&m->ips.v[i], &lips->v[j]))
+				return 1;
+	return 0;
+}
+
+/* 1 when masters[k] repeats an earlier entry (same port and first address). */
+static int master_repeated(const struct records_master *m, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		if (m[i].port == m[k].port && m[i].ips.n && m[k].ips.n &&
+		    ipaddr_equal(&m[i].ips.v[0], &m[k].ips.v[0]))
+			return 1;
+	return 0;
+}
+
+static int master_records(struct rec_ctx *c, const struct mesos_state *st)
+{
+	const struct records_config *rc = c->rc;
+	const char *d = rc->domain;
+	const struct iplist *lips = endpoint_ips(c, &st->leader);
+	uint16_t lport = st->leader.port;
+	char target[NAME_BUF];
+	unsigned idx = 0;
+	int leader_listed = 0, r;
+
+	if (lips) {
+		if ((r = add_addrs(c, lips, "leader.%s", d)) ||
+		    (r = add_addrs(c, lips, "master.%s", d)))
+			return r;
+		if (lport && name_fmt(target, sizeof(target), "leader.%s", d) == 0 &&
+		    ((r = add_srv(c, lport, target, "_leader._tcp.%s", d)) ||
+		     (r = add_srv(c, lport, target, "_leader._udp.%s", d))))
+			return r;
+	}
+
+	/*
+	 * masterN follows the list order.  Like mesos-dns, an entry without
+	 * addresses (unresolvable) or repeating an earlier one takes no
+	 * number, so the numbers stay dense.
+	 */
+	for (size_t i = 0; i < rc->nmasters; i++) {
+		const struct records_master *m = &rc->masters[i];
+
+		if (m->ips.n == 0 || master_repeated(rc->masters, i))
+			continue;
+		if (master_is_leader(m, lips, lport))
+			leader_listed = 1;
+		if ((r = add_addrs(c, &m->ips, "master.%s", d)) ||
+		    (r = add_addrs(c, &m->ips, "master%u.%s", idx, d)))
+			return r;
+		idx++;
+	}
+	/* A leader missing from the list takes the next number. */
+	if (lips && !leader_listed)
+		return add_addrs(c, lips, "master%u.%s", idx, d);
+	return 0;
+}
+
+/* The SOAMname host, only when it lies inside the domain (else it is not ours). */
+static int ns_records(struct rec_ctx *c)
+{
+	const struct records_config *rc = c->rc;
+	uint8_t name[DNAME_MAXLEN], apex[DNAME_MAXLEN];
+	size_t nl, al;
+
+	if (!rc->soa_mname || !rc->ns_ips || rc->ns_ips->n == 0)
+		return 0;
+	nl = dname_from_text(rc->soa_mname, name);
+	al = dname_from_text(rc->domain, apex);
+	if (!nl || !al || dname_under(name, nl, apex, al) < 0)
+		return 0;
+	return add_addrs(c, rc->ns_ips, "%s", rc->soa_mname);
+}
+
+int records_build(struct zone_builder *b, const struct mesos_state *st,
+		  const struct records_config *rc, struct records_stats *stats)
+{
+	struct records_stats local;
+	struct rec_ctx c = { b, rc, stats ? stats : &local };
+	const struct state_agent **agents;
+	size_t nagents;
+	int r;
+
+	memset(c.stats, 0, sizeof(*c.stats));
+	if ((r = agent_index(st, &agents, &nagents)) != 0)
+		return r;
+
+	for (size_t i = 0; i < st->nframeworks; i++) {
+		const struct state_framework *f = &st->frameworks[i];
+		char fw[NAME_BUF];
+
+		/* A framework whose name sanitises to nothing has no place in
+		 * the tree: its tasks are skipped and counted. */
+		if (label_domainfrag(f->name, rc->rfc952, fw, sizeof(fw)) == 0) {
+			c.stats->tasks_skipped += f->ntasks;
+			continue;
+		}
+		if ((r = framework_records(&c, f, fw)) != 0)
+			goto out;
+		for (size_t k = 0; k < f->ntasks; k++)
+			if ((r = task_records(&c, &f->tasks[k], fw, agents, nagents)) != 0)
+				goto out;
+	}
+	if ((r = agent_records(&c, st)) != 0 || (r = master_records(&c, st)) != 0 ||
+	    (r = ns_records(&c)) != 0)
+		goto out;
+out:
+	free(agents);
+	return r;
+}

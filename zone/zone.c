@@ -1,0 +1,496 @@
+/* zone/zone.c -- build, index and describe an immutable zone. */
+#include "zone/zone.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "zone/arena.h"
+#include "zone/dname.h"
+
+/* A record as added, before sorting; owner and rdata live in the arena. */
+struct brec {
+	const uint8_t *owner;
+	uint16_t ownerlen;
+	uint16_t type;
+	uint16_t rdlen;
+	const uint8_t *rdata;
+};
+
+struct zone_builder {
+	struct zone *z;		/* under construction; owns the arena */
+	struct brec *recs;
+	size_t n, cap;
+};
+
+static uint64_t name_hash(const uint8_t *name, size_t len)
+{
+	/* FNV-1a: names are short and already lower-case. */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= name[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h ^ (h >> 29);
+}
+
+static struct zone *zone_alloc(const struct zone_params *p)
+{
+	struct zone *z = calloc(1, sizeof(*z));
+	if (!z)
+		return NULL;
+	z->arena = arena_new(64 * 1024);
+	if (!z->arena) {
+		free(z);
+		return NULL;
+	}
+	z->p = *p;
+	z->p.domain = arena_strdup(z->arena, p->domain);
+	z->p.soa_mname = arena_strdup(z->arena, p->soa_mname);
+	z->p.soa_rname = arena_strdup(z->arena, p->soa_rname);
+	if (z->p.edns_max < 512)
+		z->p.edns_max = 512;
+	z->neg_ttl = p->ttl < p->soa_minttl ? p->ttl : p->soa_minttl;
+	z->apexlen = dname_from_text(p->domain, z->apex);
+	uint8_t tmp[DNAME_MAXLEN];
+	if (!z->p.domain || !z->p.soa_mname || !z->p.soa_rname || z->apexlen <= 1 ||
+	    !dname_from_text(p->soa_mname, tmp) || !dname_from_text(p->soa_rname, tmp)) {
+		zone_free(z);
+		return NULL;
+	}
+	return z;
+}
+
+void zone_free(struct zone *z)
+{
+	if (!z)
+		return;
+	arena_free(z->arena);
+	free(z);
+}
+
+struct zone_builder *zone_builder_new(const struct zone_params *p)
+{
+	struct zone_builder *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->z = zone_alloc(p);
+	if (!b->z) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void zone_builder_free(struct zone_builder *b)
+{
+	if (!b)
+		return;
+	zone_free(b->z);
+	free(b->recs);
+	free(b);
+}
+
+/* Append a record whose owner is given as text; checks it is in the zone. */
+static int add_rec(struct zone_builder *b, const char *owner, uint16_t type,
+		   const uint8_t *rdata, uint16_t rdlen)
+{
+	uint8_t wire[DNAME_MAXLEN];
+	size_t len = dname_from_text(owner, wire);
+
+	if (!len || dname_under(wire, len, b->z->apex, b->z->apexlen) < 0)
+		return MDNS_EINVAL;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct brec *r = realloc(b->recs, cap * sizeof(*r));
+		if (!r)
+			return MDNS_ENOMEM;
+		b->recs = r;
+		b->cap = cap;
+	}
+	struct brec *r = &b->recs[b->n];
+	r->owner = arena_memdup(b->z->arena, wire, len);
+	r->rdata = arena_memdup(b->z->arena, rdata, rdlen);
+	if (!r->owner || !r->rdata)
+		return MDNS_ENOMEM;
+	r->ownerlen = (uint16_t)len;
+	r->type = type;
+	r->rdlen = rdlen;
+	b->n++;
+	return 0;
+}
+
+int zone_builder_add_addr(struct zone_builder *b, const char *owner, const struct ipaddr *ip)
+{
+	if (ip->af == 4)
+		return add_rec(b, owner, RR_A, ip->b, 4);
+	if (ip->af == 6)
+		return add_rec(b, owner, RR_AAAA, ip->b, 16);
+	return MDNS_EINVAL;
+}
+
+int zone_builder_add_srv(struct zone_builder *b, const char *owner, uint16_t priority,
+			 uint16_t weight, uint16_t port, const char *target)
+{
+	uint8_t rd[6 + DNAME_MAXLEN];
+	size_t tl = dname_from_text(target, rd + 6);
+
+	if (!tl)
+		return MDNS_EINVAL;
+	rd[0] = (uint8_t)(priority >> 8); rd[1] = (uint8_t)priority;
+	rd[2] = (uint8_t)(weight >> 8);   rd[3] = (uint8_t)weight;
+	rd[4] = (uint8_t)(port >> 8);     rd[5] = (uint8_t)port;
+	return add_rec(b, owner, RR_SRV, rd, (uint16_t)(6 + tl));
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);  p[3] = (uint8_t)v;
+}
+
+/* Apex SOA (serial 0 until finish decides it) and NS. */
+static int add_apex(struct zone_builder *b)
+{
+	const struct zone_params *p = &b->z->p;
+	uint8_t rd[2 * DNAME_MAXLEN + 20];
+	size_t m = dname_from_text(p->soa_mname, rd);
+	size_t r = dname_from_text(p->soa_rname, rd + m);
+	uint8_t *f = rd + m + r;
+
+	put32(f, 0);
+	put32(f + 4, p->soa_refresh);
+	put32(f + 8, p->soa_retry);
+	put32(f + 12, p->soa_expire);
+	put32(f + 16, p->soa_minttl);
+	int rc = add_rec(b, p->domain, RR_SOA, rd, (uint16_t)(m + r + 20));
+	if (rc)
+		return rc;
+	return add_rec(b, p->domain, RR_NS, rd, (uint16_t)m);
+}
+
+static int rdata_cmp(const uint8_t *a, uint16_t al, const uint8_t *b, uint16_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+	return c ? c : (int)al - (int)bl;
+}
+
+static int brec_cmp(const void *x, const void *y)
+{
+	const struct brec *a = x, *b = y;
+	int c = dname_canon_cmp(a->owner, b->owner);
+	if (c)
+		return c;
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	return rdata_cmp(a->rdata, a->rdlen, b->rdata, b->rdlen);
+}
+
+static int node_cmp(const void *x, const void *y)
+{
+	const struct zone_node *a = *(struct zone_node *const *)x;
+	const struct zone_node *b = *(struct zone_node *const *)y;
+	return dname_canon_cmp(a->name, b->name);
+}
+
+static struct zone_node *lookup_mut(const struct zone *z, const uint8_t *name, size_t len)
+{
+	struct zone_node *n = z->buckets[name_hash(name, len) & (z->nbuckets - 1)];
+	for (; n; n = n->hnext)
+		if (n->namelen == len && memcmp(n->name, name, len) == 0)
+			return n;
+	return NULL;
+}
+
+static void insert_node(struct zone *z, struct zone_node *n)
+{
+	size_t h = name_hash(n->name, n->namelen) & (z->nbuckets - 1);
+	n->hnext = z->buckets[h];
+	z->buckets[h] = n;
+}
+
+/* Point SRV targets and NS names at their nodes for the additional section. */
+static void link_targets(struct zone *z)
+{
+	for (size_t i = 0; i < z->nnodes; i++) {
+		struct zone_node *n = z->nodes[i];
+		for (unsigned j = 0; j < n->nrrsets; j++) {
+			struct zone_rrset *rs = &n->rrsets[j];
+			size_t off = rs->type == RR_SRV ? 6 : rs->type == RR_NS ? 0 : SIZE_MAX;
+			if (off == SIZE_MAX)
+				continue;
+			for (unsigned k = 0; k < rs->count; k++) {
+				const uint8_t *t = rs->rrs[k].rdata + off;
+				rs->rrs[k].target = lookup_mut(z, t, dname_len(t));
+			}
+		}
+	}
+}
+
+static int build_index(struct zone_builder *b)
+{
+	struct zone *z = b->z;
+	struct arena *a = z->arena;
+	size_t nodes_cap = 0, nnodes = 0;
+	struct zone_node **nodes = NULL;
+
+	/* Distinct owners; each may add up to (labels below apex) ENT nodes. */
+	size_t owners = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (i == 0 || b->recs[i].ownerlen != b->recs[i - 1].ownerlen ||
+		    memcmp(b->recs[i].owner, b->recs[i - 1].owner, b->recs[i].ownerlen))
+			owners++;
+	size_t nb = 16;
+	while (nb < owners * 2)
+		nb <<= 1;
+	z->nbuckets = nb;
+	z->buckets = arena_alloc(a, nb * sizeof(*z->buckets));
+	if (!z->buckets)
+		return MDNS_ENOMEM;
+	memset(z->buckets, 0, nb * sizeof(*z->buckets));
+
+	for (size_t i = 0; i < b->n;) {
+		/* Records [i, j) share an owner; they are sorted by type then rdata. */
+		size_t j = i, ntypes = 0;
+		while (j < b->n && b->recs[j].ownerlen == b->recs[i].ownerlen &&
+		       memcmp(b->recs[j].owner, b->recs[i].owner, b->recs[i].ownerlen) == 0) {
+			if (j == i || b->recs[j].type != b->recs[j - 1].type)
+				ntypes++;
+			j++;
+		}
+		struct zone_node *n = arena_alloc(a, sizeof(*n));
+		if (!n)
+			return MDNS_ENOMEM;
+		memset(n, 0, sizeof(*n));
+		n->name = b->recs[i].owner;
+		n->namelen = (uint8_t)b->recs[i].ownerlen;
+		n->nrrsets = (uint8_t)ntypes;
+		n->rrsets = arena_alloc(a, ntypes * sizeof(*n->rrsets));
+		if (!n->rrsets)
+			return MDNS_ENOMEM;
+		struct zone_rrset *rs = NULL;
+		for (size_t k = i; k < j; k++) {
+			if (k == i || b->recs[k].type != b->recs[k - 1].type) {
+				size_t cnt = 0;
+				while (k + cnt < j && b->recs[k + cnt].type == b->recs[k].type)
+					cnt++;
+				rs = rs ? rs + 1 : n->rrsets;
+				rs->type = b->recs[k].type;
+				rs->count = 0;
+				rs->ttl = z->p.ttl;
+				rs->rrs = arena_alloc(a, cnt * sizeof(*rs->rrs));
+				if (!rs->rrs)
+					return MDNS_ENOMEM;
+			}
+			struct zone_rr *rr = &rs->rrs[rs->count++];
+			rr->rdata = b->recs[k].rdata;
+			rr->rdlen = b->recs[k].rdlen;
+			rr->target = NULL;
+			z->nrecords++;
+		}
+		insert_node(z, n);
+		if (nnodes == nodes_cap) {
+			nodes_cap = nodes_cap ? nodes_cap * 2 : 256;
+			struct zone_node **nn = realloc(nodes, nodes_cap * sizeof(*nn));
+			if (!nn) {
+				free(nodes);
+				return MDNS_ENOMEM;
+			}
+			nodes = nn;
+		}
+		nodes[nnodes++] = n;
+		i = j;
+	}
+
+	/* Empty non-terminals: every ancestor of an owner down to the apex exists. */
+	size_t real = nnodes;
+	for (size_t i = 0; i < real; i++) {
+		const uint8_t *name = nodes[i]->name;
+		size_t len = nodes[i]->namelen;
+		while (len > z->apexlen) {
+			len -= name[0] + 1u;
+			name += name[0] + 1u;
+			if (lookup_mut(z, name, len))
+				break;	/* it and its ancestors are known */
+			struct zone_node *e = arena_alloc(a, sizeof(*e));
+			if (!e) {
+				free(nodes);
+				return MDNS_ENOMEM;
+			}
+			memset(e, 0, sizeof(*e));
+			e->name = name;
+			e->namelen = (uint8_t)len;
+			insert_node(z, e);
+			if (nnodes == nodes_cap) {
+				nodes_cap *= 2;
+				struct zone_node **nn = realloc(nodes, nodes_cap * sizeof(*nn));
+				if (!nn) {
+					free(nodes);
+					return MDNS_ENOMEM;
+				}
+				nodes = nn;
+			}
+			nodes[nnodes++] = e;
+		}
+	}
+	qsort(nodes, nnodes, sizeof(*nodes), node_cmp);
+	z->nodes = arena_memdup(a, nodes, nnodes * sizeof(*nodes));
+	free(nodes);
+	if (!z->nodes)
+		return MDNS_ENOMEM;
+	z->nnodes = nnodes;
+	z->apex_node = lookup_mut(z, z->apex, z->apexlen);
+	z->soa = zone_node_rrset(z->apex_node, RR_SOA);
+	link_targets(z);
+	return 0;
+}
+
+struct zone *zone_builder_finish(struct zone_builder *b, const struct zone *prev, uint32_t now)
+{
+	struct zone *z = NULL;
+
+	if (add_apex(b) != 0)
+		goto out;
+	qsort(b->recs, b->n, sizeof(*b->recs), brec_cmp);
+	size_t o = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (o == 0 || brec_cmp(&b->recs[o - 1], &b->recs[i]) != 0)
+			b->recs[o++] = b->recs[i];
+	b->n = o;
+	if (build_index(b) != 0)
+		goto out;
+	z = b->z;
+	b->z = NULL;
+	z->loaded = 1;
+	/* Serial 0 is in the SOA while comparing, so equal content compares equal. */
+	if (prev && prev->loaded && zone_same_content(z, prev)) {
+		z->serial = prev->serial;
+	} else {
+		z->serial = now;
+		if (prev && prev->loaded && (int32_t)(z->serial - prev->serial) <= 0)
+			z->serial = prev->serial + 1;	/* never backwards (RFC 1982) */
+	}
+	const struct zone_rr *soa = &z->soa->rrs[0];
+	uint8_t *serial = (uint8_t *)soa->rdata + soa->rdlen - 20;
+	put32(serial, z->serial);
+out:
+	zone_builder_free(b);
+	return z;
+}
+
+struct zone *zone_new_unloaded(const struct zone_params *p)
+{
+	struct zone *z = zone_alloc(p);
+	if (!z)
+		return NULL;
+	z->nbuckets = 1;
+	z->buckets = arena_alloc(z->arena, sizeof(*z->buckets));
+	if (!z->buckets) {
+		zone_free(z);
+		return NULL;
+	}
+	z->buckets[0] = NULL;
+	return z;
+}
+
+const struct zone_node *zone_lookup(const struct zone *z, const uint8_t *name, size_t len)
+{
+	return lookup_mut(z, name, len);
+}
+
+const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type)
+{
+	if (!n)
+		return NULL;
+	for (unsigned i = 0; i < n->nrrsets; i++)
+		if (n->rrsets[i].type == type)
+			return &n->rrsets[i];
+	return NULL;
+}
+
+static int rrset_same(const struct zone_rrset *a, const struct zone_rrset *b)
+{
+	if (a->type != b->type || a->count != b->count || a->ttl != b->ttl)
+		return 0;
+	for (unsigned i = 0; i < a->count; i++) {
+		const struct zone_rr *x = &a->rrs[i], *y = &b->rrs[i];
+		if (x->rdlen != y->rdlen)
+			return 0;
+		size_t cmp = x->rdlen;
+		if (a->type == RR_SOA)
+			cmp -= 20;	/* serial and timers compared below */
+		if (memcmp(x->rdata, y->rdata, cmp) != 0)
+			return 0;
+		if (a->type == RR_SOA && memcmp(x->rdata + cmp + 4, y->rdata + cmp + 4, 16) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+int zone_same_content(const struct zone *a, const struct zone *b)
+{
+	if (a->nnodes != b->nnodes || a->nrecords != b->nrecords || a->neg_ttl != b->neg_ttl)
+		return 0;
+	for (size_t i = 0; i < a->nnodes; i++) {
+		const struct zone_node *x = a->nodes[i], *y = b->nodes[i];
+		if (x->namelen != y->namelen || memcmp(x->name, y->name, x->namelen) != 0 ||
+		    x->nrrsets != y->nrrsets)
+			return 0;
+		for (unsigned j = 0; j < x->nrrsets; j++)
+			if (!rrset_same(&x->rrsets[j], &y->rrsets[j]))
+				return 0;
+	}
+	return 1;
+}
+
+size_t zone_memory(const struct zone *z)
+{
+	return sizeof(*z) + arena_used(z->arena);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+char *zone_rr_format(const struct zone *z, const struct zone_node *n, const struct zone_rrset *rs,
+		     const struct zone_rr *rr, char *buf, size_t len)
+{
+	char owner[1024], a[1024], b[1024];
+	const uint8_t *d = rr->rdata;
+
+	(void)z;
+	dname_to_text(n->name, owner, sizeof(owner));
+	switch (rs->type) {
+	case RR_A:
+		inet_ntop(AF_INET, d, a, sizeof(a));
+		snprintf(buf, len, "%s\t%u\tIN\tA\t%s", owner, rs->ttl, a);
+		break;
+	case RR_AAAA:
+		inet_ntop(AF_INET6, d, a, sizeof(a));
+		snprintf(buf, len, "%s\t%u\tIN\tAAAA\t%s", owner, rs->ttl, a);
+		break;
+	case RR_SRV:
+		snprintf(buf, len, "%s\t%u\tIN\tSRV\t%u %u %u %s", owner, rs->ttl,
+			 d[0] << 8 | d[1], d[2] << 8 | d[3], d[4] << 8 | d[5],
+			 dname_to_text(d + 6, a, sizeof(a)));
+		break;
+	case RR_NS:
+		snprintf(buf, len, "%s\t%u\tIN\tNS\t%s", owner, rs->ttl,
+			 dname_to_text(d, a, sizeof(a)));
+		break;
+	case RR_SOA: {
+		size_t m = dname_len(d), r = dname_len(d + m);
+		const uint8_t *f = d + m + r;
+		snprintf(buf, len, "%s\t%u\tIN\tSOA\t%s %s %u %u %u %u %u", owner, rs->ttl,
+			 dname_to_text(d, a, sizeof(a)), dname_to_text(d + m, b, sizeof(b)),
+			 get32(f), get32(f + 4), get32(f + 8), get32(f + 12), get32(f + 16));
+		break;
+	}
+	default:
+		snprintf(buf, len, "%s\t%u\tIN\tTYPE%u\t\\# %u", owner, rs->ttl, rs->type, rr->rdlen);
+	}
+	return buf;
+}

@@ -1,0 +1,129 @@
+/* zone/zone.h -- an immutable, in-memory authoritative zone and its builder. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zone/ipaddr.h"
+
+/* RR types and classes used by the zone and the answer code. */
+enum {
+	RR_A = 1, RR_NS = 2, RR_SOA = 6, RR_PTR = 12, RR_AAAA = 28,
+	RR_SRV = 33, RR_OPT = 41, RR_IXFR = 251, RR_AXFR = 252, RR_ANY = 255,
+};
+enum { CLASS_IN = 1, CLASS_ANY = 255 };
+
+/*
+ * What the zone is made of besides records: apex, TTLs, SOA fields, and the
+ * answering policy that travels with it, so a reload swaps both at once.
+ * Strings are borrowed by zone_builder_new (copied into the zone).
+ */
+struct zone_params {
+	const char *domain;	/* apex, e.g. "mesos" */
+	uint32_t ttl;		/* TTL of every record */
+	uint32_t soa_minttl;	/* SOA MINIMUM; negative TTL = min(ttl, soa_minttl) */
+	const char *soa_mname;	/* e.g. "ns1.mesos" */
+	const char *soa_rname;	/* e.g. "root.ns1.mesos" */
+	uint32_t soa_refresh, soa_retry, soa_expire;
+	int recurse_on;		/* RA flag in authoritative answers */
+	int set_tc;		/* set TC when an answer was trimmed */
+	uint16_t edns_max;	/* cap on the client's EDNS UDP size (>= 512) */
+};
+
+/* One record's data in uncompressed wire format (names lower-case). */
+struct zone_rr {
+	const uint8_t *rdata;
+	uint16_t rdlen;
+	/* SRV target / NS name node inside this zone, for the additional
+	 * section; NULL when outside the zone or absent. */
+	const struct zone_node *target;
+};
+
+struct zone_rrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t ttl;
+	struct zone_rr *rrs;	/* sorted by rdata */
+};
+
+/* A name in the zone.  nrrsets == 0 marks an empty non-terminal. */
+struct zone_node {
+	const uint8_t *name;	/* lower-case wire */
+	uint8_t namelen;
+	uint8_t nrrsets;
+	struct zone_rrset *rrsets;	/* sorted by type */
+	struct zone_node *hnext;	/* hash chain */
+};
+
+/*
+ * The zone: immutable once built, shared read-only by every answering thread
+ * until it is replaced; all of it lives in one arena.
+ */
+struct zone {
+	struct arena *arena;
+	struct zone_params p;		/* strings point into the arena */
+	uint8_t apex[256];
+	size_t apexlen;
+	int loaded;			/* 0: no state loaded yet (answer SERVFAIL) */
+	uint32_t serial;
+	uint32_t neg_ttl;		/* min(ttl, soa_minttl) */
+	const struct zone_node *apex_node;
+	struct zone_node **buckets;	/* hash table, nbuckets a power of two */
+	size_t nbuckets;
+	struct zone_node **nodes;	/* every node, canonical order */
+	size_t nnodes;
+	size_t nrecords;		/* records, SOA and NS included */
+	const struct zone_rrset *soa;	/* the apex SOA */
+};
+
+struct zone_builder;
+
+/* Start a zone; NULL on bad params (invalid domain/mname/rname) or no memory. */
+struct zone_builder *zone_builder_new(const struct zone_params *p);
+
+/* Abandon a builder; NULL is a no-op. */
+void zone_builder_free(struct zone_builder *b);
+
+/*
+ * Add an A (af 4) or AAAA (af 6) record at owner (text, any case, with or
+ * without trailing dot).  Owners outside the apex or invalid: MDNS_EINVAL,
+ * the record is skipped and the builder stays usable.  Duplicates collapse.
+ */
+int zone_builder_add_addr(struct zone_builder *b, const char *owner, const struct ipaddr *ip);
+
+/* Add an SRV record (priority, weight, port, target text). Same rules. */
+int zone_builder_add_srv(struct zone_builder *b, const char *owner, uint16_t priority,
+			 uint16_t weight, uint16_t port, const char *target);
+
+/*
+ * Finish: add the apex SOA and NS, sort, de-duplicate, add empty
+ * non-terminals, index.  The serial is prev's when the content equals prev's
+ * (prev may be NULL), else max(now, prev serial + 1).  Consumes the builder
+ * either way.  Returns the zone (caller frees with zone_free) or NULL.
+ */
+struct zone *zone_builder_finish(struct zone_builder *b, const struct zone *prev, uint32_t now);
+
+/* A zone with only its apex, marked not loaded (answers SERVFAIL); NULL on error. */
+struct zone *zone_new_unloaded(const struct zone_params *p);
+
+/* Free a zone; NULL is a no-op. */
+void zone_free(struct zone *z);
+
+/* Node of a lower-case wire name, or NULL.  Borrowed from z. */
+const struct zone_node *zone_lookup(const struct zone *z, const uint8_t *name, size_t len);
+
+/* RRset of a type at a node, or NULL. */
+const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type);
+
+/* 1 when two zones hold the same records and parameters (serial aside). */
+int zone_same_content(const struct zone *a, const struct zone *b);
+
+/* Memory held by the zone, in bytes. */
+size_t zone_memory(const struct zone *z);
+
+/*
+ * Write one record in master-file presentation ("owner. TTL IN TYPE data") to
+ * buf; returns buf.  For dumps, golden tests and the HTTP API.
+ */
+char *zone_rr_format(const struct zone *z, const struct zone_node *n, const struct zone_rrset *rs,
+		     const struct zone_rr *rr, char *buf, size_t len);
