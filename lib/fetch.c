@@ -292,20 +292,23 @@ static int fetch_job_setup(struct fetch_job *job, const struct config *cfg)
 	 */
 	FETCH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 1L);
 	FETCH_SETOPT(e, CURLOPT_MAXREDIRS, FETCH_MAX_REDIRS);
+	job->https = cfg && cfg->mesos_https_on;
+	/* With MesosHTTPSOn a redirect must not downgrade us to plain HTTP. */
 #if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85.0 */
-	FETCH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	FETCH_SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	FETCH_SETOPT(e, CURLOPT_PROTOCOLS_STR, job->https ? "https" : "http,https");
+	FETCH_SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, job->https ? "https" : "http,https");
 #else
-	FETCH_SETOPT(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	FETCH_SETOPT(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	FETCH_SETOPT(e, CURLOPT_PROTOCOLS, job->https ? (long)CURLPROTO_HTTPS :
+		     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	FETCH_SETOPT(e, CURLOPT_REDIR_PROTOCOLS, job->https ? (long)CURLPROTO_HTTPS :
+		     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	/*
 	 * Stops early when Content-Length announces too much.  The write callback
 	 * enforces the limit on the decoded body in every case.
 	 */
 	FETCH_SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max);
-	if (cfg && cfg->mesos_https_on) {
-		job->https = true;
+	if (job->https) {
 		/* Without CACertFile, curl verifies against the system CA store. */
 		if (fetch_nonempty(cfg->ca_cert_file))
 			FETCH_SETOPT(e, CURLOPT_CAINFO, cfg->ca_cert_file);

@@ -14,7 +14,7 @@ struct fetcher;
 struct fetch_result {
 	int rc;			/* 0, or a negative MDNS_E* code */
 	long http_status;	/* last HTTP status, 0 if none */
-	char *body;		/* NUL-terminated body on success; the callback owns it (free()) */
+	char *body;		/* NUL-terminated body on success, NULL on failure; the callback owns it (free()) */
 	size_t len;		/* body length without the NUL */
 	char url[512];		/* the URL that produced this result */
 	char err[256];		/* on failure: one line a person can act on */
@@ -24,8 +24,9 @@ struct fetch_result {
  * Create a fetcher driving libcurl's multi interface from base's event loop;
  * it never blocks the loop.  cfg (borrowed; must outlive the fetcher, or be
  * replaced with fetcher_set_config) supplies stateTimeoutSeconds (<= 0 or a
- * NULL cfg: 300 s), MesosHTTPSOn with CACertFile/CertFile/KeyFile, and
- * mesosAuthentication "basic" with mesosCredentials.  Returns NULL on failure.
+ * NULL cfg: 300 s), MesosHTTPSOn with CACertFile/CertFile/KeyFile (without
+ * CACertFile the system CA store verifies), and mesosAuthentication "basic"
+ * with mesosCredentials ("iam" is not handled here yet).  Returns NULL on failure.
  *
  * The first call initialises libcurl (curl_global_init, once per process);
  * a program that wants a clean exit calls curl_global_cleanup() after its

@@ -19,6 +19,7 @@ bind9-dnsutils
 knot-dnsutils
 python3
 curl
+openssl
 "
 
 missing=""

@@ -1,0 +1,794 @@
+/* tests/unit/test_answer.c -- the query -> reply function (behaviour.md §3), checked with ldns. */
+#include "zone/answer.h"
+
+#include <ldns/ldns.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/tap.h"
+#include "zone/ipaddr.h"
+#include "zone/zone.h"
+
+#define SERIAL 1700000000u
+#define QID    0xbeef
+
+static struct zone *zmain, *znotc, *zunloaded, *znora;
+
+static uint8_t qbuf[4096];
+static size_t qn;
+static uint8_t rbuf[ANSWER_MAX];
+static size_t rn;
+static struct answer_info inf;
+static ldns_pkt *rp;		/* last reply, parsed; freed by the next ask */
+static char sbuf[1024];
+
+/* ---- the zone ------------------------------------------------------------ */
+
+static void add_a(struct zone_builder *b, const char *owner, const char *ip)
+{
+	struct ipaddr a;
+
+	if (ipaddr_parse(ip, &a) != 0 || zone_builder_add_addr(b, owner, &a) != 0) {
+		printf("# cannot add %s %s\n", owner, ip);
+		exit(1);
+	}
+}
+
+static void add_srv(struct zone_builder *b, const char *owner, uint16_t port, const char *target)
+{
+	if (zone_builder_add_srv(b, owner, 0, 1, port, target) != 0) {
+		printf("# cannot add SRV %s\n", owner);
+		exit(1);
+	}
+}
+
+static struct zone *make_zone(int set_tc, int recurse_on)
+{
+	struct zone_params p = {
+		.domain = "mesos", .ttl = 60, .soa_minttl = 30,
+		.soa_mname = "ns1.mesos", .soa_rname = "root.ns1.mesos",
+		.soa_refresh = 60, .soa_retry = 600, .soa_expire = 86400,
+		.recurse_on = recurse_on, .set_tc = set_tc, .edns_max = 1232,
+	};
+	struct zone_builder *b = zone_builder_new(&p);
+	char name[64], ip[32];
+
+	if (!b)
+		return NULL;
+	add_a(b, "ns1.mesos", "10.0.0.53");
+	add_a(b, "nginx.marathon.mesos", "10.0.0.1");
+	add_a(b, "nginx.marathon.mesos", "10.0.0.2");
+	add_a(b, "nginx.marathon.mesos", "10.0.0.3");
+	add_a(b, "nginx.marathon.mesos", "fd00::1");
+	add_srv(b, "_nginx._tcp.marathon.mesos", 31000, "nginx-abcde-s1.marathon.mesos");
+	add_srv(b, "_nginx._tcp.marathon.mesos", 31001, "nginx-abcde-s1.marathon.mesos");
+	add_srv(b, "_nginx._tcp.marathon.mesos", 31002, "nginx-fghij-s2.marathon.mesos");
+	add_a(b, "nginx-abcde-s1.marathon.mesos", "10.0.1.1");
+	add_a(b, "nginx-fghij-s2.marathon.mesos", "10.0.1.2");
+	add_a(b, "nginx-fghij-s2.marathon.mesos", "fd00::2");
+	add_srv(b, "_ext._tcp.marathon.mesos", 80, "www.example.com");
+	add_a(b, "nginx.marathon.slave.mesos", "10.0.2.1");	/* marathon.slave.mesos: ENT */
+	add_a(b, "app.a.b.deep.mesos", "10.0.3.1");		/* a.b.deep.mesos, b.deep.mesos, deep.mesos: ENTs */
+	for (int i = 1; i <= 100; i++) {			/* too big for 512 and 1232 */
+		snprintf(ip, sizeof(ip), "10.1.0.%d", i);
+		add_a(b, "big.mesos", ip);
+	}
+	for (int i = 1; i <= 8; i++) {				/* answer fits 512, glue does not */
+		snprintf(name, sizeof(name), "t%d.mesos", i);
+		add_srv(b, "_many._tcp.mesos", (uint16_t)(8000 + i), name);
+		for (int j = 1; j <= 3; j++) {
+			snprintf(ip, sizeof(ip), "10.2.%d.%d", i, j);
+			add_a(b, name, ip);
+		}
+	}
+	return zone_builder_finish(b, NULL, SERIAL);
+}
+
+/* ---- queries and replies ------------------------------------------------- */
+
+/* Build a query with ldns into qbuf: edns < 0 means no OPT. */
+static void mkq(const char *name, uint16_t type, uint16_t cls, int edns, uint8_t version, int do_bit)
+{
+	ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, cls, LDNS_RD);
+	uint8_t *w = NULL;
+
+	ldns_pkt_set_id(p, QID);
+	if (edns >= 0) {
+		ldns_pkt_set_edns_udp_size(p, (uint16_t)edns);
+		ldns_pkt_set_edns_version(p, version);
+		ldns_pkt_set_edns_do(p, do_bit);
+	}
+	if (ldns_pkt2wire(&w, p, &qn) != LDNS_STATUS_OK || qn > sizeof(qbuf)) {
+		printf("# cannot build query %s\n", name);
+		exit(1);
+	}
+	memcpy(qbuf, w, qn);
+	free(w);
+	ldns_pkt_free(p);
+}
+
+/* Answer qbuf from z into rbuf and parse the reply into rp (NULL when none or unparseable). */
+static ldns_pkt *ask_cap(const struct zone *z, int tcp, uint32_t rotate, size_t outcap)
+{
+	struct answer_req req = { tcp, rotate };
+
+	ldns_pkt_free(rp);
+	rp = NULL;
+	memset(rbuf, 0xaa, sizeof(rbuf));
+	rn = answer_query(z, qbuf, qn, rbuf, outcap, &req, &inf);
+	if (rn && ldns_wire2pkt(&rp, rbuf, rn) != LDNS_STATUS_OK)
+		rp = NULL;
+	return rp;
+}
+
+static ldns_pkt *ask(const struct zone *z, int tcp, uint32_t rotate)
+{
+	return ask_cap(z, tcp, rotate, tcp ? ANSWER_MAX : 512);
+}
+
+static ldns_pkt *query(const struct zone *z, const char *name, uint16_t type, int tcp, int edns)
+{
+	mkq(name, type, LDNS_RR_CLASS_IN, edns, 0, 0);
+	return ask(z, tcp, 0);
+}
+
+static const char *rdf_str(const ldns_rdf *r)
+{
+	char *s = r ? ldns_rdf2str(r) : NULL;
+
+	snprintf(sbuf, sizeof(sbuf), "%s", s ? s : "(null)");
+	free(s);
+	return sbuf;
+}
+
+/* Owner of record i of a section. */
+static const char *owner(ldns_rr_list *l, size_t i)
+{
+	ldns_rr *rr = ldns_rr_list_rr(l, i);
+	return rdf_str(rr ? ldns_rr_owner(rr) : NULL);
+}
+
+/* Data field f of record i of a section. */
+static const char *rdata(ldns_rr_list *l, size_t i, size_t f)
+{
+	ldns_rr *rr = ldns_rr_list_rr(l, i);
+	return rdf_str(rr ? ldns_rr_rdf(rr, f) : NULL);
+}
+
+static int rtype(ldns_rr_list *l, size_t i)
+{
+	ldns_rr *rr = ldns_rr_list_rr(l, i);
+	return rr ? ldns_rr_get_type(rr) : -1;
+}
+
+static long rttl(ldns_rr_list *l, size_t i)
+{
+	ldns_rr *rr = ldns_rr_list_rr(l, i);
+	return rr ? (long)ldns_rr_ttl(rr) : -1;
+}
+
+/* Is the record with this data string somewhere in the section? */
+static int has_rdata(ldns_rr_list *l, int type, const char *data)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++)
+		if (rtype(l, i) == type && strcmp(rdata(l, i, 0), data) == 0)
+			return 1;
+	return 0;
+}
+
+/* The wire size the reply would have without any compression. */
+static size_t uncompressed_size(ldns_pkt *p)
+{
+	size_t n = 12;
+	ldns_rr_list *q = ldns_pkt_question(p);
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(q); i++)
+		n += ldns_rdf_size(ldns_rr_owner(ldns_rr_list_rr(q, i))) + 4;
+	ldns_rr_list *secs[3] = { ldns_pkt_answer(p), ldns_pkt_authority(p), ldns_pkt_additional(p) };
+	for (int s = 0; s < 3; s++)
+		for (size_t i = 0; i < ldns_rr_list_rr_count(secs[s]); i++)
+			n += ldns_rr_uncompressed_size(ldns_rr_list_rr(secs[s], i));
+	return n + (ldns_pkt_edns(p) ? 11 : 0);
+}
+
+static void set_hdr(uint8_t *b, uint16_t id, uint8_t f1, uint8_t f2, uint16_t qd, uint16_t an,
+		    uint16_t ns, uint16_t ar)
+{
+	b[0] = (uint8_t)(id >> 8); b[1] = (uint8_t)id; b[2] = f1; b[3] = f2;
+	b[4] = (uint8_t)(qd >> 8); b[5] = (uint8_t)qd;
+	b[6] = (uint8_t)(an >> 8); b[7] = (uint8_t)an;
+	b[8] = (uint8_t)(ns >> 8); b[9] = (uint8_t)ns;
+	b[10] = (uint8_t)(ar >> 8); b[11] = (uint8_t)ar;
+}
+
+/* Load hand-made bytes as the query. */
+static void rawq(const void *b, size_t n)
+{
+	memcpy(qbuf, b, n);
+	qn = n;
+}
+
+/* ---- positive answers ---------------------------------------------------- */
+
+static void test_a(void)
+{
+	ldns_pkt *p = query(zmain, "nginx.marathon.mesos", LDNS_RR_TYPE_A, 0, -1);
+
+	ok(p != NULL, "A: reply parses");
+	if (!p)
+		return;
+	is_int(ldns_pkt_id(p), QID, "A: id copied");
+	ok(ldns_pkt_qr(p), "A: QR");
+	ok(ldns_pkt_aa(p), "A: AA in the zone");
+	ok(ldns_pkt_ra(p), "A: RA = recurse_on");
+	ok(ldns_pkt_rd(p), "A: RD copied");
+	ok(!ldns_pkt_tc(p), "A: no TC");
+	ok(!ldns_pkt_cd(p), "A: CD clear (not asked)");
+	is_int(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR, "A: NOERROR");
+	is_int(ldns_pkt_qdcount(p), 1, "A: one question");
+	is_int(ldns_pkt_ancount(p), 3, "A: three answers");
+	is_int(ldns_pkt_nscount(p), 0, "A: no authority");
+	is_int(ldns_pkt_arcount(p), 0, "A: no additional");
+	ok(!ldns_pkt_edns(p), "A: no OPT without EDNS in the query");
+	ldns_rr_list *an = ldns_pkt_answer(p);
+	ok(has_rdata(an, LDNS_RR_TYPE_A, "10.0.0.1") && has_rdata(an, LDNS_RR_TYPE_A, "10.0.0.2") &&
+	   has_rdata(an, LDNS_RR_TYPE_A, "10.0.0.3"), "A: all three addresses");
+	is_str(owner(an, 0), "nginx.marathon.mesos.", "A: owner");
+	is_int(rttl(an, 0), 60, "A: TTL");
+	is_int(ldns_rr_get_class(ldns_rr_list_rr(an, 0)), LDNS_RR_CLASS_IN, "A: class IN");
+	is_int(inf.rcode, 0, "A: info rcode");
+	is_int(inf.qtype, LDNS_RR_TYPE_A, "A: info qtype");
+	ok(inf.authoritative && !inf.outside && !inf.edns && !inf.truncated, "A: info flags");
+	/* Owners point at the question: 12 + question (26) + 3 x (2+10+4). */
+	is_int(rn, 12 + 26 + 3 * 16, "A: owners compressed to 2 bytes");
+
+	p = query(zmain, "nginx.marathon.mesos", LDNS_RR_TYPE_AAAA, 0, -1);
+	ok(p && ldns_pkt_ancount(p) == 1 && has_rdata(ldns_pkt_answer(p), LDNS_RR_TYPE_AAAA, "fd00::1"),
+	   "AAAA: answered");
+
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY, -1, 0, 0);
+	p = ask(zmain, 0, 0);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR && ldns_pkt_ancount(p) == 3,
+	   "class ANY query answered like IN");
+
+	/* RD clear and CD set are copied. */
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+	qbuf[2] &= (uint8_t)~0x01;
+	qbuf[3] |= 0x10;
+	p = ask(zmain, 0, 0);
+	ok(p && !ldns_pkt_rd(p) && ldns_pkt_cd(p), "RD clear and CD set copied");
+
+	p = query(znora, "nginx.marathon.mesos", LDNS_RR_TYPE_A, 0, -1);
+	ok(p && !ldns_pkt_ra(p) && ldns_pkt_aa(p), "recurse_on=0: RA clear");
+}
+
+static void test_case_echo(void)
+{
+	const char *mixed = "NgInX.MaRaThOn.MeSoS";
+	ldns_pkt *p = query(zmain, mixed, LDNS_RR_TYPE_A, 0, -1);
+
+	ok(p != NULL, "0x20: reply parses");
+	if (!p)
+		return;
+	is_str(owner(ldns_pkt_question(p), 0), "NgInX.MaRaThOn.MeSoS.", "0x20: question echoed as asked");
+	ok(memcmp(rbuf + 12, qbuf + 12, qn - 12) == 0, "0x20: question bytes identical");
+	is_int(ldns_pkt_ancount(p), 3, "0x20: answered case-insensitively");
+	is_str(owner(ldns_pkt_answer(p), 0), "NgInX.MaRaThOn.MeSoS.", "0x20: answer owner as asked");
+
+	p = query(zmain, "NoPe.MaRaThOn.MeSoS", LDNS_RR_TYPE_A, 0, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN, "0x20: NXDOMAIN");
+	if (p)
+		is_str(owner(ldns_pkt_authority(p), 0), "MeSoS.", "0x20: SOA owner is the question's apex");
+}
+
+static void test_rotation(void)
+{
+	char first[3][64];
+	int differ = 0, same_set = 1;
+
+	for (uint32_t r = 0; r < 3; r++) {
+		mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+		ldns_pkt *p = ask(zmain, 0, r);
+		if (!p) {
+			ok(0, "rotation: reply %u parses", r);
+			return;
+		}
+		ldns_rr_list *an = ldns_pkt_answer(p);
+		snprintf(first[r], sizeof(first[r]), "%s", rdata(an, 0, 0));
+		same_set &= ldns_pkt_ancount(p) == 3 && has_rdata(an, LDNS_RR_TYPE_A, "10.0.0.1") &&
+			    has_rdata(an, LDNS_RR_TYPE_A, "10.0.0.2") &&
+			    has_rdata(an, LDNS_RR_TYPE_A, "10.0.0.3");
+	}
+	differ = strcmp(first[0], first[1]) && strcmp(first[1], first[2]) && strcmp(first[0], first[2]);
+	ok(differ, "rotation: rotate 0, 1, 2 give different first records (%s, %s, %s)",
+	   first[0], first[1], first[2]);
+	ok(same_set, "rotation: every rotation carries the whole RRset");
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+	ldns_pkt *p = ask(zmain, 0, 3);
+	ok(p && strcmp(rdata(ldns_pkt_answer(p), 0, 0), first[0]) == 0, "rotation: rotate 3 = rotate 0 (mod 3)");
+	p = ask(zmain, 0, UINT32_MAX);
+	ok(p && ldns_pkt_ancount(p) == 3, "rotation: huge rotate value");
+}
+
+static void test_srv(void)
+{
+	ldns_pkt *p = query(zmain, "_nginx._tcp.marathon.mesos", LDNS_RR_TYPE_SRV, 0, -1);
+
+	ok(p != NULL, "SRV: reply parses");
+	if (!p)
+		return;
+	is_int(ldns_pkt_get_rcode(p), 0, "SRV: NOERROR");
+	is_int(ldns_pkt_ancount(p), 3, "SRV: three records");
+	ldns_rr_list *an = ldns_pkt_answer(p), *ad = ldns_pkt_additional(p);
+	int ports = 0;
+	for (size_t i = 0; i < 3; i++) {
+		if (strcmp(rdata(an, i, 2), "31000") == 0 || strcmp(rdata(an, i, 2), "31001") == 0 ||
+		    strcmp(rdata(an, i, 2), "31002") == 0)
+			ports++;
+	}
+	is_int(ports, 3, "SRV: all ports");
+	/* Target once per distinct node: s1 A, s2 A + AAAA. */
+	is_int(ldns_pkt_arcount(p), 3, "SRV: additional A/AAAA of each target, once");
+	ok(has_rdata(ad, LDNS_RR_TYPE_A, "10.0.1.1") && has_rdata(ad, LDNS_RR_TYPE_A, "10.0.1.2") &&
+	   has_rdata(ad, LDNS_RR_TYPE_AAAA, "fd00::2"), "SRV: target addresses in additional");
+	int owners_ok = 1;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ad); i++) {
+		const char *o = owner(ad, i);
+		owners_ok &= strcmp(o, "nginx-abcde-s1.marathon.mesos.") == 0 ||
+			     strcmp(o, "nginx-fghij-s2.marathon.mesos.") == 0;
+	}
+	ok(owners_ok, "SRV: additional owners are the targets");
+	/* RFC 2782: the target is not compressed. */
+	static const uint8_t t1[] = "\x0enginx-abcde-s1\x08marathon\x05mesos";
+	ok(memmem(rbuf, rn, t1, sizeof(t1)) != NULL, "SRV: target written uncompressed");
+	ok(rn < uncompressed_size(p), "SRV: reply compressed (%zu < %zu)", rn, uncompressed_size(p));
+
+	p = query(zmain, "_ext._tcp.marathon.mesos", LDNS_RR_TYPE_SRV, 0, -1);
+	ok(p && ldns_pkt_ancount(p) == 1 && ldns_pkt_arcount(p) == 0,
+	   "SRV with a target outside the zone: no additional");
+	if (p)
+		is_str(rdata(ldns_pkt_answer(p), 0, 3), "www.example.com.", "SRV: outside target");
+}
+
+static void test_apex(void)
+{
+	ldns_pkt *p = query(zmain, "mesos", LDNS_RR_TYPE_SOA, 0, -1);
+
+	ok(p && ldns_pkt_ancount(p) == 1 && ldns_pkt_nscount(p) == 0, "apex SOA: in the answer section");
+	if (p) {
+		ldns_rr_list *an = ldns_pkt_answer(p);
+		is_int(rtype(an, 0), LDNS_RR_TYPE_SOA, "apex SOA: type");
+		is_str(owner(an, 0), "mesos.", "apex SOA: owner");
+		is_str(rdata(an, 0, 0), "ns1.mesos.", "apex SOA: mname");
+		is_str(rdata(an, 0, 1), "root.ns1.mesos.", "apex SOA: rname");
+		is_str(rdata(an, 0, 2), "1700000000", "apex SOA: serial");
+		is_str(rdata(an, 0, 6), "30", "apex SOA: minimum");
+		is_int(rttl(an, 0), 60, "apex SOA: TTL is the record TTL");
+		ok(rn < uncompressed_size(p), "apex SOA: rdata names compressed");
+	}
+
+	p = query(zmain, "mesos", LDNS_RR_TYPE_NS, 0, -1);
+	ok(p && ldns_pkt_ancount(p) == 1 && ldns_pkt_nscount(p) == 0, "apex NS: in the answer section");
+	if (p) {
+		is_str(rdata(ldns_pkt_answer(p), 0, 0), "ns1.mesos.", "apex NS: name server");
+		is_int(ldns_pkt_arcount(p), 1, "apex NS: one additional");
+		is_str(owner(ldns_pkt_additional(p), 0), "ns1.mesos.", "apex NS: additional owner");
+		ok(has_rdata(ldns_pkt_additional(p), LDNS_RR_TYPE_A, "10.0.0.53"), "apex NS: its address");
+	}
+
+	p = query(zmain, "mesos", LDNS_RR_TYPE_ANY, 0, -1);
+	ok(p && ldns_pkt_ancount(p) == 2 && ldns_pkt_arcount(p) == 1, "apex ANY: SOA, NS + glue");
+	if (p)
+		ok(rtype(ldns_pkt_answer(p), 0) == LDNS_RR_TYPE_NS &&
+		   rtype(ldns_pkt_answer(p), 1) == LDNS_RR_TYPE_SOA, "apex ANY: both types");
+}
+
+static void test_any(void)
+{
+	ldns_pkt *p = query(zmain, "nginx.marathon.mesos", LDNS_RR_TYPE_ANY, 0, -1);
+
+	ok(p && ldns_pkt_ancount(p) == 4, "ANY: all records at the name");
+	if (p)
+		ok(has_rdata(ldns_pkt_answer(p), LDNS_RR_TYPE_AAAA, "fd00::1") &&
+		   has_rdata(ldns_pkt_answer(p), LDNS_RR_TYPE_A, "10.0.0.3"), "ANY: A and AAAA");
+	p = query(zmain, "_nginx._tcp.marathon.mesos", LDNS_RR_TYPE_ANY, 0, -1);
+	ok(p && ldns_pkt_ancount(p) == 3 && ldns_pkt_arcount(p) == 3, "ANY on SRV name: SRV + additional");
+}
+
+/* ---- negative answers ---------------------------------------------------- */
+
+static void check_negative(const char *name, uint16_t type, int rcode, const char *what)
+{
+	ldns_pkt *p = query(zmain, name, type, 0, -1);
+
+	ok(p != NULL, "%s: parses", what);
+	if (!p)
+		return;
+	is_int(ldns_pkt_get_rcode(p), rcode, "%s: rcode", what);
+	ok(ldns_pkt_aa(p), "%s: AA", what);
+	is_int(ldns_pkt_ancount(p), 0, "%s: empty answer", what);
+	is_int(ldns_pkt_nscount(p), 1, "%s: one authority record", what);
+	ldns_rr_list *ns = ldns_pkt_authority(p);
+	ok(rtype(ns, 0) == LDNS_RR_TYPE_SOA, "%s: SOA in authority", what);
+	is_str(owner(ns, 0), "mesos.", "%s: apex owner", what);
+	is_int(rttl(ns, 0), 30, "%s: TTL = min(ttl, minttl)", what);
+	is_int(inf.rcode, rcode, "%s: info rcode", what);
+}
+
+static void test_negative(void)
+{
+	check_negative("nope.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN, "NXDOMAIN A");
+	check_negative("_nope._tcp.marathon.mesos", LDNS_RR_TYPE_SRV, LDNS_RCODE_NXDOMAIN, "NXDOMAIN SRV");
+	check_negative("x.nginx.marathon.mesos", LDNS_RR_TYPE_ANY, LDNS_RCODE_NXDOMAIN, "NXDOMAIN below a name");
+	check_negative("nginx.marathon.mesos", LDNS_RR_TYPE_TXT, LDNS_RCODE_NOERROR, "NODATA TXT");
+	check_negative("nginx.marathon.mesos", LDNS_RR_TYPE_SRV, LDNS_RCODE_NOERROR, "NODATA SRV");
+	check_negative("marathon.slave.mesos", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, "ENT marathon.slave");
+	check_negative("a.b.deep.mesos", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, "ENT 2 deep");
+	check_negative("b.deep.mesos", LDNS_RR_TYPE_ANY, LDNS_RCODE_NOERROR, "ENT ANY");
+	check_negative("mesos", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR, "apex A");
+	check_negative("ns1.mesos", LDNS_RR_TYPE_SOA, LDNS_RCODE_NOERROR, "SOA below the apex");
+}
+
+/* ---- refusals and errors ------------------------------------------------- */
+
+static void test_outside(void)
+{
+	ldns_pkt *p = query(zmain, "www.example.com", LDNS_RR_TYPE_A, 0, -1);
+
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED, "outside: REFUSED");
+	ok(inf.outside == 1 && inf.rcode == LDNS_RCODE_REFUSED, "outside: info->outside");
+	ok(p && !ldns_pkt_aa(p) && ldns_pkt_ra(p), "outside: AA clear, RA = recurse_on");
+	ok(p && ldns_pkt_qdcount(p) == 1 && ldns_pkt_ancount(p) == 0 && ldns_pkt_nscount(p) == 0,
+	   "outside: question only");
+	p = query(zmain, "xmesos", LDNS_RR_TYPE_A, 0, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && inf.outside, "outside: xmesos is not in mesos");
+	p = query(zmain, ".", LDNS_RR_TYPE_NS, 0, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && inf.outside, "outside: the root");
+	p = query(zunloaded, "www.example.com", LDNS_RR_TYPE_A, 0, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && inf.outside, "outside, unloaded zone: REFUSED");
+}
+
+static void test_unloaded(void)
+{
+	ldns_pkt *p = query(zunloaded, "nginx.marathon.mesos", LDNS_RR_TYPE_A, 0, -1);
+
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_SERVFAIL, "unloaded: SERVFAIL");
+	ok(p && ldns_pkt_qdcount(p) == 1 && ldns_pkt_ancount(p) == 0, "unloaded: question echoed");
+	ok(!inf.outside && inf.rcode == LDNS_RCODE_SERVFAIL, "unloaded: info");
+	p = query(zunloaded, "mesos", LDNS_RR_TYPE_SOA, 0, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_SERVFAIL, "unloaded: SERVFAIL at the apex too");
+}
+
+static void test_class_opcode_xfr(void)
+{
+	mkq("version.bind", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, -1, 0, 0);
+	ldns_pkt *p = ask(zmain, 0, 0);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && !inf.outside, "class CH: REFUSED");
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_HS, -1, 0, 0);
+	p = ask(zmain, 0, 0);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && ldns_pkt_qdcount(p) == 1,
+	   "class HS in the zone: REFUSED, question echoed");
+
+	p = query(zmain, "mesos", LDNS_RR_TYPE_AXFR, 0, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMP, "AXFR over UDP: NOTIMP");
+	p = query(zmain, "mesos", LDNS_RR_TYPE_IXFR, 0, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMP, "IXFR over UDP: NOTIMP");
+	p = query(zmain, "mesos", LDNS_RR_TYPE_AXFR, 1, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && !inf.outside, "AXFR over TCP: REFUSED");
+
+	static const int ops[] = { 1, 2, 4, 5, 15 };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		mkq("mesos", LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, -1, 0, 0);
+		qbuf[2] = (uint8_t)((qbuf[2] & 0x87) | ops[i] << 3);
+		qbuf[7] = 1;	/* NOTIFY/UPDATE carry other sections; not looked at */
+		p = ask(zmain, 0, 0);
+		ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMP && ldns_pkt_get_opcode(p) == ops[i] &&
+		   ldns_pkt_qdcount(p) == 1 && ldns_pkt_ancount(p) == 0 && ldns_pkt_id(p) == QID &&
+		   ldns_pkt_qr(p), "opcode %d: NOTIMP, opcode copied, question echoed", ops[i]);
+	}
+	uint8_t b[12];
+	set_hdr(b, 7, 0x28, 0, 0, 0, 0, 0);	/* UPDATE, no question */
+	rawq(b, sizeof(b));
+	p = ask(zmain, 0, 0);
+	ok(p && rn == 12 && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMP && ldns_pkt_qdcount(p) == 0,
+	   "UPDATE without a question: NOTIMP header");
+}
+
+/* Query bytes: header + "\x05nginx\x08marathon\x05mesos\0" A IN. */
+static size_t good_query(uint8_t *b, uint16_t ar)
+{
+	static const uint8_t qs[] = "\x05nginx\x08marathon\x05mesos\0\0\x01\0\x01";
+	set_hdr(b, 0x4242, 0x01, 0, 1, 0, 0, ar);
+	memcpy(b + 12, qs, sizeof(qs) - 1);
+	return 12 + sizeof(qs) - 1;
+}
+
+static void check_formerr(const uint8_t *b, size_t n, const char *what)
+{
+	rawq(b, n);
+	ldns_pkt *p = ask(zmain, 0, 0);
+	ok(p && rn == 12 && ldns_pkt_get_rcode(p) == LDNS_RCODE_FORMERR && ldns_pkt_qr(p) &&
+	   ldns_pkt_id(p) == get_id(b) && ldns_pkt_rd(p) == (b[2] & 1) &&
+	   ldns_pkt_qdcount(p) == 0 && ldns_pkt_ancount(p) == 0 && ldns_pkt_nscount(p) == 0 &&
+	   ldns_pkt_arcount(p) == 0 && !ldns_pkt_edns(p) && inf.rcode == LDNS_RCODE_FORMERR,
+	   "FORMERR: %s", what);
+}
+
+static void test_formerr(void)
+{
+	uint8_t b[600];
+	size_t n;
+
+	n = good_query(b, 0);
+	rawq(b, n);
+	ok(ask(zmain, 0, 0) && ldns_pkt_ancount(rp) == 3, "hand-made query answered");
+
+	set_hdr(b, 0x4242, 0x01, 0, 0, 0, 0, 0);
+	check_formerr(b, 12, "QDCOUNT 0");
+	n = good_query(b, 0);
+	b[5] = 2;
+	memcpy(b + n, b + 12, n - 12);
+	check_formerr(b, n + n - 12, "QDCOUNT 2");
+	n = good_query(b, 0);
+	check_formerr(b, 12 + 9, "truncated name");
+	check_formerr(b, n - 2, "truncated qtype/qclass");
+	check_formerr(b, 12, "QDCOUNT 1, no question");
+
+	n = good_query(b, 0);
+	b[7] = 1;
+	check_formerr(b, n, "ANCOUNT 1");
+	n = good_query(b, 0);
+	b[9] = 1;
+	check_formerr(b, n, "NSCOUNT 1");
+
+	/* "\x05nginx" then a pointer back to offset 12: a compressed qname. */
+	set_hdr(b, 0x4242, 0x00, 0, 1, 0, 0, 0);
+	memcpy(b + 12, "\x05nginx\xc0\x0c\0\x01\0\x01", 12);
+	check_formerr(b, 24, "pointer in the question name");
+	memcpy(b + 12, "\x05nginx\x45mesos\0\0\x01\0\x01", 16);
+	check_formerr(b, 28, "0x40 label type");
+	b[18] = 0x85;
+	check_formerr(b, 28, "0x80 label type");
+
+	/* A 256-byte question name: 4 x 63-byte labels + ... */
+	set_hdr(b, 0x4242, 0x01, 0, 1, 0, 0, 0);
+	n = 12;
+	for (int i = 0; i < 4; i++) {
+		b[n++] = 63;
+		memset(b + n, 'a', 63);
+		n += 63;
+	}
+	b[n++] = 0;
+	memcpy(b + n, "\0\x01\0\x01", 4);
+	check_formerr(b, n + 4, "name over 255 bytes");
+
+	/* Additional section: a record whose name loops through labels. */
+	n = good_query(b, 1);
+	size_t at = n;
+	memcpy(b + n, "\x01x", 2);
+	b[n + 2] = (uint8_t)(0xc0 | at >> 8);
+	b[n + 3] = (uint8_t)at;
+	memcpy(b + n + 4, "\0\x10\0\x01\0\0\0\0\0\0", 10);
+	check_formerr(b, n + 14, "looping pointers in the additional section");
+	b[n] = (uint8_t)(0xc0 | at >> 8);
+	b[n + 1] = (uint8_t)at;
+	memcpy(b + n + 2, "\0\x10\0\x01\0\0\0\0\0\0", 10);
+	check_formerr(b, n + 12, "self pointer in the additional section");
+	b[n] = 0xc0;
+	b[n + 1] = 0xff;
+	check_formerr(b, n + 12, "forward pointer in the additional section");
+
+	/* Two OPT records. */
+	static const uint8_t opt[] = "\0\0\x29\x10\0\0\0\0\0\0\0";
+	n = good_query(b, 2);
+	memcpy(b + n, opt, 11);
+	memcpy(b + n + 11, opt, 11);
+	check_formerr(b, n + 22, "two OPT records");
+	n = good_query(b, 1);
+	memcpy(b + n, opt, 11);
+	check_formerr(b, n + 8, "truncated OPT");
+	b[n + 10] = 4;		/* rdlen 4: one option header, missing */
+	check_formerr(b, n + 11, "OPT rdata past the end");
+	memcpy(b + n + 11, "\0\x0a\0\x08", 4);	/* option of 8 bytes in 4 of rdata */
+	check_formerr(b, n + 15, "OPT option past its rdata");
+	memcpy(b + n, "\x01x\0\0\x29\x10\0\0\0\0\0\0\0", 13);
+	check_formerr(b, n + 13, "OPT owner not the root");
+	check_formerr(b, good_query(b, 1), "ARCOUNT 1, no record");
+
+	/* What must still be answered. */
+	n = good_query(b, 1);
+	memcpy(b + n, "\xc0\x0c\0\x10\0\x01\0\0\0\0\0\x02\x01x", 14);	/* TXT, owner = qname */
+	rawq(b, n + 14);
+	ok(ask(zmain, 0, 0) && ldns_pkt_ancount(rp) == 3, "compressed non-OPT additional record ignored");
+	n = good_query(b, 1);
+	memcpy(b + n, opt, 11);
+	memcpy(b + n + 11, "garbage", 7);
+	rawq(b, n + 18);
+	ok(ask(zmain, 0, 0) && ldns_pkt_ancount(rp) == 3 && ldns_pkt_edns(rp), "bytes after the OPT ignored");
+	n = good_query(b, 0);
+	memcpy(b + n, "\x01\x02\x03", 3);
+	rawq(b, n + 3);
+	ok(ask(zmain, 0, 0) && ldns_pkt_ancount(rp) == 3, "bytes after the question ignored");
+	n = good_query(b, 1);
+	memcpy(b + n, "\0\0\x29\x10\0\0\0\0\0\0\x08\0\x0a\0\x04abcd", 19);	/* a cookie-ish option */
+	rawq(b, n + 19);
+	ok(ask(zmain, 0, 0) && ldns_pkt_ancount(rp) == 3 && inf.edns, "OPT with an option accepted");
+}
+
+static void test_no_reply(void)
+{
+	uint8_t b[64];
+	size_t n = good_query(b, 0);
+
+	rawq(b, 11);
+	ask(zmain, 0, 0);
+	ok(rn == 0 && inf.rcode == -1, "11-byte packet: no reply");
+	rawq(b, 0);
+	ask(zmain, 0, 0);
+	ok(rn == 0 && inf.rcode == -1, "empty packet: no reply");
+	b[2] |= 0x80;
+	rawq(b, n);
+	ask(zmain, 0, 0);
+	ok(rn == 0 && inf.rcode == -1, "QR=1: no reply");
+	b[5] = 0;
+	rawq(b, n);
+	ask(zmain, 0, 0);
+	ok(rn == 0, "QR=1 even when malformed: no reply");
+}
+
+/* ---- EDNS ---------------------------------------------------------------- */
+
+static void test_edns(void)
+{
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 4096, 0, 1);
+	ldns_pkt *p = ask(zmain, 0, 0);
+
+	ok(p && ldns_pkt_edns(p), "EDNS: OPT echoed");
+	if (p) {
+		is_int(ldns_pkt_edns_udp_size(p), 1232, "EDNS: our size is the cap");
+		is_int(ldns_pkt_edns_version(p), 0, "EDNS: version 0");
+		ok(!ldns_pkt_edns_do(p), "EDNS: DO clear (we do not sign)");
+		is_int(ldns_pkt_ancount(p), 3, "EDNS: answered");
+		is_int(ldns_pkt_arcount(p), 0, "EDNS: OPT is the only additional record");
+		ok(inf.edns, "EDNS: info->edns");
+		is_int(rbuf[11], 1, "EDNS: ARCOUNT on the wire counts the OPT");
+	}
+
+	/* big.mesos: 100 x 16 bytes do not fit 1232 (cap) but do fit 4096. */
+	mkq("big.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 4096, 0, 0);
+	p = ask_cap(zmain, 0, 0, ANSWER_MAX);
+	ok(p && rn <= 1232 && rn > 1232 - 16 - 11 && ldns_pkt_tc(p) && ldns_pkt_edns(p),
+	   "EDNS 4096: capped at edns_max 1232 (%zu bytes), TC, OPT kept", rn);
+	if (p)
+		ok(ldns_pkt_ancount(p) > 60 && ldns_pkt_ancount(p) < 100, "EDNS cap: %d answers",
+		   (int)ldns_pkt_ancount(p));
+	mkq("big.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1000, 0, 0);
+	p = ask_cap(zmain, 0, 0, ANSWER_MAX);
+	ok(p && rn <= 1000 && rn > 1000 - 16 - 11 && ldns_pkt_tc(p), "EDNS 1000: client size honoured (%zu)", rn);
+	mkq("big.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 100, 0, 0);
+	p = ask_cap(zmain, 0, 0, ANSWER_MAX);
+	ok(p && rn <= 512 && rn > 512 - 16 - 11 && ldns_pkt_edns(p), "EDNS 100: treated as 512 (%zu)", rn);
+
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 4096, 1, 0);
+	p = ask(zmain, 0, 0);
+	ok(p != NULL, "BADVERS: parses");
+	if (p) {
+		is_int(ldns_pkt_get_rcode(p), 0, "BADVERS: header rcode 0");
+		is_int(ldns_pkt_edns_extended_rcode(p), 1, "BADVERS: extended rcode 1 (16)");
+		ok(ldns_pkt_edns(p) && ldns_pkt_edns_version(p) == 0, "BADVERS: our OPT says version 0");
+		ok(ldns_pkt_qdcount(p) == 1 && ldns_pkt_ancount(p) == 0 && ldns_pkt_nscount(p) == 0,
+		   "BADVERS: question echoed, no answer");
+		is_int(inf.rcode, RCODE_BADVERS, "BADVERS: info rcode 16");
+	}
+
+	/* EDNS with errors: the OPT is echoed on REFUSED too. */
+	mkq("www.example.com", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1232, 0, 0);
+	p = ask(zmain, 0, 0);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && ldns_pkt_edns(p), "EDNS on REFUSED: OPT echoed");
+}
+
+/* ---- truncation ---------------------------------------------------------- */
+
+static void test_truncation(void)
+{
+	ldns_pkt *p = query(zmain, "big.mesos", LDNS_RR_TYPE_A, 0, -1);
+
+	ok(p != NULL, "512: truncated reply parses");
+	if (p) {
+		ok(rn <= 512 && rn > 512 - 16, "512: %zu bytes, as many whole records as fit", rn);
+		ok(ldns_pkt_tc(p), "512: TC");
+		is_int(ldns_pkt_ancount(p), (512 - 12 - 15) / 16, "512: whole records only");
+		ok(ldns_pkt_aa(p) && ldns_pkt_get_rcode(p) == 0, "512: still an authoritative answer");
+		ok(inf.truncated, "512: info->truncated");
+	}
+	p = query(znotc, "big.mesos", LDNS_RR_TYPE_A, 0, -1);
+	ok(p && rn <= 512 && !ldns_pkt_tc(p) && ldns_pkt_ancount(p) == (512 - 12 - 15) / 16 && inf.truncated,
+	   "set_tc=0: trimmed without TC");
+	p = query(zmain, "big.mesos", LDNS_RR_TYPE_A, 1, -1);
+	ok(p && !ldns_pkt_tc(p) && ldns_pkt_ancount(p) == 100 && !inf.truncated, "TCP: all 100 records");
+	p = query(zmain, "big.mesos", LDNS_RR_TYPE_A, 1, 4096);
+	ok(p && !ldns_pkt_tc(p) && ldns_pkt_ancount(p) == 100 && ldns_pkt_edns(p),
+	   "TCP with EDNS: the EDNS size does not limit TCP");
+	mkq("big.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+	p = ask_cap(zmain, 1, 0, 700);
+	ok(p && rn <= 700 && ldns_pkt_tc(p), "TCP: bounded by outcap");
+
+	/* Glue does not fit but the answer does: additional dropped whole, no TC (RFC 2181 §9). */
+	p = query(zmain, "_many._tcp.mesos", LDNS_RR_TYPE_SRV, 0, -1);
+	ok(p && ldns_pkt_ancount(p) == 8 && ldns_pkt_arcount(p) == 0 && !ldns_pkt_tc(p) &&
+	   inf.truncated && rn <= 512, "SRV: additional dropped first, answers kept, no TC");
+	p = query(zmain, "_many._tcp.mesos", LDNS_RR_TYPE_SRV, 0, 1232);
+	ok(p && ldns_pkt_ancount(p) == 8 && ldns_pkt_arcount(p) == 24 && !ldns_pkt_tc(p) && !inf.truncated,
+	   "SRV with EDNS 1232: all glue");
+	if (p)
+		ok(rn < uncompressed_size(p), "SRV glue owners compressed against the targets (%zu < %zu)",
+		   rn, uncompressed_size(p));
+}
+
+/* ---- robustness: mutated queries always give parseable, bounded replies --- */
+
+static void test_mutations(void)
+{
+	static const char *names[] = { "nginx.marathon.mesos", "_nginx._tcp.marathon.mesos", "mesos",
+				       "big.mesos", "nope.mesos", "www.example.com" };
+	static const uint16_t types[] = { 1, 28, 33, 6, 2, 255, 252 };
+	uint32_t seed = 12345;
+	int bad = 0, runs = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		mkq(names[(seed >> 8) % 6], types[(seed >> 12) % 7], LDNS_RR_CLASS_IN,
+		    (seed >> 16) & 1 ? 1232 : -1, 0, 0);
+		int flips = 1 + (int)((seed >> 20) % 4);
+		for (int f = 0; f < flips; f++) {
+			seed = seed * 1103515245u + 12345u;
+			qbuf[(seed >> 8) % qn] ^= (uint8_t)(1u << ((seed >> 16) % 8));
+		}
+		if ((seed >> 24) % 4 == 0)
+			qn -= (seed >> 10) % qn;
+		int tcp = (seed >> 28) & 1;
+		ask(zmain, tcp, seed);
+		runs++;
+		if (rn && (!rp || rn > (tcp ? ANSWER_MAX : inf.edns ? 1232 : 512) ||
+			   memcmp(rbuf, qbuf, 2) != 0))
+			bad++;
+	}
+	is_int(bad, 0, "mutated queries: every reply parses and fits (%d runs)", runs);
+}
+
+int main(void)
+{
+	zmain = make_zone(1, 1);
+	znotc = make_zone(0, 1);
+	znora = make_zone(1, 0);
+	struct zone_params p = {
+		.domain = "mesos", .ttl = 60, .soa_minttl = 30, .soa_mname = "ns1.mesos",
+		.soa_rname = "root.ns1.mesos", .recurse_on = 1, .set_tc = 1, .edns_max = 1232,
+	};
+	zunloaded = zone_new_unloaded(&p);
+	if (!ok(zmain && znotc && znora && zunloaded, "zones built"))
+		return done_testing();
+
+	test_a();
+	test_case_echo();
+	test_rotation();
+	test_srv();
+	test_apex();
+	test_any();
+	test_negative();
+	test_outside();
+	test_unloaded();
+	test_class_opcode_xfr();
+	test_formerr();
+	test_no_reply();
+	test_edns();
+	test_truncation();
+	test_mutations();
+
+	ldns_pkt_free(rp);
+	zone_free(zmain);
+	zone_free(znotc);
+	zone_free(znora);
+	zone_free(zunloaded);
+	return done_testing();
+}
