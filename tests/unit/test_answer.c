@@ -123,7 +123,7 @@ static ldns_pkt *ask_cap(const struct zone *z, int tcp, uint32_t rotate, size_t 
 
 static ldns_pkt *ask(const struct zone *z, int tcp, uint32_t rotate)
 {
-	return ask_cap(z, tcp, rotate, tcp ? ANSWER_MAX : 512);
+	return ask_cap(z, tcp, rotate, ANSWER_MAX);
 }
 
 static ldns_pkt *query(const struct zone *z, const char *name, uint16_t type, int tcp, int edns)
@@ -158,7 +158,7 @@ static const char *rdata(ldns_rr_list *l, size_t i, size_t f)
 static int rtype(ldns_rr_list *l, size_t i)
 {
 	ldns_rr *rr = ldns_rr_list_rr(l, i);
-	return rr ? ldns_rr_get_type(rr) : -1;
+	return rr ? (int)ldns_rr_get_type(rr) : -1;
 }
 
 static long rttl(ldns_rr_list *l, size_t i)
@@ -470,9 +470,9 @@ static void test_class_opcode_xfr(void)
 	   "class HS in the zone: REFUSED, question echoed");
 
 	p = query(zmain, "mesos", LDNS_RR_TYPE_AXFR, 0, -1);
-	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMP, "AXFR over UDP: NOTIMP");
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMPL, "AXFR over UDP: NOTIMP");
 	p = query(zmain, "mesos", LDNS_RR_TYPE_IXFR, 0, -1);
-	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMP, "IXFR over UDP: NOTIMP");
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMPL, "IXFR over UDP: NOTIMP");
 	p = query(zmain, "mesos", LDNS_RR_TYPE_AXFR, 1, -1);
 	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && !inf.outside, "AXFR over TCP: REFUSED");
 
@@ -482,7 +482,7 @@ static void test_class_opcode_xfr(void)
 		qbuf[2] = (uint8_t)((qbuf[2] & 0x87) | ops[i] << 3);
 		qbuf[7] = 1;	/* NOTIFY/UPDATE carry other sections; not looked at */
 		p = ask(zmain, 0, 0);
-		ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMP && ldns_pkt_get_opcode(p) == ops[i] &&
+		ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMPL && (int)ldns_pkt_get_opcode(p) == ops[i] &&
 		   ldns_pkt_qdcount(p) == 1 && ldns_pkt_ancount(p) == 0 && ldns_pkt_id(p) == QID &&
 		   ldns_pkt_qr(p), "opcode %d: NOTIMP, opcode copied, question echoed", ops[i]);
 	}
@@ -490,7 +490,7 @@ static void test_class_opcode_xfr(void)
 	set_hdr(b, 7, 0x28, 0, 0, 0, 0, 0);	/* UPDATE, no question */
 	rawq(b, sizeof(b));
 	p = ask(zmain, 0, 0);
-	ok(p && rn == 12 && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMP && ldns_pkt_qdcount(p) == 0,
+	ok(p && rn == 12 && ldns_pkt_get_rcode(p) == LDNS_RCODE_NOTIMPL && ldns_pkt_qdcount(p) == 0,
 	   "UPDATE without a question: NOTIMP header");
 }
 
@@ -501,6 +501,11 @@ static size_t good_query(uint8_t *b, uint16_t ar)
 	set_hdr(b, 0x4242, 0x01, 0, 1, 0, 0, ar);
 	memcpy(b + 12, qs, sizeof(qs) - 1);
 	return 12 + sizeof(qs) - 1;
+}
+
+static uint16_t get_id(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
 }
 
 static void check_formerr(const uint8_t *b, size_t n, const char *what)
@@ -545,10 +550,10 @@ static void test_formerr(void)
 	set_hdr(b, 0x4242, 0x00, 0, 1, 0, 0, 0);
 	memcpy(b + 12, "\x05nginx\xc0\x0c\0\x01\0\x01", 12);
 	check_formerr(b, 24, "pointer in the question name");
-	memcpy(b + 12, "\x05nginx\x45mesos\0\0\x01\0\x01", 16);
-	check_formerr(b, 28, "0x40 label type");
+	memcpy(b + 12, "\x05nginx\x45mesos\0\0\x01\0\x01", 17);
+	check_formerr(b, 29, "0x40 label type");
 	b[18] = 0x85;
-	check_formerr(b, 28, "0x80 label type");
+	check_formerr(b, 29, "0x80 label type");
 
 	/* A 256-byte question name: 4 x 63-byte labels + ... */
 	set_hdr(b, 0x4242, 0x01, 0, 1, 0, 0, 0);
@@ -610,7 +615,7 @@ static void test_formerr(void)
 	rawq(b, n + 3);
 	ok(ask(zmain, 0, 0) && ldns_pkt_ancount(rp) == 3, "bytes after the question ignored");
 	n = good_query(b, 1);
-	memcpy(b + n, "\0\0\x29\x10\0\0\0\0\0\0\x08\0\x0a\0\x04abcd", 19);	/* a cookie-ish option */
+	memcpy(b + n, "\0\0\x29\x10\0\0\0\0\0\0\x08\0\x0a\0\x04" "abcd", 19);	/* a cookie-ish option */
 	rawq(b, n + 19);
 	ok(ask(zmain, 0, 0) && ldns_pkt_ancount(rp) == 3 && inf.edns, "OPT with an option accepted");
 }
@@ -665,6 +670,10 @@ static void test_edns(void)
 	mkq("big.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 1000, 0, 0);
 	p = ask_cap(zmain, 0, 0, ANSWER_MAX);
 	ok(p && rn <= 1000 && rn > 1000 - 16 - 11 && ldns_pkt_tc(p), "EDNS 1000: client size honoured (%zu)", rn);
+	mkq("big.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 4096, 0, 0);
+	p = ask_cap(zmain, 0, 0, 600);
+	ok(p && rn <= 600 && rn > 600 - 16 - 11 && ldns_pkt_tc(p) && ldns_pkt_edns(p),
+	   "EDNS 4096 into a 600-byte buffer: bounded by outcap (%zu)", rn);
 	mkq("big.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 100, 0, 0);
 	p = ask_cap(zmain, 0, 0, ANSWER_MAX);
 	ok(p && rn <= 512 && rn > 512 - 16 - 11 && ldns_pkt_edns(p), "EDNS 100: treated as 512 (%zu)", rn);

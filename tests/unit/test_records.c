@@ -10,6 +10,7 @@
 #include "tests/unit/tap.h"
 #include "zone/dname.h"
 #include "zone/ipaddr.h"
+#include "zone/labels.h"
 #include "zone/zone.h"
 
 /* --- fixtures ------------------------------------------------------------ */
@@ -66,7 +67,6 @@ static struct zone *build(const char *json, const struct records_config *rc)
 	};
 	struct mesos_state *st = NULL;
 	struct zone_builder *b;
-	struct zone *z;
 	char err[256];
 
 	if (state_parse(json, strlen(json), &st, err, sizeof(err)) != 0) {
@@ -308,38 +308,273 @@ static void test_ip_sources(void)
 	"{\"number\": 53, \"name\": \"dns\"}," \
 	"{\"number\": 9000, \"protocol\": \"$$\"}]}}"
 
+/* "<t>-<hash5>-s0<rest>" for a task id on agent S0. */
+static const char *canonical(const char *t, const char *id, const char *rest)
+{
+	static char buf[4][256];
+	static int k;
+	char h[6];
+
+	k = (k + 1) % 4;
+	label_task_hash5(id, h);
+	snprintf(buf[k], sizeof(buf[k]), "%s-%s-s0%s", t, h, rest);
+	return buf[k];
+}
+
 static void test_discovery(void)
 {
 	const char *json = STATE_FW(TASK("web-task", "web.1", WEB_DI) ","
 				    TASK("plain", "plain.1", ", \"resources\": {\"ports\": \"[31005-31005]\"}"));
 	struct records_config rc = base_config();
 	struct zone *z = build(json, &rc);
-	char canon[128], canon_slave[128], want[512];
-	char h_web[6], h_plain[6];
-
-	/* The canonical names use hash5 of the task id and the agent tail "s0". */
-	extern void label_task_hash5(const char *task_id, char out[6]);
-	label_task_hash5("web.1", h_web);
-	label_task_hash5("plain.1", h_plain);
-	snprintf(canon, sizeof(canon), "web-front-%s-s0.fw.mesos.", h_web);
-	snprintf(canon_slave, sizeof(canon_slave), "web-front-%s-s0.fw.slave.mesos.", h_web);
+	const char *canon = canonical("web-front", "web.1", ".fw.mesos.");
+	const char *canon_slave = canonical("web-front", "web.1", ".fw.slave.mesos.");
+	const char *plain_slave = canonical("plain", "plain.1", ".fw.slave.mesos.");
+	char want[1024];
 
 	is_str(rrs(z, "web-front.fw.mesos", RR_A), "10.0.0.1", "DI name used as the task label");
 	ok(!has_name(z, "web-task.fw.mesos"), "DI name replaces the task name");
 	is_str(rrs(z, canon, RR_A), "10.0.0.1", "canonical <t>-<hash5>-<agenttail>");
+	is_str(rrs(z, "web-front.fw.slave.mesos", RR_A), "10.0.0.1", "task agent A");
+	is_str(rrs(z, canon_slave, RR_A), "10.0.0.1", "canonical task agent A");
 
-	snprintf(want, sizeof(want), "0 1 80 %s", canon);
-	is_str(rrs(z, "_web-front._tcp.fw.mesos", RR_SRV), want, "DI port, protocol lower-cased");
-	is_str(rrs(z, "_http._web-front._tcp.fw.mesos", RR_SRV), want, "named DI port, name label-ruled");
-	snprintf(want, sizeof(want), "0 1 53 %s", canon);
-	is_str(rrs(z, "_web-front._udp.fw.mesos", RR_SRV), want, "empty protocol: udp");
-	is_str(rrs(z, "_dns._web-front._udp.fw.mesos", RR_SRV), want, "empty protocol, named: udp");
-	is_str(rrs(z, "_dns._web-front._tcp.fw.mesos", RR_SRV), want, "empty protocol, named: tcp");
+	/* DiscoveryInfo ports. */
 	snprintf(want, sizeof(want), "0 1 53 %s;0 1 80 %s", canon, canon);
-	is_str(rrs(z, "_web-front._tcp.fw.mesos", RR_SRV), "", "(placeholder)");
+	is_str(rrs(z, "_web-front._tcp.fw.mesos", RR_SRV), want,
+	       "DI ports: TCP lower-cased, empty protocol gives tcp");
+	snprintf(want, sizeof(want), "0 1 53 %s", canon);
+	is_str(rrs(z, "_web-front._udp.fw.mesos", RR_SRV), want, "empty protocol gives udp too");
+	is_str(rrs(z, "_dns._web-front._udp.fw.mesos", RR_SRV), want, "named port, empty protocol: udp");
+	is_str(rrs(z, "_dns._web-front._tcp.fw.mesos", RR_SRV), want, "named port, empty protocol: tcp");
+	snprintf(want, sizeof(want), "0 1 80 %s", canon);
+	is_str(rrs(z, "_http._web-front._tcp.fw.mesos", RR_SRV), want, "named port, name label-ruled");
+	is_str(rrs(z, "_http._web-front._udp.fw.mesos", RR_SRV), "", "named tcp port: no udp");
+	ok(strstr(rrs(z, "_web-front._tcp.fw.mesos", RR_SRV), " 9000 ") == NULL &&
+	   strstr(rrs(z, "_web-front._udp.fw.mesos", RR_SRV), " 9000 ") == NULL,
+	   "protocol that sanitises to nothing: port skipped, not read as tcp+udp");
+	/* Once for the sanitised name, once for the raw DI name. */
+	is_int(stats.records_rejected, 2, "protocol that sanitises to nothing: counted");
+
+	/* Resource ports: only under slave for a DI task. */
+	snprintf(want, sizeof(want), "0 1 31000 %s;0 1 31001 %s", canon_slave, canon_slave);
+	is_str(rrs(z, "_web-front._tcp.fw.slave.mesos", RR_SRV), want, "DI task: resource ports under slave (tcp)");
+	is_str(rrs(z, "_web-front._udp.fw.slave.mesos", RR_SRV), want, "DI task: resource ports under slave (udp)");
+	ok(strstr(rrs(z, "_web-front._tcp.fw.mesos", RR_SRV), "31000") == NULL,
+	   "DI task: no resource ports under .fw.mesos");
+
+	/* Without DiscoveryInfo: both places, agent-side target. */
+	snprintf(want, sizeof(want), "0 1 31005 %s", plain_slave);
+	is_str(rrs(z, "_plain._tcp.fw.slave.mesos", RR_SRV), want, "no DI: resource port under slave");
+	is_str(rrs(z, "_plain._udp.fw.mesos", RR_SRV), want, "no DI: resource port under .fw.mesos too");
+
+	/* Compat: the raw DI name (valid) beside the sanitised one. */
+	is_str(rrs(z, "web.front.fw.mesos", RR_A), "10.0.0.1", "compat: raw DI name A");
+	is_str(rrs(z, canonical("web.front", "web.1", ".fw.mesos"), RR_A), "10.0.0.1",
+	       "compat: raw DI canonical A");
+	snprintf(want, sizeof(want), "0 1 53 %s;0 1 80 %s", canonical("web.front", "web.1", ".fw.mesos."),
+		 canonical("web.front", "web.1", ".fw.mesos."));
+	is_str(rrs(z, "_web.front._tcp.fw.mesos", RR_SRV), want, "compat: raw DI name SRV");
+	snprintf(want, sizeof(want), "0 1 80 %s", canonical("web.front", "web.1", ".fw.mesos."));
+	is_str(rrs(z, "_http._web.front._tcp.fw.mesos", RR_SRV), want, "compat: raw DI named port");
+	is_int(stats.tasks, 2, "stats: two tasks with records");
+	is_int(stats.tasks_skipped, 0, "stats: none skipped");
 	zone_free(z);
-	(void)canon_slave;
-	(void)h_plain;
+
+	/* A raw DI name that is no valid DNS name is not emitted. */
+	json = STATE_FW(TASK("x", "x.1", ", \"discovery\": {\"name\": \"my app!\"}"));
+	z = build(json, &rc);
+	is_str(rrs(z, "myapp.fw.mesos", RR_A), "10.0.0.1", "invalid raw DI name: sanitised name only");
+	ok(!any_name_contains(z, "my app") && !any_name_contains(z, "my\\032app"),
+	   "invalid raw DI name: not emitted");
+	zone_free(z);
+}
+
+/* --- de-duplication, skipping, RFC 952, resolving ----------------------------- */
+
+static void test_dedup(void)
+{
+	/* Two instances of one app on one agent, same ports: one record each. */
+	const char *json = STATE_FW(
+		TASK("app", "app.1", ", \"resources\": {\"ports\": \"[31000-31000, 31000-31000]\"}") ","
+		TASK("app", "app.1", ", \"resources\": {\"ports\": \"[31000-31000]\"}") ","
+		TASK("app", "app.2", ""));
+	struct records_config rc = base_config();
+	struct zone *z = build(json, &rc);
+	char want[512];
+
+	is_str(rrs(z, "app.fw.mesos", RR_A), "10.0.0.1", "same name, same IP: one A record");
+	snprintf(want, sizeof(want), "0 1 31000 %s", canonical("app", "app.1", ".fw.slave.mesos."));
+	is_str(rrs(z, "_app._tcp.fw.mesos", RR_SRV), want, "duplicate task and port: one SRV record");
+	is_str(rrs(z, canonical("app", "app.2", ".fw.mesos"), RR_A), "10.0.0.1",
+	       "other task id: its own canonical name");
+	is_str(rrs(z, "slave.mesos", RR_A), "10.0.0.1", "slave.mesos A");
+	is_str(rrs(z, "slave.mesos", RR_AAAA), "2001:db8::7", "slave.mesos AAAA (IPv6 agent)");
+	is_str(rrs(z, "_slave._tcp.mesos", RR_SRV), "0 1 5051 slave.mesos.;0 1 5052 slave.mesos.",
+	       "_slave._tcp: each distinct agent port");
+	is_str(rrs(z, "fw.mesos", RR_A), "10.0.0.9", "framework A from its pid");
+	is_str(rrs(z, "_framework._tcp.fw.mesos", RR_SRV), "0 1 8080 fw.mesos.", "framework SRV");
+	is_str(rrs(z, "ns1.mesos", RR_A), "127.0.0.1", "name server A");
+	zone_free(z);
+}
+
+static void test_skipped(void)
+{
+	const char *json = STATE_FW(
+		"{\"id\": \"lost.1\", \"name\": \"lost\", \"slave_id\": \"no-such-agent-S9\", "
+		"\"state\": \"TASK_RUNNING\"},"
+		"{\"id\": \"dead.1\", \"name\": \"dead\", \"slave_id\": \"20150101-000000-1-5050-1-S0\", "
+		"\"state\": \"TASK_FINISHED\"},"
+		TASK("$$$", "empty.1", "") ","
+		"{\"id\": \"v6.1\", \"name\": \"v6\", \"slave_id\": \"20150101-000000-1-5050-1-S1\", "
+		"\"state\": \"TASK_RUNNING\"}");
+	struct records_config rc = base_config();
+	struct zone *z = build(json, &rc);
+	char h[6];
+	char name[128];
+
+	ok(!any_name_contains(z, "lost"), "task on an unknown agent: no records");
+	ok(!any_name_contains(z, "dead"), "task not running: no records");
+	ok(!any_name_contains(z, "-s0.fw"), "task whose name sanitises to nothing: no records");
+	is_int(stats.tasks_skipped, 3, "stats: unknown agent, not running, empty label skipped");
+	is_int(stats.tasks, 1, "stats: one task with records");
+	is_str(rrs(z, "v6.fw.mesos", RR_AAAA), "2001:db8::7", "task on the IPv6 agent: AAAA from host");
+	label_task_hash5("v6.1", h);
+	snprintf(name, sizeof(name), "v6-%s-s1.fw.slave.mesos", h);
+	is_str(rrs(z, name, RR_AAAA), "2001:db8::7", "agent tail of the IPv6 agent");
+	zone_free(z);
+
+	/* A framework whose name sanitises to nothing: its tasks are skipped. */
+	json = "{" LEADER ", " AGENTS ", \"frameworks\": [{\"name\": \"%%%\", "
+	       "\"pid\": \"scheduler(1)@10.0.0.9:8080\", \"tasks\": [" TASK("t", "t.1", "") "]}]}";
+	z = build(json, &rc);
+	ok(!any_name_contains(z, "t-"), "empty framework label: no task records");
+	is_int(stats.tasks_skipped, 1, "empty framework label: task counted as skipped");
+	zone_free(z);
+}
+
+static void test_rfc952(void)
+{
+	const char *json = "{" LEADER ", " AGENTS ", \"frameworks\": [{\"name\": \"Marathon-0.6.0_dev.x\", "
+		"\"pid\": \"scheduler(1)@10.0.0.9:8080\", \"tasks\": ["
+		TASK("1st_Web-Server.v2.with.a.long.name", "w.1", "") "]}]}";
+	struct records_config rc = base_config();
+	struct zone *z;
+	char want[256];
+
+	z = build(json, &rc);
+	is_str(rrs(z, "1st-web-server-v2-with-a-long-name.marathon-0.6.0-dev.x.mesos", RR_A), "10.0.0.1",
+	       "RFC 1123: leading digit kept, DomainFrag keeps dots");
+	zone_free(z);
+
+	rc.rfc952 = 1;
+	z = build(json, &rc);
+	/* The cut at 24 ends in '-': refilled from the rest ("...-with-a-" + "l"). */
+	is_str(rrs(z, "st-web-server-v2-with-al.marathon-0.dev.x.mesos", RR_A), "10.0.0.1",
+	       "RFC 952: leading digits trimmed, 24 characters, digit-only framework part dropped");
+	snprintf(want, sizeof(want), "%s",
+		 canonical("st-web-server-v2-with-al", "w.1", ".marathon-0.dev.x.slave.mesos"));
+	is_str(rrs(z, want, RR_A), "10.0.0.1", "RFC 952: canonical keeps the agent tail s0");
+	zone_free(z);
+
+	/* Agent tail "3" (all digits) survives RFC 952 mode. */
+	json = "{" LEADER ", \"slaves\": [{\"id\": \"abc-3\", \"pid\": \"slave(1)@10.0.0.3:5051\"}], "
+	       "\"frameworks\": [{\"name\": \"fw\", \"tasks\": [{\"id\": \"k.1\", \"name\": \"k\", "
+	       "\"slave_id\": \"abc-3\", \"state\": \"TASK_RUNNING\"}]}]}";
+	z = build(json, &rc);
+	{
+		char h[6], name[128];
+
+		label_task_hash5("k.1", h);
+		snprintf(name, sizeof(name), "k-%s-3.fw.mesos", h);
+		is_str(rrs(z, name, RR_A), "10.0.0.3", "RFC 952: numeric agent tail kept");
+	}
+	zone_free(z);
+}
+
+static void test_long_names(void)
+{
+	/* t62: a 62-character label, so "_<t>" still fits in 63; t63: 63 characters. */
+#define T62 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijkl"
+#define T63 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijxyz"
+	const char *json = STATE_FW(
+		TASK(T62, "long.1", ", \"resources\": {\"ports\": \"[31000-31000]\"}") ","
+		TASK(T63, "long.2", ", \"resources\": {\"ports\": \"[31000-31000]\"}"));
+	struct records_config rc = base_config();
+	struct zone *z = build(json, &rc);
+	char want[256];
+
+	/* The canonical label "<t>-<hash5>-s0" would be 71 characters: t is cut to 54. */
+	snprintf(want, sizeof(want), "0 1 31000 %s",
+		 canonical("abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd", "long.1",
+			   ".fw.slave.mesos."));
+	is_str(rrs(z, "_" T62 "._tcp.fw.mesos", RR_SRV), want,
+	       "long task name: SRV target canonical cut to 63 characters");
+	is_str(rrs(z, T62 ".fw.mesos", RR_A), "10.0.0.1", "62-character task label: A");
+	is_str(rrs(z, T63 ".fw.mesos", RR_A), "10.0.0.1", "63-character task label: A");
+	/* "_" + 63 characters is no valid label: those SRV owners cannot exist. */
+	is_int(stats.records_rejected, 4, "63-character task label: its 4 SRV records rejected, counted");
+	zone_free(z);
+#undef T62
+#undef T63
+}
+
+/* A resolver that knows two names. */
+static struct ipaddr res_a[2];
+static struct iplist res_l[2] = { { &res_a[0], 1 }, { &res_a[1], 1 } };
+static int res_calls;
+
+static const struct iplist *fake_resolve(void *ctx, const char *host)
+{
+	(void)ctx;
+	res_calls++;
+	if (strcmp(host, "fw.example") == 0)
+		return &res_l[0];
+	if (strcmp(host, "agent.example") == 0)
+		return &res_l[1];
+	return NULL;
+}
+
+static void test_resolve(void)
+{
+	const char *json = "{\"leader\": \"master@leader.unknown:5050\", \"slaves\": ["
+		"{\"id\": \"h-S0\", \"pid\": \"slave(1)@agent.example:5051\"}], \"frameworks\": ["
+		"{\"name\": \"named\", \"hostname\": \"fw.example\", \"tasks\": ["
+		"{\"id\": \"n.1\", \"name\": \"n\", \"slave_id\": \"h-S0\", \"state\": \"TASK_RUNNING\"}]},"
+		"{\"name\": \"literal\", \"hostname\": \"10.7.7.7\"},"
+		"{\"name\": \"gone\", \"pid\": \"scheduler(1)@nowhere.example:1\"}]}";
+	struct records_config rc = base_config();
+	struct zone *z;
+
+	ipaddr_parse("10.5.5.5", &res_a[0]);
+	ipaddr_parse("10.6.6.6", &res_a[1]);
+
+	z = build(json, &rc);
+	ok(z != NULL, "hostnames without a resolver: zone still built");
+	is_str(rrs(z, "named.mesos", RR_A), "", "no resolver: framework hostname skipped");
+	is_str(rrs(z, "literal.mesos", RR_A), "10.7.7.7", "hostname field that is an IP literal");
+	is_str(rrs(z, "slave.mesos", RR_A), "", "no resolver: hostname agent has no A");
+	ok(!has_name(z, "leader.mesos"), "no resolver: hostname leader has no records");
+	zone_free(z);
+
+	rc.resolve = fake_resolve;
+	z = build(json, &rc);
+	ok(res_calls > 0, "resolver consulted");
+	is_str(rrs(z, "named.mesos", RR_A), "10.5.5.5", "framework without pid: resolved hostname");
+	is_str(rrs(z, "_framework._tcp.named.mesos", RR_SRV), "", "framework without pid: no SRV");
+	is_str(rrs(z, "slave.mesos", RR_A), "10.6.6.6", "hostname agent: resolved");
+	is_str(rrs(z, "n.named.mesos", RR_A), "10.6.6.6", "host source: resolved agent address");
+	is_str(rrs(z, "gone.mesos", RR_A), "", "unresolvable framework pid: no A");
+	is_str(rrs(z, "_framework._tcp.gone.mesos", RR_SRV), "", "unresolvable framework pid: no SRV");
+	ok(!has_name(z, "leader.mesos"), "unresolvable leader: no leader records, the rest stays");
+	zone_free(z);
+
+	/* SOAMname outside the domain: no host record for it. */
+	rc = base_config();
+	rc.soa_mname = "ns1.example.org";
+	z = build("{" LEADER ", \"slaves\": [], \"frameworks\": []}", &rc);
+	ok(!any_name_contains(z, "ns1"), "SOAMname outside the domain: no A");
+	is_int(stats.records_rejected, 0, "SOAMname outside the domain: not counted as rejected");
+	zone_free(z);
 }
 
 int main(void)
@@ -348,5 +583,10 @@ int main(void)
 	test_masters();
 	test_ip_sources();
 	test_discovery();
+	test_dedup();
+	test_skipped();
+	test_rfc952();
+	test_long_names();
+	test_resolve();
 	return done_testing();
 }
