@@ -26,7 +26,8 @@
 
 /* A "name@host:port" pid, split.  host is an IPv4 literal, an IPv6 literal
  * (brackets removed) or a hostname.  ips holds the literal when host is one;
- * for a hostname it is empty until state_resolve() fills it. */
+ * for a hostname it stays empty: the zone builder resolves hostnames through
+ * records_config.resolve (lib/hostaddr.c), off the event loop. */
 struct state_endpoint {
 	char *host;		/* NULL when the pid was absent or unparsable */
 	uint16_t port;		/* 0 when absent */
