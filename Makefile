@@ -49,7 +49,7 @@ mesos-dnsd: $(BUILD)/bin/mesos-dnsd
 
 # Install build and test dependencies when any is missing; the stamp keeps this
 # to one dpkg query per fresh build directory.
-deps $(DEPS_STAMP):
+deps $(DEPS_STAMP): packaging/install-deps.sh
 	@sh packaging/install-deps.sh
 	@mkdir -p $(BUILD) && touch $(DEPS_STAMP)
 

@@ -14,6 +14,7 @@
 #include "lib/hostaddr.h"
 #include "lib/log.h"
 #include "lib/state.h"
+#include "lib/zonecfg.h"
 #include "lib/zonepub.h"
 #include "zone/records.h"
 #include "zone/zone.h"
@@ -125,22 +126,6 @@ static const struct iplist *resolve_cb(void *ctx, const char *host)
 	return hostcache_lookup(ctx, host);
 }
 
-static void zone_params_from_config(const struct config *c, struct zone_params *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->domain = c->domain;
-	p->ttl = c->ttl;
-	p->soa_minttl = c->soa_minttl;
-	p->soa_mname = c->soa_mname;
-	p->soa_rname = c->soa_rname;
-	p->soa_refresh = c->soa_refresh;
-	p->soa_retry = c->soa_retry;
-	p->soa_expire = c->soa_expire;
-	p->recurse_on = c->recurse_on;
-	p->set_tc = c->set_truncate_bit;
-	p->edns_max = c->edns_udp_size;
-}
-
 /* Is the leader named by the state somewhere else than the host asked? */
 static int leader_elsewhere(const struct mesos_state *st, const char *asked, struct hostcache *hc)
 {
@@ -199,20 +184,14 @@ static void run_job(const struct config *cfg, struct build_job *job)
 	hostaddr_listener_ips(cfg->listener, &ns_ips);
 
 	struct zone_params zp;
-	zone_params_from_config(cfg, &zp);
-	struct records_config rc = {
-		.domain = cfg->domain,
-		.rfc952 = cfg->enforce_rfc952,
-		.srv_weight = cfg->srv_default_weight,
-		.ip_sources = cfg->ip_sources,
-		.nip_sources = cfg->nip_sources,
-		.masters = masters,
-		.nmasters = nm,
-		.soa_mname = cfg->soa_mname,
-		.ns_ips = &ns_ips,
-		.resolve = resolve_cb,
-		.resolve_ctx = hc,
-	};
+	struct records_config rc;
+	zonecfg_params(cfg, &zp);
+	zonecfg_records(cfg, &rc);
+	rc.masters = masters;
+	rc.nmasters = nm;
+	rc.ns_ips = &ns_ips;
+	rc.resolve = resolve_cb;
+	rc.resolve_ctx = hc;
 	struct zone_builder *b = zone_builder_new(&zp);
 	if (!b || !masters || records_build(b, st, &rc, &job->rstats) != 0) {
 		zone_builder_free(b);

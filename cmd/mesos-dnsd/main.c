@@ -15,6 +15,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/refresh.h"
+#include "lib/zonecfg.h"
 #include "lib/zonepub.h"
 #include "zone/zone.h"
 
@@ -134,13 +135,8 @@ int main(int argc, char **argv)
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
-	struct zone_params zp = {
-		.domain = cfg.domain, .ttl = cfg.ttl, .soa_minttl = cfg.soa_minttl,
-		.soa_mname = cfg.soa_mname, .soa_rname = cfg.soa_rname,
-		.soa_refresh = cfg.soa_refresh, .soa_retry = cfg.soa_retry,
-		.soa_expire = cfg.soa_expire, .recurse_on = cfg.recurse_on,
-		.set_tc = cfg.set_truncate_bit, .edns_max = cfg.edns_udp_size,
-	};
+	struct zone_params zp;
+	zonecfg_params(&cfg, &zp);
 	struct zone *initial = zone_new_unloaded(&zp);
 	if (!initial) {
 		fprintf(stderr, "mesos-dnsd: cannot create the zone for domain %s\n", cfg.domain);

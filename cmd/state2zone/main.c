@@ -9,6 +9,7 @@
 #include "lib/err.h"
 #include "lib/hostaddr.h"
 #include "lib/state.h"
+#include "lib/zonecfg.h"
 #include "zone/ipaddr.h"
 #include "zone/records.h"
 #include "zone/zone.h"
@@ -256,32 +257,15 @@ static int emit_zone(const struct config *cfg, const struct mesos_state *st,
 		     const struct records_master *masters, const struct iplist *ns_ips,
 		     struct s2z_resolver *res, int want_stats)
 {
-	struct zone_params zp = {
-		.domain = cfg->domain,
-		.ttl = cfg->ttl,
-		.soa_minttl = cfg->soa_minttl,
-		.soa_mname = cfg->soa_mname,
-		.soa_rname = cfg->soa_rname,
-		.soa_refresh = cfg->soa_refresh,
-		.soa_retry = cfg->soa_retry,
-		.soa_expire = cfg->soa_expire,
-		.recurse_on = cfg->recurse_on,
-		.set_tc = cfg->set_truncate_bit,
-		.edns_max = cfg->edns_udp_size,
-	};
-	struct records_config rcfg = {
-		.domain = cfg->domain,
-		.rfc952 = cfg->enforce_rfc952,
-		.srv_weight = cfg->srv_default_weight,
-		.ip_sources = cfg->ip_sources,
-		.nip_sources = cfg->nip_sources,
-		.masters = masters,
-		.nmasters = cfg->masters.n,
-		.soa_mname = cfg->soa_mname,
-		.ns_ips = ns_ips,
-		.resolve = s2z_resolve,
-		.resolve_ctx = res,
-	};
+	struct zone_params zp;
+	struct records_config rcfg;
+	zonecfg_params(cfg, &zp);
+	zonecfg_records(cfg, &rcfg);
+	rcfg.masters = masters;
+	rcfg.nmasters = cfg->masters.n;
+	rcfg.ns_ips = ns_ips;
+	rcfg.resolve = s2z_resolve;
+	rcfg.resolve_ctx = res;
 	struct records_stats stats;
 	struct zone_builder *b = zone_builder_new(&zp);
 	struct zone *z;
