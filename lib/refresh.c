@@ -321,7 +321,7 @@ static void job_done_cb(evutil_socket_t fd, short what, void *arg)
 	if (!job)
 		return;
 
-	const char *src = job->asked_host ? job->asked_host : r->cfg->state_file;
+	const char *src = job->asked_host ? r->cur_hostport : r->cfg->state_file;
 	switch (job->status) {
 	case JOB_OK:
 		publish(r, job, src);
@@ -366,7 +366,7 @@ static void fetch_done(void *arg, struct fetch_result *res)
 	uint16_t port;
 
 	if (res->rc != 0) {
-		note_error(r, "%s: %s", res->url, res->err);
+		note_error(r, "%s%s", res->err, "");	/* res->err names the URL */
 		free(res->body);
 		if (r->followed) {
 			/* The leader we were sent to failed: go on with the list. */

@@ -476,9 +476,10 @@ static int answer_zone(struct wr *w, const struct zone *z, const struct query *p
 	return RCODE_NOERROR;
 }
 
-/* FORMERR: just the header (behaviour.md §3). */
-static size_t formerr(uint8_t *out, const struct query *pq, int ra, struct answer_info *info)
+/* FORMERR: just the header, ID, opcode and RD copied (behaviour.md §3). */
+static size_t formerr(uint8_t *out, struct query *pq, int ra, struct answer_info *info)
 {
+	pq->cd = 0;
 	put_header(out, pq, 0, 0, ra, RCODE_FORMERR, 0, 0, 0, 0);
 	info->rcode = RCODE_FORMERR;
 	return HDR_LEN;
@@ -538,11 +539,11 @@ size_t answer_query(const struct zone *z, const uint8_t *q, size_t qlen,
 	info->edns = pq.edns;
 
 	if (pq.edns && !tcp) {
-		size_t want = pq.udp_size < UDP_MIN ? UDP_MIN : pq.udp_size;
+		size_t want = pq.udp_size;
 		if (want > z->p.edns_max)
 			want = z->p.edns_max;
 		if (want < UDP_MIN)
-			want = UDP_MIN;
+			want = UDP_MIN;		/* RFC 6891 §6.2.5 */
 		lim = want < outcap ? want : outcap;
 	}
 

@@ -32,6 +32,25 @@ struct answer_info {
 };
 
 /*
+ * Decisions beyond behaviour.md §3:
+ * - Check order: runt/QR=1 (no reply), opcode (NOTIMP, question echoed when
+ *   readable, no OPT), counts and parse (FORMERR, header only), EDNS version
+ *   (BADVERS), class (REFUSED), AXFR/IXFR (NOTIMP on UDP, REFUSED on TCP),
+ *   outside the domain (REFUSED, info->outside), not loaded (SERVFAIL).
+ * - FORMERR also for: a qname over 255 bytes, an OPT whose owner is not the
+ *   root or whose options overrun its rdata, forward pointers or pointers
+ *   into the header in additional-section names.  Non-OPT additional
+ *   records (TSIG, ...) are skipped.
+ * - The OPT, when the query had one, is echoed on every reply but FORMERR
+ *   and the unknown-opcode NOTIMP; DO is cleared; our size is edns_max.
+ * - Positive answers carry no authority section (minimal responses).
+ * - Additional section (SRV targets, apex NS host; once per target node, at
+ *   most 256 targets) is all or nothing.  Dropping it alone does not set TC
+ *   (RFC 2181 §9); TC (when set_tc) marks dropped answer or authority
+ *   records.  info->truncated is set in both cases.
+ */
+
+/*
  * Answer query q (qlen bytes, no TCP length prefix) from zone z into out
  * (outcap bytes, at least 512; ANSWER_MAX for TCP).  Returns the reply length,
  * or 0 when no reply must be sent (responses, runts).  Pure: no allocation,

@@ -5,13 +5,17 @@
 The file is re-read on every request, so a test changes the state by rewriting it.
 Its content selects special answers: "HTTP500" -> 500, "HANG" -> no answer for 1000 s.
 
-  fake_master.py --port P --state FILE [--leader-rewrite] [--only-state-json]
-                 [--ready-file F] [--log F] [--host 127.0.0.1] [--basic-auth USER:PASS]
+  fake_master.py --port P --state FILE [--leader-rewrite | --leader PID] [--only-state-json]
+                 [--ready-file F] [--log F] [--host|--bind 127.0.0.1] [--basic-auth USER:PASS]
                  [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
 
 --port 0 picks a free port; the port actually bound is written to --ready-file
 (atomically) once the server listens.  --log appends one line per request:
 "<method> <path>\t<user-agent>\t<accept-encoding>".
+
+The "leader" field of a served JSON object that has one is replaced by
+"master@<bound address>:<bound port>" with --leader-rewrite, or by PID with
+--leader; without either (or when the state has no "leader") it is served as is.
 """
 import argparse
 import base64
@@ -70,13 +74,21 @@ class Handler(BaseHTTPRequestHandler):
         if text == b"HANG":
             time.sleep(1000)
             return self._send(503, "gave up\n", "text/plain")
-        if opts.leader_rewrite:
+        if opts.leader_rewrite or opts.leader is not None:
+            if opts.leader is not None:
+                leader = opts.leader
+            else:
+                addr, port = self.server.server_address[:2]
+                if addr in ("0.0.0.0", ""):
+                    addr = "127.0.0.1"
+                leader = ("master@[%s]:%d" if ":" in addr else "master@%s:%d") % (addr, port)
             try:
                 doc = json.loads(data)
-                doc["leader"] = "master@127.0.0.1:%d" % self.server.server_address[1]
-                data = json.dumps(doc).encode()
+                if isinstance(doc, dict) and "leader" in doc:
+                    doc["leader"] = leader
+                    data = json.dumps(doc).encode()
             except (ValueError, TypeError):
-                pass  # not a JSON object: serve it unchanged
+                pass  # not JSON: serve it unchanged
         return self._send(200, data)
 
     def do_GET(self):
@@ -102,11 +114,15 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--host", "--bind", dest="host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1)")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--state", required=True, help="JSON file served as the state")
     ap.add_argument("--leader-rewrite", action="store_true",
-                    help="set leader to master@127.0.0.1:<this port>")
+                    help="set leader to master@<bound address>:<bound port>")
+    ap.add_argument("--leader", metavar="PID",
+                    help="set leader to PID, e.g. master@127.0.0.2:5050 (wins over "
+                         "--leader-rewrite)")
     ap.add_argument("--only-state-json", action="store_true",
                     help="404 on /master/state, like a master before Mesos 0.25")
     ap.add_argument("--ready-file", help="write the bound port here once listening")

@@ -142,7 +142,9 @@ class Daemon:
 class FakeMaster:
     """tests/integration/fake_master.py serving a state file on a free port."""
 
-    def __init__(self, state_file, extra=()):
+    def __init__(self, state_file, extra=(), host="127.0.0.1", port=0, rewrite=True):
+        """host/port: where to listen (port 0: a free one); rewrite: --leader-rewrite
+        (the state's leader becomes this master).  Raises OSError when it cannot listen."""
         self.dir = tempfile.mkdtemp(prefix="fake-master-")
         self.state = os.path.join(self.dir, "state.json")
         shutil.copy(state_file, self.state)
@@ -150,14 +152,28 @@ class FakeMaster:
         self.log_path = os.path.join(self.dir, "requests.log")
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "tests", "integration", "fake_master.py"),
-             "--port", "0", "--state", self.state, "--leader-rewrite", "--ready-file", ready,
+             "--host", host, "--port", str(port), "--state", self.state,
+             *(["--leader-rewrite"] if rewrite else []), "--ready-file", ready,
              "--log", self.log_path, *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _procs.append(self.proc)
-        if not wait_for(lambda: os.path.exists(ready) and open(ready).read().strip(), 10):
-            raise RuntimeError("fake master did not start")
+        wait_for(lambda: (os.path.exists(ready) and open(ready).read().strip())
+                 or self.proc.poll() is not None, 10)
+        if not (os.path.exists(ready) and open(ready).read().strip()):
+            self.stop()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise OSError("fake master did not start on %s:%d" % (host, port))
         self.port = int(open(ready).read().strip())
-        self.hostport = "127.0.0.1:%d" % self.port
+        self.host = host
+        self.hostport = "%s:%d" % (host, self.port)
+
+    def requests(self):
+        """The request lines logged so far: [(method, path), ...]."""
+        try:
+            with open(self.log_path) as f:
+                return [tuple(l.split("\t")[0].split(" ", 1)) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
 
     def serve(self, path_or_text, raw=False):
         """Atomically replace what the master serves."""
@@ -247,3 +263,232 @@ def build_dir():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     return os.path.abspath(ap.parse_args().build)
+
+
+# ---- more dig: counts, sizes, batches ---------------------------------------
+_COUNTS_RX = re.compile(r"QUERY: (\d+), ANSWER: (\d+), AUTHORITY: (\d+), ADDITIONAL: (\d+)")
+
+
+def reply_counts(reply):
+    """(QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT) from dig's header line, or None."""
+    m = _COUNTS_RX.search(reply.text)
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def reply_size(reply):
+    """The reply size dig printed (needs +stats), or None."""
+    m = re.search(r"MSG SIZE\s+rcvd: (\d+)", reply.text)
+    return int(m.group(1)) if m else None
+
+
+def reply_edns_version(reply):
+    m = re.search(r"; EDNS: version: (\d+)", reply.text)
+    return int(m.group(1)) if m else None
+
+
+def dig_batch(port, queries, tcp=False, extra=(), server="127.0.0.1", timeout=2):
+    """Run many queries with one `dig -f`; queries are (name, type) pairs.
+
+    Returns {(name.lower() without trailing dot, TYPE): Reply}; a query that
+    got no answer is missing from the result.
+    """
+    fd, path = tempfile.mkstemp(prefix="dig-batch-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "w") as f:
+            for name, rtype in queries:
+                f.write("%s %s\n" % (name, rtype))
+        cmd = ["dig", "@" + server, "-p", str(port), "-f", path, "+noall", "+comments",
+               "+question", "+answer", "+authority", "+additional", "+time=%d" % timeout,
+               "+tries=1", "+ignore"]
+        if tcp:
+            cmd.append("+tcp")
+        cmd.extend(extra)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    finally:
+        os.unlink(path)
+    out = {}
+    for chunk in re.split(r"^;; Got answer:\s*$", p.stdout, flags=re.M)[1:]:
+        r = Reply(chunk)
+        if r.sections["QUESTION"]:
+            q = r.sections["QUESTION"][0]
+            out[(q[0].rstrip(".").lower(), q[-1].upper())] = r
+    return out
+
+
+def load_zone_file(path):
+    """A master file as printed by state2zone: {(owner, TYPE): [(ttl, data), ...]}."""
+    rrsets = {}
+    with open(path) as f:
+        for line in f:
+            if not line.strip() or line.startswith(";"):
+                continue
+            owner, ttl, _cls, rtype, data = line.rstrip("\n").split(None, 4)
+            rrsets.setdefault((owner.lower(), rtype.upper()), []).append((int(ttl), data.strip()))
+    return rrsets
+
+
+# ---- raw DNS messages --------------------------------------------------------
+import struct  # noqa: E402
+
+QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28,
+          "SRV": 33, "OPT": 41, "IXFR": 251, "AXFR": 252, "ANY": 255}
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
+          16: "BADVERS"}
+
+
+def wire_name(name):
+    """Uncompressed wire form of a dotted name ("" or "." is the root)."""
+    out = b""
+    for label in name.rstrip(".").split(".") if name.strip(".") else []:
+        b = label.encode()
+        out += bytes([len(b)]) + b
+    return out + b"\0"
+
+
+def opt_rr(udp_size=1232, version=0, do=False, rdata=b""):
+    ttl = (version << 16) | (0x8000 if do else 0)
+    return b"\0" + struct.pack("!HHIH", 41, udp_size, ttl, len(rdata)) + rdata
+
+
+def make_query(name="nginx.marathon.mesos", qtype="A", qclass=1, qid=0x1234, flags=0x0100,
+               qdcount=None, ancount=0, nscount=0, arcount=None, edns=None, additional=b"",
+               qname_wire=None, tail=b""):
+    """A query message.  flags is the 16-bit flags word (default RD); edns is
+    None (no OPT) or a udp size; counts default to what the message holds."""
+    qt = QTYPES[qtype] if isinstance(qtype, str) else qtype
+    qn = qname_wire if qname_wire is not None else wire_name(name)
+    ar = additional
+    if edns is not None:
+        ar += opt_rr(edns)
+    if arcount is None:
+        arcount = (1 if edns is not None else 0) + (1 if additional else 0)
+    if qdcount is None:
+        qdcount = 1
+    hdr = struct.pack("!HHHHHH", qid, flags, qdcount, ancount, nscount, arcount)
+    return hdr + qn + struct.pack("!HH", qt, qclass) + ar + tail
+
+
+class Msg:
+    """A parsed DNS message: header fields, question and sections of
+    (owner, type, class, ttl, rdata bytes, rdata offset)."""
+
+    def __init__(self, data):
+        self.raw = data
+        self.size = len(data)
+        (self.id, self.flags, self.qdcount, self.ancount, self.nscount,
+         self.arcount) = struct.unpack("!HHHHHH", data[:12])
+        f = self.flags
+        self.qr = bool(f & 0x8000)
+        self.opcode = (f >> 11) & 0xF
+        self.aa = bool(f & 0x0400)
+        self.tc = bool(f & 0x0200)
+        self.rd = bool(f & 0x0100)
+        self.ra = bool(f & 0x0080)
+        self.ad = bool(f & 0x0020)
+        self.cd = bool(f & 0x0010)
+        self.rcode_num = f & 0xF
+        pos = 12
+        self.question = []
+        for _ in range(self.qdcount):
+            n, pos = self.name_at(pos)
+            qt, qc = struct.unpack("!HH", data[pos:pos + 4])
+            pos += 4
+            self.question.append((n, qt, qc))
+        self.sections = []
+        for count in (self.ancount, self.nscount, self.arcount):
+            sec = []
+            for _ in range(count):
+                n, pos = self.name_at(pos)
+                t, c, ttl, rdlen = struct.unpack("!HHIH", data[pos:pos + 10])
+                pos += 10
+                sec.append((n, t, c, ttl, data[pos:pos + rdlen], pos))
+                pos += rdlen
+            self.sections.append(sec)
+        self.answer, self.authority, self.additional = self.sections
+        self.end = pos
+        self.opt = [r for r in self.additional if r[1] == 41]
+        ext = self.opt[0][3] >> 24 if self.opt else 0
+        self.rcode_full = (ext << 4) | self.rcode_num
+        self.rcode = RCODES.get(self.rcode_full, str(self.rcode_full))
+
+    def name_at(self, pos):
+        """Decode a (possibly compressed) name; returns (text, position after it)."""
+        labels, end, hops = [], None, 0
+        data = self.raw
+        while True:
+            ln = data[pos]
+            if ln & 0xC0 == 0xC0:
+                if end is None:
+                    end = pos + 2
+                pos = ((ln & 0x3F) << 8) | data[pos + 1]
+                hops += 1
+                if hops > 100:
+                    raise ValueError("compression loop in reply")
+                continue
+            if ln == 0:
+                pos += 1
+                break
+            labels.append(data[pos + 1:pos + 1 + ln].decode("latin-1"))
+            pos += 1 + ln
+        return ".".join(labels) + ".", (end if end is not None else pos)
+
+
+def parse_msg(data):
+    return Msg(data) if data is not None and len(data) >= 12 else None
+
+
+def udp_send(port, pkt, timeout=1.0, server="127.0.0.1"):
+    """Send one datagram; return the reply bytes, or None after timeout."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.settimeout(timeout)
+        s.sendto(pkt, (server, port))
+        try:
+            return s.recvfrom(65535)[0]
+        except socket.timeout:
+            return None
+    finally:
+        s.close()
+
+
+def tcp_connect(port, server="127.0.0.1", timeout=2.0):
+    s = socket.create_connection((server, port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(sock, n):
+    """n bytes from sock; fewer when the peer closed (b'' at once on EOF)."""
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def tcp_recv_msg(sock, timeout=2.0):
+    """One length-prefixed message; None on timeout, b'' when the server closed."""
+    sock.settimeout(timeout)
+    try:
+        head = recv_exact(sock, 2)
+        if len(head) < 2:
+            return b""
+        (n,) = struct.unpack("!H", head)
+        body = recv_exact(sock, n)
+        return body if len(body) == n else b""
+    except socket.timeout:
+        return None
+    except ConnectionError:
+        return b""
+
+
+def tcp_send(port, pkt, timeout=2.0, server="127.0.0.1"):
+    """One query over a fresh TCP connection; returns the reply bytes, None or b''."""
+    s = tcp_connect(port, server, timeout)
+    try:
+        s.sendall(struct.pack("!H", len(pkt)) + pkt)
+        return tcp_recv_msg(s, timeout)
+    finally:
+        s.close()

@@ -81,6 +81,12 @@ static struct zone *make_zone(int set_tc, int recurse_on)
 			add_a(b, name, ip);
 		}
 	}
+	for (int i = 1; i <= 300; i++) {			/* more targets than one reply tracks */
+		snprintf(name, sizeof(name), "h%d.mesos", i);
+		add_srv(b, "_huge._tcp.mesos", 9000, name);
+		snprintf(ip, sizeof(ip), "10.3.%d.%d", i / 256, i % 256);
+		add_a(b, name, ip);
+	}
 	return zone_builder_finish(b, NULL, SERIAL);
 }
 
@@ -582,6 +588,8 @@ static void test_formerr(void)
 	b[n] = 0xc0;
 	b[n + 1] = 0xff;
 	check_formerr(b, n + 12, "forward pointer in the additional section");
+	b[n + 1] = 0x0c;
+	check_formerr(b, n + 1, "pointer cut in half at the end");
 
 	/* Two OPT records. */
 	static const uint8_t opt[] = "\0\0\x29\x10\0\0\0\0\0\0\0";
@@ -734,6 +742,67 @@ static void test_truncation(void)
 		   rn, uncompressed_size(p));
 }
 
+/* ---- robustness: every buffer size, every reply well-formed -------------- */
+
+static void test_outcap_sweep(void)
+{
+	static const struct { const char *name; uint16_t type; int edns; } qs[] = {
+		{ "mesos", LDNS_RR_TYPE_SOA, -1 }, { "MESOS", LDNS_RR_TYPE_ANY, 1232 },
+		{ "a-rather-long-label-to-push-the-soa-out.nope.marathon.mesos", LDNS_RR_TYPE_A, -1 },
+		{ "a-rather-long-label-to-push-the-soa-out.nope.marathon.mesos", LDNS_RR_TYPE_A, 4096 },
+		{ "_nginx._tcp.marathon.mesos", LDNS_RR_TYPE_SRV, -1 },
+		{ "_many._tcp.mesos", LDNS_RR_TYPE_SRV, 4096 }, { "big.mesos", LDNS_RR_TYPE_A, -1 },
+		{ "mesos", LDNS_RR_TYPE_NS, 1232 }, { "www.example.com", LDNS_RR_TYPE_A, 1232 },
+	};
+	int bad = 0, tc_missing = 0, runs = 0;
+
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		for (size_t cap = 12; cap <= 1300; cap++) {
+			for (int tcp = 0; tcp < 2; tcp++) {
+				mkq(qs[i].name, qs[i].type, LDNS_RR_CLASS_IN, qs[i].edns, 0, 0);
+				ldns_pkt *p = ask_cap(zmain, tcp, (uint32_t)cap, cap);
+				runs++;
+				if (!p || rn > cap || ldns_pkt_id(p) != QID) {
+					if (bad++ < 5)
+						printf("# %s cap %zu tcp %d: rn %zu parsed %d\n", qs[i].name,
+						       cap, tcp, rn, p != NULL);
+					continue;
+				}
+				/* A positive or negative answer with nothing in it was cut. */
+				if (inf.authoritative && ldns_pkt_ancount(p) == 0 && ldns_pkt_nscount(p) == 0 &&
+				    !ldns_pkt_tc(p))
+					tc_missing++;
+			}
+		}
+	}
+	is_int(bad, 0, "outcap sweep: every reply parses and fits its buffer (%d runs)", runs);
+	is_int(tc_missing, 0, "outcap sweep: emptied answers carry TC");
+
+	struct answer_info info;
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+	is_int(answer_query(zmain, qbuf, qn, rbuf, 512, NULL, NULL), 12 + 26 + 3 * 16,
+	       "NULL req and info: UDP, rotate 0");
+	is_int(answer_query(zmain, qbuf, qn, rbuf, 11, NULL, &info), 0, "outcap 11: no reply");
+}
+
+static void test_many_targets(void)
+{
+	ldns_pkt *p = query(zmain, "_huge._tcp.mesos", LDNS_RR_TYPE_SRV, 1, -1);
+
+	ok(p && ldns_pkt_ancount(p) == 300 && !ldns_pkt_tc(p), "300 SRV over TCP: all answers");
+	ok(p && ldns_pkt_arcount(p) == 256, "300 SRV over TCP: glue for the first 256 targets");
+	int owners_ok = 1;
+	for (size_t i = 0; p && i < ldns_pkt_arcount(p); i++) {
+		/* Each glue owner is the target of the answer record in the same position. */
+		char o[64];
+		snprintf(o, sizeof(o), "%s", owner(ldns_pkt_additional(p), i));
+		owners_ok &= strcmp(o, rdata(ldns_pkt_answer(p), i, 3)) == 0;
+	}
+	ok(owners_ok, "300 SRV over TCP: glue owners follow the answer order");
+	if (p)
+		ok(rn < uncompressed_size(p), "300 SRV: compressed (%zu < %zu)", rn, uncompressed_size(p));
+}
+
 /* ---- robustness: mutated queries always give parseable, bounded replies --- */
 
 static void test_mutations(void)
@@ -792,6 +861,8 @@ int main(void)
 	test_no_reply();
 	test_edns();
 	test_truncation();
+	test_outcap_sweep();
+	test_many_targets();
 	test_mutations();
 
 	ldns_pkt_free(rp);
