@@ -8,23 +8,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "lib/err.h"
 #include "lib/log.h"
 
 struct hostcache_entry {
 	char *host;
+	time_t resolved;		/* when ips were filled */
 	struct iplist ips;
 	struct hostcache_entry *next;
 };
 
 struct hostcache {
 	struct hostcache_entry *head;
+	int ttl;
+	time_t build_start;
 };
 
-struct hostcache *hostcache_new(void)
+struct hostcache *hostcache_new(int ttl)
 {
-	return calloc(1, sizeof(struct hostcache));
+	struct hostcache *c = calloc(1, sizeof(*c));
+	if (c) {
+		c->ttl = ttl > 0 ? ttl : 1;
+		c->build_start = time(NULL);
+	}
+	return c;
+}
+
+void hostcache_begin(struct hostcache *c)
+{
+	c->build_start = time(NULL);
 }
 
 void hostcache_free(struct hostcache *c)
@@ -89,15 +103,27 @@ const struct iplist *hostcache_lookup(struct hostcache *c, const char *host)
 	static const struct iplist empty;
 	struct hostcache_entry *e;
 
-	for (e = c->head; e; e = e->next)
-		if (strcmp(e->host, host) == 0)
-			return &e->ips;
+	for (e = c->head; e; e = e->next) {
+		if (strcmp(e->host, host) != 0)
+			continue;
+		int ttl = e->ips.n ? c->ttl : (c->ttl + 9) / 10;
+		/* Re-resolve only before this build's first use of the entry, so
+		 * lists handed out during the build stay valid. */
+		if (e->resolved < c->build_start && e->resolved + ttl <= c->build_start) {
+			free(e->ips.v);
+			memset(&e->ips, 0, sizeof(e->ips));
+			resolve_into(host, &e->ips);
+			e->resolved = time(NULL);
+		}
+		return &e->ips;
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e || !(e->host = strdup(host))) {
 		free(e);
 		return &empty;
 	}
 	resolve_into(host, &e->ips);
+	e->resolved = time(NULL);
 	e->next = c->head;
 	c->head = e;
 	return &e->ips;

@@ -5,9 +5,20 @@
 
 struct hostcache;
 
-/* A memo of name -> addresses for one zone build; NULL on no memory. */
-struct hostcache *hostcache_new(void);
+/*
+ * A cache of name -> addresses kept across zone builds, so a slow or failing
+ * resolver is asked about each name at most once per ttl seconds (failures
+ * are retried sooner, after ttl/10).  NULL on no memory.
+ */
+struct hostcache *hostcache_new(int ttl);
 void hostcache_free(struct hostcache *c);
+
+/*
+ * Start a build: lists returned from now on stay valid until the next
+ * hostcache_begin (entries are only re-resolved at their first lookup after
+ * a begin).
+ */
+void hostcache_begin(struct hostcache *c);
 
 /*
  * Addresses of host: an IP literal parses directly, a name goes through

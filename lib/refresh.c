@@ -65,6 +65,7 @@ struct refresher {
 	pthread_cond_t cv;
 	struct build_job *job;		/* set by the loop, taken by the builder */
 	struct build_job *done;		/* set by the builder, taken by the loop */
+	struct hostcache *hosts;	/* builder thread only */
 	int quit;
 
 	struct refresh_stats stats;
@@ -143,19 +144,15 @@ static int leader_elsewhere(const struct mesos_state *st, const char *asked, str
 	return 1;
 }
 
-static void run_job(const struct config *cfg, struct build_job *job)
+static void run_job(const struct config *cfg, struct hostcache *hc, struct build_job *job)
 {
 	struct mesos_state *st = NULL;
-	struct hostcache *hc = hostcache_new();
 	struct records_master *masters = NULL;
 	struct iplist ns_ips = { 0 };
 	char perr[400];
 
 	job->status = JOB_FAILED;
-	if (!hc) {
-		snprintf(job->err, sizeof(job->err), "out of memory");
-		return;
-	}
+	hostcache_begin(hc);
 	if (!job->body && read_file(cfg->state_file, &job->body, &job->len, job->err,
 				    sizeof(job->err)) != 0)
 		goto out;
@@ -208,7 +205,6 @@ out:
 	free(ns_ips.v);
 	free(masters);
 	state_free(st);
-	hostcache_free(hc);
 	free(job->body);
 	job->body = NULL;
 }
@@ -226,7 +222,7 @@ static void *builder_main(void *arg)
 		struct build_job *job = r->job;
 		r->job = NULL;
 		pthread_mutex_unlock(&r->mu);
-		run_job(r->cfg, job);
+		run_job(r->cfg, r->hosts, job);
 		pthread_mutex_lock(&r->mu);
 		r->done = job;
 		event_active(r->job_done, 0, 0);
@@ -443,13 +439,16 @@ struct refresher *refresher_new(struct event_base *base, const struct config *cf
 	r->timer = evtimer_new(base, timer_cb, r);
 	r->job_done = event_new(base, -1, 0, job_done_cb, r);
 	r->fetcher = fetcher_new(base, cfg);
-	if (!r->timer || !r->job_done || !r->fetcher ||
+	/* Agents' and frameworks' hostnames rarely move; ask again every 5 minutes. */
+	r->hosts = hostcache_new(300);
+	if (!r->timer || !r->job_done || !r->fetcher || !r->hosts ||
 	    pthread_create(&r->thread, NULL, builder_main, r) != 0) {
 		if (r->timer)
 			event_free(r->timer);
 		if (r->job_done)
 			event_free(r->job_done);
 		fetcher_free(r->fetcher);
+		hostcache_free(r->hosts);
 		free(r);
 		return NULL;
 	}
@@ -497,6 +496,7 @@ void refresher_free(struct refresher *r)
 		free(jobs[i]);
 	}
 	fetcher_free(r->fetcher);
+	hostcache_free(r->hosts);
 	event_free(r->timer);
 	event_free(r->job_done);
 	pthread_mutex_destroy(&r->mu);

@@ -320,7 +320,7 @@ int main(int argc, char **argv)
 	int rfc952 = 0, want_stats = 0, status = 1, rc;
 
 	memset(&cfg, 0, sizeof(cfg));
-	res.cache = hostcache_new();
+	res.cache = hostcache_new(300);
 	if (!res.cache)
 		goto oom;
 
