@@ -64,6 +64,7 @@ def free_port():
 
 
 _procs = []
+_dirs = []
 
 
 def _cleanup():
@@ -71,6 +72,8 @@ def _cleanup():
         if p.poll() is None:
             p.kill()
             p.wait()
+    for d in _dirs:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 atexit.register(_cleanup)
@@ -92,6 +95,7 @@ class Daemon:
     def __init__(self, build, config, args=()):
         self.build = build
         self.dir = tempfile.mkdtemp(prefix="mesos-dnsd-test-")
+        _dirs.append(self.dir)
         self.config_path = os.path.join(self.dir, "config.json")
         self.config = dict(config)
         self.config.setdefault("listener", "127.0.0.1")
@@ -146,6 +150,7 @@ class FakeMaster:
         """host/port: where to listen (port 0: a free one); rewrite: --leader-rewrite
         (the state's leader becomes this master).  Raises OSError when it cannot listen."""
         self.dir = tempfile.mkdtemp(prefix="fake-master-")
+        _dirs.append(self.dir)
         self.state = os.path.join(self.dir, "state.json")
         shutil.copy(state_file, self.state)
         ready = os.path.join(self.dir, "port")

@@ -381,6 +381,9 @@ try:
         bad = []
         for owner, rtype in keys:
             want = sorted(golden[(owner, rtype)])
+            if (owner, rtype) == ("ns1.mesos.", "A"):
+                # state2zone pinned the name server to 127.0.0.1; the daemon uses its listener
+                want = [(ttl, d.config["listener"]) for ttl, _ in want]
             r = replies.get((owner.rstrip(".").lower(), rtype))
             if r is None:
                 got, ok, why = None, False, "no reply"
@@ -413,7 +416,7 @@ try:
     t.ok(not errs, "no error lines in the daemon logs", "\n".join(errs))
 finally:
     for d in daemons:
-        rc = d.stop()
+        d.stop()
     codes = [d.proc.returncode for d in daemons]
     for d in daemons:
         d.cleanup()

@@ -176,6 +176,13 @@ try:
     t.ok(nadd(r) is not None and nadd(r) < NMID and reply_size(r) <= 512,
          "... and the additional section was cut (%s of %d, %s bytes)"
          % (nadd(r), NMID, reply_size(r)), r.text)
+    t.ok("tc" not in r.flags,
+         "... and TC is not set: only additional data was dropped (README, RFC 2181 9)", r.text)
+    r = q(main, "_mid._tcp.marathon.mesos", "SRV", extra=["+bufsize=4096"])
+    t.ok(nans(r) == NMID and nadd(r) == NMID and "tc" not in r.flags,
+         "with EDNS 1232 the whole _mid._tcp reply fits: %d SRVs, %d additionals" % (NMID, NMID),
+         r.text)
+    r = q(main, "_mid._tcp.marathon.mesos", "SRV", extra=["+noedns"])
     t.ok(set(rrs[3] for rrs in r.additional) <= {"1.2.3.10", "1.2.3.11", "1.2.3.12"},
          "... what additional records remain are real agent addresses", r.text)
 

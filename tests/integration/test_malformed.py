@@ -149,6 +149,20 @@ try:
             t.ok(m is not None and m.qr and m.id == qid and m.rcode == "NOTIMP"
                  and m.opcode == opcode and m.ancount == 0,
                  "[%s] opcode %d: NOTIMP" % (tr, opcode), brief(raw))
+        # order of checks (README): opcode before FORMERR, BADVERS before class
+        for opcode, pkt in ((2, header(qid=0x0311, flags=2 << 11, qd=0)),
+                            (5, header(qid=0x0311, flags=5 << 11, ns=1) + wire_name("mesos")
+                             + struct.pack("!HH", 6, 1) + A_RR)):
+            raw = send(main, pkt, tcp)
+            m = parse_msg(raw)
+            t.ok(m is not None and m.id == 0x0311 and m.rcode == "NOTIMP",
+                 "[%s] opcode %d with sections a QUERY may not have: NOTIMP, not FORMERR"
+                 % (tr, opcode), brief(raw))
+        raw = send(main, make_query("version.bind", "TXT", qclass=3, qid=0x0312,
+                                    additional=opt_rr(1232, version=1)), tcp)
+        m = parse_msg(raw)
+        t.ok(m is not None and m.id == 0x0312 and m.rcode == "BADVERS",
+             "[%s] CH query with EDNS version 1: BADVERS before REFUSED" % tr, brief(raw))
         for cls, cname in ((3, "CH"), (4, "HS"), (254, "NONE")):
             raw = send(main, make_query("nginx.marathon.mesos", "A", qclass=cls, qid=0x0400 + cls),
                        tcp)
