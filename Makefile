@@ -39,7 +39,7 @@ FUZZ_REPLAY := $(FUZZ_SRC:%.c=$(BUILD)/%-replay)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-unit test-golden test-integration test-fuzz-replay run clean install
+.PHONY: all deps test test-unit test-asan fuzz run clean install
 
 all: $(DEPS_STAMP) mesos-dnsd
 
@@ -83,6 +83,36 @@ test: all $(CMD_BIN) $(UNIT_BIN) $(FUZZ_REPLAY)
 test-unit: $(UNIT_BIN)
 	@python3 tests/run.py --build $(BUILD) --only unit
 
+# --- sanitizers and fuzzing -------------------------------------------------
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its
+# own build directory so the normal build is untouched.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" test
+
+# libFuzzer (clang) on every tests/fuzz/fuzz_*.c for FUZZ_SECONDS each; new
+# inputs land in a scratch corpus, crashes in build-fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz: $(DEPS_STAMP)
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" \
+		SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libmesosdnsd.a
+	@set -e; mkdir -p $(FUZZ_BUILD)/crashes; \
+	for src in $(FUZZ_SRC); do \
+		name=$$(basename $$src .c); target=$${name#fuzz_}; \
+		clang $(CPPFLAGS) -std=c11 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer $$src \
+			$(FUZZ_BUILD)/libmesosdnsd.a $(LDLIBS) -o $(FUZZ_BUILD)/$$name; \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$target; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/crashes/$$target- \
+			$(FUZZ_BUILD)/corpus/$$target tests/fuzz/corpus/$$target 2>&1 | \
+			grep -E '^(stat::number_of_executed_units|==|SUMMARY)' || true; \
+	done; \
+	if ls $(FUZZ_BUILD)/crashes/* >/dev/null 2>&1; then \
+		echo "fuzz: crashes found:"; ls $(FUZZ_BUILD)/crashes; exit 1; fi
+
 # --- demo -----------------------------------------------------------------
 run: all
 	@sh tests/data/demo/run-demo.sh $(BUILD)/bin/mesos-dnsd
@@ -92,6 +122,6 @@ install: all
 	install -D -m 0644 config.json.example $(DESTDIR)/etc/mesos-dnsd/config.json
 
 clean:
-	rm -rf $(BUILD) mesos-dnsd
+	rm -rf $(BUILD) build-asan build-fuzz mesos-dnsd
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

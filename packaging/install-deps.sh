@@ -20,6 +20,8 @@ knot-dnsutils
 python3
 curl
 openssl
+clang
+libclang-rt-14-dev
 "
 
 missing=""
