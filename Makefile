@@ -125,3 +125,9 @@ clean:
 	rm -rf $(BUILD) build-asan build-fuzz mesos-dnsd
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- man page ---------------------------------------------------------------
+# The CONFIGURATION section is generated from the config descriptor table, so
+# the page cannot drift from the code (tests/golden/man.sh checks it).
+man: $(BUILD)/bin/configdoc
+	sh packaging/man/gen.sh $(BUILD)/bin/configdoc $(VERSION) > packaging/man/mesos-dnsd.8
