@@ -6,7 +6,7 @@
 VERSION   := 0.1.0
 CC        ?= cc
 BUILD     ?= build
-PKGS      := libevent libevent_pthreads ldns libcurl jansson liburcu
+PKGS      := libevent libevent_pthreads ldns libcurl jansson liburcu libcrypto
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Werror=format-security -Werror=implicit
 ifdef CI
@@ -112,6 +112,19 @@ fuzz: $(DEPS_STAMP)
 	done; \
 	if ls $(FUZZ_BUILD)/crashes/* >/dev/null 2>&1; then \
 		echo "fuzz: crashes found:"; ls $(FUZZ_BUILD)/crashes; exit 1; fi
+
+# --- benchmark --------------------------------------------------------------
+# `make bench` (never part of `make test`): mesos-dnsd, NSD, Knot and the floor
+# responder side by side under dnsperf; see bench/run.sh for the variables
+# (BENCH_QUICK=1 for a ~2 minute run, BENCH_TASKS, BENCH_BIG_TASKS, ...; make
+# passes variables given on its command line to the script's environment).
+.PHONY: bench
+bench: all $(BUILD)/bin/mesos-dnsd $(BUILD)/bin/state2zone $(BUILD)/bench/floor
+	@BUILD=$(BUILD) sh bench/run.sh
+
+$(BUILD)/bench/floor: bench/floor.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # --- demo -----------------------------------------------------------------
 run: all

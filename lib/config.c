@@ -148,6 +148,9 @@ static const struct config_key config_table[] = {
 	      "integer 1..3600", "seconds an idle TCP connection is kept"),
 	K_INT("tcpMaxConnections", tcp_max_connections, 1, 100000, 0, "1024",
 	      "integer 1..100000", "concurrent TCP connections"),
+	K_INT("forwardMaxInflight", forward_max_inflight, 1, 1000000, 0, "2048",
+	      "integer 1..1000000",
+	      "forwarded queries waiting for an upstream at once (more get SERVFAIL)"),
 };
 
 #define NKEYS (sizeof(config_table) / sizeof(config_table[0]))

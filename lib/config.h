@@ -79,6 +79,7 @@ struct config {
 	uint16_t edns_udp_size;			/* ednsUDPSize: cap on the client's EDNS size */
 	int tcp_idle_timeout;			/* tcpIdleTimeout, seconds */
 	int tcp_max_connections;		/* tcpMaxConnections */
+	int forward_max_inflight;		/* forwardMaxInflight */
 };
 
 /* How a key's JSON value is read. */

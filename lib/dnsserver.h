@@ -4,7 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct acl;
 struct dnsserver;
+struct fwd_config;
+struct fwd_stats;
+struct fwd_upstream_stats;
 
 struct dnsserver_opts {
 	const char *listener;		/* IP literal to bind */
@@ -12,6 +16,12 @@ struct dnsserver_opts {
 	int workers;			/* threads, >= 1 */
 	int tcp_idle_timeout;		/* seconds a TCP connection may sit idle */
 	int tcp_max_connections;	/* across all workers */
+	/* Forwarding (behaviour.md §4): names outside the domain from clients in
+	 * recurse_from go to the upstreams of forward; others get REFUSED. */
+	struct fwd_config *forward;	/* borrowed, outlives the server; NULL: forwarding off */
+	const struct acl *recurse_from;	/* borrowed, outlives the server; NULL: nobody */
+	int forward_max_inflight;	/* forwarded queries held at once, across all workers */
+	uint16_t edns_udp_size;		/* size in the OPT of our own SERVFAIL replies */
 };
 
 /*
@@ -27,3 +37,15 @@ int dnsserver_start(struct dnsserver *s);
 /* Stop the workers (replies in flight are finished), join them, close sockets, free.
  * NULL is a no-op. */
 void dnsserver_free(struct dnsserver *s);
+
+/*
+ * Forwarding counters summed over the workers into *tot and up[0..cap)
+ * (both zeroed first; either may be NULL), upstream i being
+ * dnsserver_forward_upstream_name(s, i).  Returns the number of upstreams
+ * (0 when forwarding is off).  Safe from any thread while the server runs.
+ */
+size_t dnsserver_forward_stats(const struct dnsserver *s, struct fwd_stats *tot,
+			       struct fwd_upstream_stats *up, size_t cap);
+
+/* "IP:port" of upstream i (borrowed from the forward config), or "". */
+const char *dnsserver_forward_upstream_name(const struct dnsserver *s, size_t i);

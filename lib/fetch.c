@@ -14,6 +14,7 @@
 
 #include "lib/config.h"
 #include "lib/err.h"
+#include "lib/iam.h"
 #include "lib/log.h"
 
 #ifndef MESOSDNSD_VERSION
@@ -22,9 +23,14 @@
 
 #define FETCH_DEFAULT_TIMEOUT_S	300	/* stateTimeoutSeconds default (behaviour.md §1.1) */
 #define FETCH_MAX_REDIRS	5L
+#define FETCH_CONNECT_TIMEOUT_MS 10000L	/* TCP + TLS handshake with one master */
 #define FETCH_MAX_MEMOS		64	/* hostports whose path we remember */
 #define FETCH_BUF_INITIAL	(64u * 1024)
 #define FETCH_HOSTPORT_MAX	300
+
+#define FETCH_IAM_DEFAULT_LIFE	3600	/* an opaque token is assumed to last an hour */
+#define FETCH_IAM_JWT_LIFE	3600	/* exp of the JWT we sign for the login */
+#define FETCH_IAM_MARGIN_MAX	300	/* log in again at most 5 min before exp */
 
 enum { FETCH_PATH_STATE = 0, FETCH_PATH_STATE_JSON = 1 };
 static const char *const fetch_paths[] = { "/master/state", "/master/state.json" };
@@ -39,6 +45,12 @@ struct fetch_job {
 	bool fell_back;			/* already switched path once after a 404 */
 	bool too_big;			/* the write callback hit max */
 	bool oom;			/* the write callback could not grow buf */
+	bool login;			/* an IAM login, not a state fetch (f->login) */
+	bool waiting_token;		/* IAM: queued until a login ends */
+	bool auth_retried;		/* IAM: already logged in again after a 401 */
+	char *token;			/* IAM: the token this fetch sent (owned) */
+	char *post;			/* login: the request body (owned) */
+	struct curl_slist *headers;	/* extra request headers (owned) */
 	long timeout_ms;		/* whole fetch, retry included */
 	struct timespec start;		/* CLOCK_MONOTONIC */
 	char *buf;			/* body so far, NUL-terminated when non-NULL */
@@ -74,6 +86,16 @@ struct fetcher {
 	size_t max_bytes;
 	int dispatching;		/* > 0 while done callbacks run */
 	bool free_pending;		/* fetcher_free was called from a callback */
+	bool warned_no_ca;		/* the MesosHTTPSOn-without-CACertFile warning was logged */
+
+	/* DC/OS IAM (mesosAuthentication "iam") */
+	char *iam_token;		/* token of the last login, NULL = none */
+	time_t iam_use_until;		/* log in again from then on */
+	struct fetch_job *login;	/* login in flight */
+	struct event *iam_defer;	/* reports a login that could not start */
+	int iam_defer_rc;
+	char iam_defer_err[256];
+	uint64_t iam_logins;		/* logins attempted */
 };
 
 /* ---- libcurl global state ---------------------------------------------- */
@@ -230,9 +252,29 @@ static void fetch_job_free(struct fetch_job *job)
 {
 	if (job->easy)
 		curl_easy_cleanup(job->easy);
+	curl_slist_free_all(job->headers);
 	free(job->buf);
 	free(job->hostport);
+	free(job->token);
+	free(job->post);
 	free(job);
+}
+
+/* Link job at the head of f->jobs (fetches whose callback is still due). */
+static void fetch_job_link(struct fetcher *f, struct fetch_job *job)
+{
+	job->prev = NULL;
+	job->next = f->jobs;
+	if (f->jobs)
+		f->jobs->prev = job;
+	f->jobs = job;
+	f->njobs++;
+}
+
+static bool fetch_iam_on(const struct config *cfg)
+{
+	return cfg && cfg->mesos_authentication &&
+	       strcmp(cfg->mesos_authentication, "iam") == 0;
 }
 
 static size_t fetch_on_data(char *data, size_t size, size_t nmemb, void *userp)
@@ -284,6 +326,13 @@ static int fetch_job_setup(struct fetch_job *job, const struct config *cfg)
 	FETCH_SETOPT(e, CURLOPT_WRITEFUNCTION, fetch_on_data);
 	FETCH_SETOPT(e, CURLOPT_WRITEDATA, (void *)job);
 	FETCH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	/*
+	 * A master whose host is gone eats no more than this of the cycle: the
+	 * next master is tried.  Includes the TLS handshake.
+	 */
+	FETCH_SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS,
+		     job->timeout_ms < FETCH_CONNECT_TIMEOUT_MS ? job->timeout_ms :
+		     FETCH_CONNECT_TIMEOUT_MS);
 	FETCH_SETOPT(e, CURLOPT_USERAGENT, "mesos-dnsd/" MESOSDNSD_VERSION);
 	FETCH_SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");	/* every decoder curl has: gzip, deflate... */
 	/*
@@ -312,12 +361,18 @@ static int fetch_job_setup(struct fetch_job *job, const struct config *cfg)
 		/* Without CACertFile, curl verifies against the system CA store. */
 		if (fetch_nonempty(cfg->ca_cert_file))
 			FETCH_SETOPT(e, CURLOPT_CAINFO, cfg->ca_cert_file);
+		else if (!job->f->warned_no_ca) {
+			job->f->warned_no_ca = true;
+			log_warn("fetch: MesosHTTPSOn without CACertFile: the masters' certificates "
+				 "are checked against the system CA store only, which a cluster's own "
+				 "CA is rarely in; set CACertFile to the cluster CA certificate");
+		}
 		if (fetch_nonempty(cfg->cert_file))
 			FETCH_SETOPT(e, CURLOPT_SSLCERT, cfg->cert_file);
 		if (fetch_nonempty(cfg->key_file))
 			FETCH_SETOPT(e, CURLOPT_SSLKEY, cfg->key_file);
 	}
-	/* "iam" needs a token from the login endpoint first; not handled here yet. */
+	/* "iam" adds its token header when the fetch starts (fetch_job_start). */
 	if (cfg && cfg->mesos_authentication &&
 	    strcmp(cfg->mesos_authentication, "basic") == 0) {
 		FETCH_SETOPT(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -329,28 +384,267 @@ static int fetch_job_setup(struct fetch_job *job, const struct config *cfg)
 	return 0;
 }
 
+/* job->url from the hostport and job->path. */
+static int fetch_job_url(struct fetch_job *job)
+{
+	int n = snprintf(job->url, sizeof(job->url), "%s://%s%s",
+			 job->https ? "https" : "http", job->hostport,
+			 fetch_paths[job->path]);
+
+	return n < 0 || (size_t)n >= sizeof(job->url) ? MDNS_EINVAL : 0;
+}
+
 /* (Re)start the transfer for job->path within what is left of the timeout. */
 static int fetch_job_start(struct fetch_job *job)
 {
 	long left = job->timeout_ms - fetch_elapsed_ms(&job->start);
-	int n;
 
-	n = snprintf(job->url, sizeof(job->url), "%s://%s%s",
-		     job->https ? "https" : "http", job->hostport,
-		     fetch_paths[job->path]);
-	if (n < 0 || (size_t)n >= sizeof(job->url))
+	if (fetch_job_url(job) != 0)
 		return MDNS_EINVAL;
 	job->len = 0;
 	if (job->buf)
 		job->buf[0] = '\0';
 	job->too_big = job->oom = false;
 	job->errbuf[0] = '\0';
+	if (job->token) {
+		/* DC/OS IAM: "Authorization: token=<token>" with the current token. */
+		size_t hl = strlen(job->token) + 32;
+		char *h = malloc(hl);
+		struct curl_slist *l;
+
+		if (!h)
+			return MDNS_ENOMEM;
+		snprintf(h, hl, "Authorization: token=%s", job->token);
+		l = curl_slist_append(NULL, h);
+		free(h);
+		if (!l)
+			return MDNS_ENOMEM;
+		curl_slist_free_all(job->headers);
+		job->headers = l;
+		FETCH_SETOPT(job->easy, CURLOPT_HTTPHEADER, job->headers);
+	}
 	FETCH_SETOPT(job->easy, CURLOPT_URL, job->url);
 	FETCH_SETOPT(job->easy, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
 	if (curl_multi_add_handle(job->f->multi, job->easy) != CURLM_OK)
 		return MDNS_ECURL;
 	log_debug("fetch: GET %s", job->url);
 	return 0;
+}
+
+/* ---- DC/OS IAM ------------------------------------------------------------------- */
+
+static void fetcher_destroy(struct fetcher *f);
+
+/*
+ * A fetch needing a token waits (waiting_token, still in f->jobs) while one
+ * login runs on the same multi handle; its end starts or fails every waiting
+ * fetch.  The token is reused until shortly before its exp, and a 401 to a
+ * token sends that fetch back to wait for a new login once.
+ */
+
+static bool fetch_iam_token_ok(const struct fetcher *f)
+{
+	return f->iam_token && time(NULL) < f->iam_use_until;
+}
+
+/* Deliver a failure for a job that is no longer linked; the job is freed. */
+static void fetch_job_fail(struct fetch_job *job, int rc, const char *msg)
+{
+	void (*done)(void *, struct fetch_result *) = job->done;
+	void *ctx = job->ctx;
+	struct fetch_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.rc = rc;
+	memcpy(r.url, job->url, sizeof(r.url));
+	fetch_err(&r, "%s: %s", r.url, msg);
+	log_debug("fetch: %s", r.err);
+	fetch_job_free(job);
+	done(ctx, &r);
+}
+
+/* After a login: start (rc 0) or fail every waiting fetch.  Callbacks may run. */
+static void fetch_iam_release(struct fetcher *f, int rc, const char *msg)
+{
+	struct fetch_job *list = NULL, *job, *next;
+
+	/* Take them out first: a callback may queue new fetches for a new login. */
+	for (job = f->jobs; job; job = next) {
+		next = job->next;
+		if (!job->waiting_token)
+			continue;
+		fetch_job_unlink(job);
+		job->next = list;
+		list = job;
+	}
+	while ((job = list) != NULL) {
+		list = job->next;
+		job->next = NULL;
+		job->waiting_token = false;
+		if (f->free_pending) {
+			fetch_job_free(job);
+			continue;
+		}
+		if (rc != 0) {
+			fetch_job_fail(job, rc, msg);
+			continue;
+		}
+		free(job->token);
+		job->token = strdup(f->iam_token);
+		fetch_job_link(f, job);
+		int src = job->token ? fetch_job_start(job) : MDNS_ENOMEM;
+		if (src != 0) {
+			fetch_job_unlink(job);
+			fetch_job_fail(job, src, "could not start the fetch after the IAM login");
+		}
+	}
+}
+
+static void fetch_iam_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher *f = arg;
+
+	(void)fd;
+	(void)what;
+	f->dispatching++;
+	fetch_iam_release(f, f->iam_defer_rc, f->iam_defer_err);
+	f->dispatching--;
+	if (f->free_pending && f->dispatching == 0)
+		fetcher_destroy(f);
+}
+
+/* POST body (taken over) to endpoint on the multi handle. */
+static int fetch_login_start(struct fetcher *f, const char *endpoint, char *body,
+			     char *err, size_t errlen)
+{
+	const struct config *cfg = f->cfg;
+	struct fetch_job *job = calloc(1, sizeof(*job));
+	CURL *e;
+	long secs = cfg && cfg->state_timeout_seconds > 0 ?
+		    cfg->state_timeout_seconds : FETCH_DEFAULT_TIMEOUT_S;
+
+	if (!job) {
+		free(body);
+		snprintf(err, errlen, "out of memory");
+		return MDNS_ENOMEM;
+	}
+	job->f = f;
+	job->login = true;
+	job->post = body;
+	job->max = 1024 * 1024;
+	snprintf(job->url, sizeof(job->url), "%s", endpoint);
+	clock_gettime(CLOCK_MONOTONIC, &job->start);
+	job->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	/* No "Expect: 100-continue" round trip for a body of a few hundred bytes. */
+	struct curl_slist *more = job->headers ? curl_slist_append(job->headers, "Expect:") : NULL;
+	e = job->easy = curl_easy_init();
+	if (!e || !more ||
+	    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)job) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, job->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_on_data) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)job) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_USERAGENT, "mesos-dnsd/" MESOSDNSD_VERSION) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_URL, endpoint) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, job->post) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, job->headers) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, secs * 1000) != CURLE_OK ||
+#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85.0 */
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+#else
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+			     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
+#endif
+	    (fetch_nonempty(cfg->ca_cert_file) &&
+	     curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_cert_file) != CURLE_OK) ||
+	    curl_multi_add_handle(f->multi, e) != CURLM_OK) {
+		fetch_job_free(job);
+		snprintf(err, errlen, "could not start the request to %s", endpoint);
+		return MDNS_ECURL;
+	}
+	f->login = job;
+	f->iam_logins++;
+	log_debug("fetch: POST %s (IAM login)", endpoint);
+	return 0;
+}
+
+/* Log in unless a login is under way; one that cannot start fails the waiting fetches later. */
+static void fetch_iam_login(struct fetcher *f)
+{
+	struct iam_account acct;
+	char why[256] = "", *jwt = NULL, *body = NULL;
+	int rc;
+
+	if (f->login || evtimer_pending(f->iam_defer, NULL))
+		return;
+	/* Read the account each time: a rotated key is picked up without a restart. */
+	rc = iam_account_load(f->cfg->iam_config_file, &acct, why, sizeof(why));
+	if (rc == 0)
+		rc = iam_jwt_rs256(acct.uid, (long long)time(NULL) + FETCH_IAM_JWT_LIFE,
+				   acct.private_key, &jwt, why, sizeof(why));
+	if (rc == 0 && !(body = iam_login_body(acct.uid, jwt))) {
+		rc = MDNS_ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+	}
+	if (rc == 0)
+		rc = fetch_login_start(f, acct.login_endpoint, body, why, sizeof(why));
+	free(jwt);
+	iam_account_clear(&acct);
+	if (rc != 0) {
+		struct timeval now = { 0, 0 };
+		f->iam_defer_rc = rc;
+		snprintf(f->iam_defer_err, sizeof(f->iam_defer_err), "IAM login: %.240s", why);
+		evtimer_add(f->iam_defer, &now);
+	}
+}
+
+/* A login ended: keep its token and release the waiting fetches. */
+static void fetch_login_finish(struct fetch_job *job, CURLcode cc)
+{
+	struct fetcher *f = job->f;
+	long status = 0;
+	char msg[384], snip[96], why[160];
+	char *token = NULL;
+	int rc = 0;
+
+	f->login = NULL;
+	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK) {
+		rc = cc == CURLE_OPERATION_TIMEDOUT ? MDNS_ETIMEDOUT : MDNS_ECURL;
+		snprintf(msg, sizeof(msg), "IAM login at %.120s failed: %.200s", job->url,
+			 job->errbuf[0] ? job->errbuf : curl_easy_strerror(cc));
+	} else if (status != 200) {
+		rc = MDNS_EHTTP;
+		fetch_snippet(job->buf, job->len, snip, sizeof(snip));
+		snprintf(msg, sizeof(msg), "IAM login at %.120s failed: HTTP %ld%s%s", job->url, status,
+			 snip[0] ? ": " : "", snip);
+	} else if (iam_login_reply(job->buf ? job->buf : "", job->len, &token, why,
+				   sizeof(why)) != 0) {
+		rc = MDNS_EPARSE;
+		snprintf(msg, sizeof(msg), "IAM login at %.120s: %s", job->url, why);
+	}
+	if (rc == 0) {
+		time_t now = time(NULL);
+		long long exp = iam_token_exp(token);
+		long long life = exp > 0 ? exp - (long long)now : FETCH_IAM_DEFAULT_LIFE;
+		long long margin = life / 10;
+
+		if (exp <= 0)
+			exp = (long long)now + FETCH_IAM_DEFAULT_LIFE;
+		if (margin > FETCH_IAM_MARGIN_MAX)
+			margin = FETCH_IAM_MARGIN_MAX;
+		if (margin < 1)
+			margin = 1;
+		free(f->iam_token);
+		f->iam_token = token;
+		f->iam_use_until = (time_t)(exp - margin);
+		log_info("fetch: IAM login at %s succeeded; token reused for %lld s", job->url,
+			 exp - margin - (long long)now > 0 ? exp - margin - (long long)now : 0);
+	} else {
+		log_debug("fetch: %s", msg);
+	}
+	fetch_job_free(job);
+	fetch_iam_release(f, rc, msg);
 }
 
 /* Turn the end of a transfer into a result, or retry on the other path after a 404. */
@@ -363,7 +657,27 @@ static void fetch_job_finish(struct fetch_job *job, CURLcode cc)
 	long status = 0;
 	char snip[96];
 
+	if (job->login) {
+		fetch_login_finish(job, cc);
+		return;
+	}
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc == CURLE_OK && status == 401 && job->token && !job->auth_retried &&
+	    fetch_iam_on(f->cfg)) {
+		/* The token was revoked or expired early: log in again, once per fetch. */
+		job->auth_retried = true;
+		if (f->iam_token && strcmp(f->iam_token, job->token) == 0) {
+			free(f->iam_token);
+			f->iam_token = NULL;
+		}
+		log_info("fetch: %s refused the IAM token (401); logging in again", job->url);
+		job->waiting_token = true;
+		if (fetch_iam_token_ok(f))
+			fetch_iam_release(f, 0, NULL);
+		else
+			fetch_iam_login(f);
+		return;
+	}
 	if (cc == CURLE_OK && status == 404 && !job->fell_back) {
 		const char *url404 = job->url;
 		int rc;
@@ -570,7 +884,8 @@ struct fetcher *fetcher_new(struct event_base *base, const struct config *cfg)
 	f->max_bytes = FETCH_MAX_BYTES;
 	f->multi = curl_multi_init();
 	f->timer = evtimer_new(base, fetch_on_timeout, f);
-	if (!f->multi || !f->timer ||
+	f->iam_defer = evtimer_new(base, fetch_iam_defer_cb, f);
+	if (!f->multi || !f->timer || !f->iam_defer ||
 	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fetch_on_socket) != CURLM_OK ||
 	    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, (void *)f) != CURLM_OK ||
 	    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, fetch_on_timer) != CURLM_OK ||
@@ -591,6 +906,14 @@ static void fetcher_destroy(struct fetcher *f)
 		fetch_job_unlink(job);
 		fetch_job_free(job);
 	}
+	if (f->login) {
+		curl_multi_remove_handle(f->multi, f->login->easy);
+		fetch_job_free(f->login);
+		f->login = NULL;
+	}
+	if (f->iam_defer)
+		event_free(f->iam_defer);
+	free(f->iam_token);
 	/* Closing cached connections calls fetch_on_socket(REMOVE), which needs f. */
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
@@ -615,6 +938,20 @@ void fetcher_free(struct fetcher *f)
 	fetcher_destroy(f);
 }
 
+void fetcher_cancel_all(struct fetcher *f)
+{
+	if (!f)
+		return;
+	while (f->jobs) {
+		struct fetch_job *job = f->jobs;
+
+		if (!job->waiting_token)
+			curl_multi_remove_handle(f->multi, job->easy);
+		fetch_job_unlink(job);
+		fetch_job_free(job);
+	}
+}
+
 void fetcher_set_config(struct fetcher *f, const struct config *cfg)
 {
 	f->cfg = cfg;
@@ -631,6 +968,11 @@ void fetcher_set_max_bytes(struct fetcher *f, size_t max)
 size_t fetcher_pending(const struct fetcher *f)
 {
 	return f ? f->njobs : 0;
+}
+
+unsigned long long fetcher_iam_logins(const struct fetcher *f)
+{
+	return f ? (unsigned long long)f->iam_logins : 0;
 }
 
 const char *fetcher_path_for(const struct fetcher *f, const char *hostport)
@@ -670,11 +1012,25 @@ int fetch_state(struct fetcher *f, const char *hostport,
 		return rc;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
-	job->next = f->jobs;
-	if (f->jobs)
-		f->jobs->prev = job;
-	f->jobs = job;
-	f->njobs++;
+	if (fetch_job_url(job) != 0) {
+		fetch_job_free(job);
+		return MDNS_EINVAL;
+	}
+	if (fetch_iam_on(f->cfg)) {
+		if (!fetch_iam_token_ok(f)) {
+			/* Wait for a login; its end (in the loop) starts or fails this fetch. */
+			job->waiting_token = true;
+			fetch_job_link(f, job);
+			fetch_iam_login(f);
+			return 0;
+		}
+		job->token = strdup(f->iam_token);
+		if (!job->token) {
+			fetch_job_free(job);
+			return MDNS_ENOMEM;
+		}
+	}
+	fetch_job_link(f, job);
 	/* Adding only arms curl's timer; the transfer (and done) happen in the loop. */
 	rc = fetch_job_start(job);
 	if (rc) {

@@ -25,8 +25,14 @@ struct fetch_result {
  * it never blocks the loop.  cfg (borrowed; must outlive the fetcher, or be
  * replaced with fetcher_set_config) supplies stateTimeoutSeconds (<= 0 or a
  * NULL cfg: 300 s), MesosHTTPSOn with CACertFile/CertFile/KeyFile (without
- * CACertFile the system CA store verifies), and mesosAuthentication "basic"
- * with mesosCredentials ("iam" is not handled here yet).  Returns NULL on failure.
+ * CACertFile the system CA store verifies, and a warning says so once),
+ * mesosAuthentication "basic" with mesosCredentials, and "iam" with
+ * IAMConfigFile: before a fetch without a usable token, one login (an RS256
+ * JWT POSTed to the account's login_endpoint on the same multi handle, with
+ * CACertFile when set) gets a token that is sent as "Authorization:
+ * token=<token>" and reused until shortly before its exp (10% of its life,
+ * at most 5 min; an opaque token is taken to last 1 h); a 401 to a token
+ * makes that fetch log in again, once.  Returns NULL on failure.
  *
  * The first call initialises libcurl (curl_global_init, once per process);
  * a program that wants a clean exit calls curl_global_cleanup() after its
@@ -41,6 +47,13 @@ struct fetcher *fetcher_new(struct event_base *base, const struct config *cfg);
  */
 void fetcher_free(struct fetcher *f);
 
+/*
+ * Cancel every fetch in flight or waiting for an IAM login; their callbacks
+ * are not called.  A login under way goes on (its token stays useful).  Not
+ * from inside a done callback.
+ */
+void fetcher_cancel_all(struct fetcher *f);
+
 /* Use cfg (borrowed, as in fetcher_new) for fetches started from now on. */
 void fetcher_set_config(struct fetcher *f, const struct config *cfg);
 
@@ -49,6 +62,9 @@ void fetcher_set_max_bytes(struct fetcher *f, size_t max);
 
 /* Number of fetches started whose callback has not run yet. */
 size_t fetcher_pending(const struct fetcher *f);
+
+/* IAM logins attempted so far (for metrics and tests). */
+unsigned long long fetcher_iam_logins(const struct fetcher *f);
 
 /*
  * The path the next fetch from hostport starts with: "/master/state", or
@@ -62,9 +78,10 @@ const char *fetcher_path_for(const struct fetcher *f, const char *hostport);
  * GET http(s)://hostport/master/state; on 404 retry /master/state.json and
  * remember per hostport which path worked.  Sends User-Agent
  * mesos-dnsd/<version>, accepts gzip, enforces stateTimeoutSeconds and
- * FETCH_MAX_BYTES.  done(ctx, result) is called exactly once, later, from the
- * event loop (never from inside fetch_state).  Several fetches may run at once.
- * Redirects (a non-leading master may answer 307) are followed, at most 5.
+ * FETCH_MAX_BYTES (connecting, TLS included, may take at most 10 s of it,
+ * so a vanished host does not hold a cycle up).  done(ctx, result) is called
+ * exactly once, later, from the event loop (never from inside fetch_state).
+ * Several fetches may run at once.  Redirects (a non-leading master may answer 307) are followed, at most 5.
  * Result codes: 0; MDNS_EHTTP (non-2xx, http_status set); MDNS_ETIMEDOUT;
  * MDNS_ETOOBIG; MDNS_ECURL (connect, TLS, ... with curl's message in err);
  * MDNS_ENOMEM.  fetch_state may be called from inside a done callback.

@@ -7,6 +7,7 @@
 struct event_base;
 struct config;
 struct refresher;
+struct zk;
 
 /* What the pipeline has done, for logs, /health and metrics. */
 struct refresh_stats {
@@ -17,6 +18,7 @@ struct refresh_stats {
 	time_t last_success;		/* 0 = never */
 	time_t last_failure;
 	char last_error[512];		/* reason of the last failure */
+	int stale;			/* the zone comes from stateCacheFile, no fetch succeeded yet */
 };
 
 /*
@@ -27,7 +29,23 @@ struct refresh_stats {
  */
 struct refresher *refresher_new(struct event_base *base, const struct config *cfg);
 
-/* Run a refresh now, then every refreshSeconds. */
+/*
+ * Take the masters from zk (borrowed; must outlive the refresher): each cycle
+ * asks ZooKeeper's masters, leader first, then the config's `masters`; those
+ * are also the masters of the zone's master records.  Call before
+ * refresher_start.  Without it (or with NULL) only the config's are used.
+ * A cycle with no master at all waits (quietly) for the next trigger.
+ */
+void refresher_set_zk(struct refresher *r, struct zk *zk);
+
+/* zk_new's on_change callback: ctx is the refresher; refreshes at once. */
+void refresher_zk_changed(void *ctx);
+
+/*
+ * Start: with stateCacheFile (and no stateFile) the cached state is built
+ * and published first, marked stale until a fetch succeeds; then a refresh
+ * runs at once and every refreshSeconds after.
+ */
 void refresher_start(struct refresher *r);
 
 /* Ask for a refresh as soon as the current one (if any) ends. */
@@ -35,6 +53,9 @@ void refresher_trigger(struct refresher *r);
 
 /* Counters and times (a copy). */
 void refresher_stats(const struct refresher *r, struct refresh_stats *out);
+
+/* 1 while the zone served comes from stateCacheFile and no fetch has succeeded since. */
+int refresher_stale(const struct refresher *r);
 
 /* Stop (waits for the builder thread) and free; NULL is a no-op. */
 void refresher_free(struct refresher *r);

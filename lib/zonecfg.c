@@ -32,4 +32,5 @@ void zonecfg_records(const struct config *cfg, struct records_config *rc)
 	rc->ip_sources = cfg->ip_sources;
 	rc->nip_sources = cfg->nip_sources;
 	rc->soa_mname = cfg->soa_mname;
+	rc->enumerate = cfg->enumeration_on;
 }

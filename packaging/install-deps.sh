@@ -15,6 +15,9 @@ libssl-dev
 libjansson-dev
 liburcu-dev
 libzookeeper-mt-dev
+zookeeper
+zookeeper-bin
+default-jre-headless
 bind9-dnsutils
 knot-dnsutils
 python3
@@ -22,6 +25,13 @@ curl
 openssl
 clang
 libclang-rt-14-dev
+nsd
+knot
+dnsperf
+util-linux
+prometheus
+bind9
+iproute2
 "
 
 missing=""
@@ -37,5 +47,15 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# The test servers (NSD, BIND, Knot...) are run by the tests on their own
+# ports; keep their packages from starting system services on port 53 (the
+# standard policy-rc.d hook), unless the machine already has a policy.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+	$SUDO chmod 755 "$policy"
+	trap '$SUDO rm -f "$policy"' EXIT
+fi
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -10,6 +10,7 @@
 #include "lib/err.h"
 #include "zone/dname.h"
 #include "zone/labels.h"
+#include "zone/meta.h"
 #include "zone/zone.h"
 
 /*
@@ -24,6 +25,7 @@ struct rec_ctx {
 	struct zone_builder *b;
 	const struct records_config *rc;
 	struct records_stats *stats;
+	struct zone_meta *meta;		/* NULL unless rc->enumerate */
 };
 
 /* Format a name; MDNS_ERANGE when it does not fit. */
@@ -75,9 +77,16 @@ static int add_addrs(struct rec_ctx *c, const struct iplist *ips, const char *fm
 		return 0;
 	}
 	for (size_t i = 0; i < ips->n; i++) {
-		int rc = builder_rc(c, zone_builder_add_addr(c->b, owner, &ips->v[i]));
+		int added = zone_builder_add_addr(c->b, owner, &ips->v[i]);
+		int rc = builder_rc(c, added);
 		if (rc)
 			return rc;
+		if (added == 0 && c->meta) {
+			char ip[64];
+			ipaddr_format(&ips->v[i], ip, sizeof(ip));
+			if (zone_meta_record(c->meta, owner, ips->v[i].af == 6 ? RR_AAAA : RR_A, ip))
+				return MDNS_ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -99,7 +108,17 @@ static int add_srv(struct rec_ctx *c, uint16_t port, const char *target, const c
 		c->stats->records_rejected++;
 		return 0;
 	}
-	return builder_rc(c, zone_builder_add_srv(c->b, owner, 0, c->rc->srv_weight, port, target));
+	int added = zone_builder_add_srv(c->b, owner, 0, c->rc->srv_weight, port, target);
+	if (added == 0 && c->meta) {
+		/* mesos-dns's "target.:port" (its names always end in a dot). */
+		char host[NAME_BUF + 8];
+		size_t tl = strlen(target);
+		snprintf(host, sizeof(host), "%s%s:%u", target,
+			 tl && target[tl - 1] == '.' ? "" : ".", (unsigned)port);
+		if (zone_meta_record(c->meta, owner, RR_SRV, host))
+			return MDNS_ENOMEM;
+	}
+	return builder_rc(c, added);
 }
 
 /* Addresses of a host name through the caller's resolver; NULL when none. */
@@ -426,6 +445,10 @@ static int task_records(struct rec_ctx *c, const struct state_task *t, const cha
 		c->stats->tasks_skipped++;
 		return 0;
 	}
+	/* Listed by /v1/enumerate like mesos-dns: every running task on a known
+	 * agent, under the names the state gives it. */
+	if (c->meta && zone_meta_task(c->meta, t->name ? t->name : "", t->id) == MDNS_ENOMEM)
+		return MDNS_ENOMEM;
 	label_task_hash5(t->id ? t->id : "", hash5);
 	agent_tail(t->slave_id, tail);
 	canonical_label(tl, hash5, tail, canon);
@@ -436,11 +459,12 @@ static int task_records(struct rec_ctx *c, const struct state_task *t, const cha
 	ti.ips = task_ips(t, ti.agent_ips, rc->ip_sources, rc->nip_sources);
 	c->stats->tasks++;
 
-	if ((r = task_records_named(c, &ti, tl, canon)) != 0)
-		return r;
-	if (t->has_discovery)
-		return task_records_raw(c, &ti, tl, hash5, tail);
-	return 0;
+	r = task_records_named(c, &ti, tl, canon);
+	if (r == 0 && t->has_discovery)
+		r = task_records_raw(c, &ti, tl, hash5, tail);
+	if (c->meta)
+		zone_meta_task_end(c->meta);
+	return r;
 }
 
 /* --- frameworks, agents, masters, name server ------------------------------ */
@@ -584,18 +608,25 @@ int records_build(struct zone_builder *b, const struct mesos_state *st,
 		  const struct records_config *rc, struct records_stats *stats)
 {
 	struct records_stats local;
-	struct rec_ctx c = { b, rc, stats ? stats : &local };
+	struct rec_ctx c = { b, rc, stats ? stats : &local, NULL };
 	const struct state_agent **agents;
 	size_t nagents;
 	int r;
 
 	memset(c.stats, 0, sizeof(*c.stats));
-	if ((r = agent_index(st, &agents, &nagents)) != 0)
+	if (rc->enumerate && !(c.meta = zone_meta_new()))
+		return MDNS_ENOMEM;
+	if ((r = agent_index(st, &agents, &nagents)) != 0) {
+		zone_meta_free(c.meta);
 		return r;
+	}
 
 	for (size_t i = 0; i < st->nframeworks; i++) {
 		const struct state_framework *f = &st->frameworks[i];
 		char fw[NAME_BUF];
+
+		if (c.meta && (r = zone_meta_framework(c.meta, f->name)) != 0)
+			goto out;
 
 		/* A framework whose name sanitises to nothing has no place in
 		 * the tree: its tasks are skipped and counted. */
@@ -614,5 +645,11 @@ int records_build(struct zone_builder *b, const struct mesos_state *st,
 		goto out;
 out:
 	free(agents);
+	if (c.meta && r == 0) {
+		zone_meta_finish(c.meta);
+		zone_builder_set_meta(b, c.meta);
+	} else {
+		zone_meta_free(c.meta);
+	}
 	return r;
 }

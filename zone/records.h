@@ -39,6 +39,10 @@ struct records_config {
 	 */
 	const struct iplist *(*resolve)(void *ctx, const char *host);
 	void *resolve_ctx;
+
+	/* Also record which framework and task each task record comes from
+	 * (zone/meta.h, for /v1/enumerate) and hand it to the builder. */
+	int enumerate;
 };
 
 /* Counts of what was generated and skipped, for logs and metrics. */
@@ -50,7 +54,8 @@ struct records_stats {
 };
 
 /*
- * Add every record derived from st to b.  Pure: no I/O, no clock.  Hostname
+ * Add every record derived from st to b.  Pure: no I/O, no clock.  With
+ * rc->enumerate, a zone_meta is attached to b (zone_builder_set_meta).  Hostname
  * endpoints carry their resolved ips, or are looked up through rc->resolve
  * (no address drops only the records that need it).  stats may be NULL;
  * otherwise it is zeroed and filled.  Returns 0, or MDNS_ENOMEM (b is then

@@ -9,6 +9,7 @@
 #include "lib/err.h"
 #include "zone/arena.h"
 #include "zone/dname.h"
+#include "zone/meta.h"
 
 /* A record as added, before sorting; owner and rdata live in the arena. */
 struct brec {
@@ -67,6 +68,7 @@ void zone_free(struct zone *z)
 {
 	if (!z)
 		return;
+	zone_meta_free(z->meta);
 	arena_free(z->arena);
 	free(z);
 }
@@ -91,6 +93,12 @@ void zone_builder_free(struct zone_builder *b)
 	zone_free(b->z);
 	free(b->recs);
 	free(b);
+}
+
+void zone_builder_set_meta(struct zone_builder *b, struct zone_meta *m)
+{
+	zone_meta_free(b->z->meta);
+	b->z->meta = m;
 }
 
 /* Append a record whose owner is given as text; checks it is in the zone. */

@@ -55,6 +55,8 @@ struct zone_node {
 	struct zone_node *hnext;	/* hash chain */
 };
 
+struct zone_meta;
+
 /*
  * The zone: immutable once built, shared read-only by every answering thread
  * until it is replaced; all of it lives in one arena.
@@ -74,6 +76,8 @@ struct zone {
 	size_t nnodes;
 	size_t nrecords;		/* records, SOA and NS included */
 	const struct zone_rrset *soa;	/* the apex SOA */
+	struct zone_meta *meta;		/* records by framework and task (zone/meta.h),
+					   owned; NULL when not collected */
 };
 
 struct zone_builder;
@@ -94,6 +98,13 @@ int zone_builder_add_addr(struct zone_builder *b, const char *owner, const struc
 /* Add an SRV record (priority, weight, port, target text). Same rules. */
 int zone_builder_add_srv(struct zone_builder *b, const char *owner, uint16_t priority,
 			 uint16_t weight, uint16_t port, const char *target);
+
+/*
+ * Hand m (zone/meta.h; owned from now on, may be NULL) to the zone being
+ * built: it is published and freed with the zone, and not compared by
+ * zone_same_content.
+ */
+void zone_builder_set_meta(struct zone_builder *b, struct zone_meta *m);
 
 /*
  * Finish: add the apex SOA and NS, sort, de-duplicate, add empty

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,11 +11,16 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "lib/acl.h"
 #include "lib/config.h"
 #include "lib/dnsserver.h"
 #include "lib/err.h"
+#include "lib/forward.h"
+#include "lib/httpapi.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/refresh.h"
+#include "lib/zk.h"
 #include "lib/zonecfg.h"
 #include "lib/zonepub.h"
 #include "zone/zone.h"
@@ -90,6 +96,48 @@ static void warn_cb(void *ctx, const char *msg)
 	log_warn("%s", msg);
 }
 
+/*
+ * recurseFrom as an address list: the configured prefixes, or by default
+ * loopback plus the networks of this host's interfaces (BIND's "localhost;
+ * localnets;").  NULL on error (logged).
+ */
+static struct acl *recurse_acl(const struct config *cfg)
+{
+	struct acl *a = acl_new();
+	char buf[1024];
+	int rc = 0;
+
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < cfg->recurse_from.n && rc == 0; i++)
+		rc = acl_add_cidr(a, cfg->recurse_from.v[i]);
+	if (cfg->recurse_from.n == 0) {
+		rc = acl_add_loopback(a);
+		int lr = rc ? 0 : acl_add_local(a, true);
+		if (lr)
+			log_warn("main: cannot list the local networks (%s); recurseFrom is loopback only",
+				 mdns_strerror(lr));
+	}
+	if (rc) {
+		log_err("main: recurseFrom: %s", mdns_strerror(rc));
+		acl_free(a);
+		return NULL;
+	}
+	log_info("main: forwarding for %s", acl_format(a, buf, sizeof(buf)));
+	return a;
+}
+
+/* Forwarding needs many sockets (one per query out): raise the soft limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
@@ -147,9 +195,26 @@ int main(int argc, char **argv)
 
 	struct event_base *base = event_base_new();
 	struct dnsserver *dns = NULL;
+	struct fwd_config *fwdc = NULL;
+	struct acl *recurse = NULL;
 	struct refresher *ref = NULL;
+	struct zk *zk = NULL;
+	struct httpapi *http = NULL;
 	struct event *sigs[3] = { 0 };
 
+	if (cfg.dns_on && cfg.external_on) {
+		raise_nofile();
+		fwdc = fwd_config_new(&cfg, "/etc/resolv.conf", err, sizeof(err));
+		if (!fwdc) {
+			log_err("%s", err);
+			goto out;
+		}
+		if (fwd_config_resolvers(fwdc) == 0)
+			log_warn("main: externalon is set but there is no general resolver; names "
+				 "outside %s and the zoneResolvers zones get REFUSED", cfg.domain);
+		if (!(recurse = recurse_acl(&cfg)))
+			goto out;
+	}
 	if (cfg.dns_on) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		struct dnsserver_opts dopts = {
@@ -158,6 +223,10 @@ int main(int argc, char **argv)
 			.workers = cfg.workers > 0 ? cfg.workers : (ncpu > 0 ? (int)ncpu : 1),
 			.tcp_idle_timeout = cfg.tcp_idle_timeout,
 			.tcp_max_connections = cfg.tcp_max_connections,
+			.forward = fwdc,
+			.recurse_from = recurse,
+			.forward_max_inflight = cfg.forward_max_inflight,
+			.edns_udp_size = cfg.edns_udp_size,
 		};
 		dns = dnsserver_new(&dopts, err, sizeof(err));
 		if (!dns) {
@@ -166,9 +235,37 @@ int main(int argc, char **argv)
 		}
 	}
 	ref = refresher_new(base, &cfg);
+	if (ref && cfg.zk[0] && !cfg.state_file[0]) {
+		/* Leader detection; never fatal: ZooKeeper being down is retried forever. */
+		zk = zk_new(base, cfg.zk, cfg.zk_detection_timeout, refresher_zk_changed, ref);
+		if (!zk) {
+			log_err("main: cannot set up ZooKeeper leader detection for %s", cfg.zk);
+			goto out;
+		}
+		refresher_set_zk(ref, zk);
+	}
 	if (!base || !ref) {
 		log_err("main: cannot set up the event loop");
 		goto out;
+	}
+	if (cfg.http_on) {
+		struct httpapi_opts hopts = {
+			.listener = cfg.http_listener,
+			.port = cfg.http_port,
+			.cfg = &cfg,
+			.refresher = ref,
+			.version = MESOSDNSD_VERSION,
+			.url = PROJECT_URL,
+			.max_connections = 128,
+			.timeout_seconds = 10,
+			.dns = dns,
+			.zk = zk,
+		};
+		http = httpapi_new(base, &hopts, err, sizeof(err));
+		if (!http) {
+			log_err("%s", err);
+			goto out;
+		}
 	}
 	int signums[3] = { SIGINT, SIGTERM, SIGHUP };
 	for (int i = 0; i < 3; i++) {
@@ -179,14 +276,20 @@ int main(int argc, char **argv)
 		log_err("main: cannot start DNS workers");
 		goto out;
 	}
+	httpapi_set_ready(http, 1);	/* /ready: DNS is served (or off) */
 	log_info("main: mesos-dnsd %s for domain %s, state from %s", MESOSDNSD_VERSION, cfg.domain,
-		 cfg.state_file[0] ? cfg.state_file : "masters");
+		 cfg.state_file[0] ? cfg.state_file : cfg.zk[0] ? cfg.zk : "masters");
 	refresher_start(ref);
 	event_base_dispatch(base);
 	status = 0;
 out:
-	/* Workers first, so no reader is left when the zone is freed. */
+	/* The HTTP API reads the workers' and refresher's state: it goes first.
+	 * Workers next, so no reader is left when the zone is freed. */
+	httpapi_free(http);
 	dnsserver_free(dns);
+	fwd_config_free(fwdc);
+	acl_free(recurse);
+	zk_free(zk);
 	refresher_free(ref);
 	for (int i = 0; i < 3; i++)
 		if (sigs[i])
@@ -194,6 +297,7 @@ out:
 	if (base)
 		event_base_free(base);
 	zonepub_shutdown();
+	metrics_shutdown();
 	config_clear(&cfg);
 	curl_global_cleanup();
 	libevent_global_shutdown();

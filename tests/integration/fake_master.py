@@ -3,11 +3,20 @@
 """Serve GET /master/state and /master/state.json from a JSON file, like a Mesos master.
 
 The file is re-read on every request, so a test changes the state by rewriting it.
-Its content selects special answers: "HTTP500" -> 500, "HANG" -> no answer for 1000 s.
+Its content selects special answers: "HTTP500" -> 500, "HANG" -> no answer for 1000 s,
+"HUGE" -> a 300 MB body streamed in chunks (never held in memory or on disk).
 
   fake_master.py --port P --state FILE [--leader-rewrite | --leader PID] [--only-state-json]
                  [--ready-file F] [--log F] [--host|--bind 127.0.0.1] [--basic-auth USER:PASS]
                  [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+                 [--iam-public-key PEM --iam-uid UID [--iam-token-ttl S]]
+
+With --iam-public-key the master also plays the DC/OS IAM login endpoint:
+POST /acs/api/v1/auth/login {"uid","token"} is answered 200 {"token": T} when the
+token is an RS256 JWT of --iam-uid, not expired, whose signature the openssl CLI
+verifies with the public key; else 401.  T is a JWT-shaped token with "exp" set
+--iam-token-ttl seconds ahead (default 3600), and state requests must then carry
+"Authorization: token=T" (a token this process issued and not expired) or get 401.
 
 --port 0 picks a free port; the port actually bound is written to --ready-file
 (atomically) once the server listens.  --log appends one line per request:
@@ -22,13 +31,46 @@ import base64
 import gzip
 import json
 import os
+import secrets
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_PATHS = ("/master/state", "/master/state.json")
+LOGIN_PATH = "/acs/api/v1/auth/login"
+HUGE_BYTES = 300 * 1024 * 1024
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_rs256(jwt, pubkey):
+    """Check an RS256 JWT's signature with the openssl CLI; returns its claims or None."""
+    try:
+        h64, c64, s64 = jwt.split(".")
+        header = json.loads(b64url_decode(h64))
+        claims = json.loads(b64url_decode(c64))
+        sig = b64url_decode(s64)
+    except (ValueError, TypeError):
+        return None
+    if header.get("alg") != "RS256":
+        return None
+    with tempfile.NamedTemporaryFile(prefix="jwt-sig-") as f:
+        f.write(sig)
+        f.flush()
+        p = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pubkey, "-signature", f.name],
+                           input=("%s.%s" % (h64, c64)).encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+    return claims if p.returncode == 0 and b"Verified OK" in p.stdout else None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -64,6 +106,31 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _huge(self):
+        """HUGE_BYTES of JSON-looking text, chunked, generated as it goes."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b" " * (1024 * 1024)
+        sent = 0
+        try:
+            head = b'{"leader":"master@127.0.0.1:5050","x":"'
+            self.wfile.write(b"%x\r\n" % len(head) + head + b"\r\n")
+            while sent < HUGE_BYTES:
+                self.wfile.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                sent += len(chunk)
+            self.wfile.write(b"2\r\n\"}\r\n0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # the client gave up, as it should
+        self.close_connection = True
+
+    def _token_ok(self):
+        auth = self.headers.get("Authorization", "")
+        tok = auth[len("token="):] if auth.startswith("token=") else None
+        exp = self.server.tokens.get(tok) if tok else None
+        return exp is not None and exp > time.time()
+
     def _state(self):
         opts = self.server.opts
         with open(opts.state, "rb") as f:
@@ -74,6 +141,8 @@ class Handler(BaseHTTPRequestHandler):
         if text == b"HANG":
             time.sleep(1000)
             return self._send(503, "gave up\n", "text/plain")
+        if text == b"HUGE":
+            return self._huge()
         if opts.leader_rewrite or opts.leader is not None:
             if opts.leader is not None:
                 leader = opts.leader
@@ -91,9 +160,41 @@ class Handler(BaseHTTPRequestHandler):
                 pass  # not JSON: serve it unchanged
         return self._send(200, data)
 
+    def _login(self):
+        opts = self.server.opts
+        n = int(self.headers.get("Content-Length", "0") or 0)
+        raw = self.rfile.read(n) if 0 < n < 1 << 20 else b""
+        try:
+            req = json.loads(raw)
+            uid, jwt = req["uid"], req["token"]
+        except (ValueError, KeyError, TypeError):
+            return self._send(400, json.dumps({"code": "ERR_BAD_REQUEST"}))
+        claims = verify_rs256(jwt, opts.iam_public_key) if isinstance(jwt, str) else None
+        if not claims or claims.get("uid") != opts.iam_uid or uid != opts.iam_uid or \
+                not isinstance(claims.get("exp"), int) or claims["exp"] < time.time():
+            return self._send(401, json.dumps({"code": "ERR_INVALID_CREDENTIALS"}))
+        exp = int(time.time()) + opts.iam_token_ttl
+        tok = "%s.%s.%s" % (b64url(b'{"alg":"RS256","typ":"JWT"}'),
+                            b64url(json.dumps({"uid": uid, "exp": exp}).encode()),
+                            b64url(secrets.token_bytes(32)))
+        self.server.tokens[tok] = exp
+        return self._send(200, json.dumps({"token": tok}))
+
+    def do_POST(self):
+        self._log()
+        path = self.path.split("?", 1)[0]
+        if path == LOGIN_PATH and self.server.opts.iam_public_key:
+            return self._login()
+        n = int(self.headers.get("Content-Length", "0") or 0)
+        if 0 < n < 1 << 20:
+            self.rfile.read(n)
+        return self._send(405, "", "text/plain")
+
     def do_GET(self):
         self._log()
         path = self.path.split("?", 1)[0]
+        if self.server.opts.iam_public_key and path in STATE_PATHS and not self._token_ok():
+            return self._send(401, json.dumps({"code": "ERR_INVALID_TOKEN"}))
         auth = self.server.opts.basic_auth
         if auth and self.headers.get("Authorization", "") != \
                 "Basic " + base64.b64encode(auth.encode()).decode():
@@ -131,12 +232,16 @@ def main():
     ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     ap.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
     ap.add_argument("--tls-client-ca", help="require a client certificate signed by this CA")
+    ap.add_argument("--iam-public-key", help="serve the IAM login endpoint, verifying with this PEM")
+    ap.add_argument("--iam-uid", default="dcos-dns", help="the only uid allowed to log in")
+    ap.add_argument("--iam-token-ttl", type=int, default=3600, help="life of issued tokens, s")
     opts = ap.parse_args()
 
     ThreadingHTTPServer.daemon_threads = True  # a HANG must not block exit
     srv = ThreadingHTTPServer((opts.host, opts.port), Handler)
     srv.opts = opts
     srv.log_lock = threading.Lock()
+    srv.tokens = {}
     if opts.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(opts.tls_cert, opts.tls_key)

@@ -1,0 +1,639 @@
+/* lib/metrics.c -- counters and the Prometheus text format of /metrics. */
+#include "lib/metrics.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+
+const double metrics_dns_duration_bounds[METRICS_DNS_DURATION_NB] = {
+	0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+	0.01, 0.1,
+};
+const double metrics_dns_size_bounds[METRICS_DNS_SIZE_NB] = {
+	64, 128, 256, 512, 1024, 1232, 2048, 4096, 8192, 16384, 65535,
+};
+const double metrics_fetch_duration_bounds[METRICS_FETCH_DURATION_NB] = {
+	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+};
+const double metrics_fetch_size_bounds[METRICS_FETCH_SIZE_NB] = {
+	1024, 16384, 131072, 1048576, 8388608, 33554432, 134217728, 268435456,
+};
+const double metrics_build_duration_bounds[METRICS_BUILD_DURATION_NB] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30,
+};
+
+/* ---- DNS workers ------------------------------------------------------ */
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics_dns *reg_head;
+static int reg_count;
+
+struct metrics_dns *metrics_dns_new(void)
+{
+	/* A cache line of its own start, so workers never share one. */
+	size_t sz = (sizeof(struct metrics_dns) + 63) & ~(size_t)63;
+	struct metrics_dns *m = aligned_alloc(64, sz);
+
+	if (!m)
+		return NULL;
+	memset(m, 0, sz);
+	pthread_mutex_lock(&reg_mu);
+	m->next = reg_head;
+	reg_head = m;
+	reg_count++;
+	pthread_mutex_unlock(&reg_mu);
+	return m;
+}
+
+enum metrics_qtype metrics_qtype_of(uint16_t qtype)
+{
+	switch (qtype) {
+	case 1: return METRICS_QT_A;
+	case 28: return METRICS_QT_AAAA;
+	case 33: return METRICS_QT_SRV;
+	case 6: return METRICS_QT_SOA;
+	case 2: return METRICS_QT_NS;
+	case 255: return METRICS_QT_ANY;
+	default: return METRICS_QT_OTHER;
+	}
+}
+
+enum metrics_rcode metrics_rcode_of(int rcode)
+{
+	switch (rcode) {
+	case 0: return METRICS_RC_NOERROR;
+	case 1: return METRICS_RC_FORMERR;
+	case 2: return METRICS_RC_SERVFAIL;
+	case 3: return METRICS_RC_NXDOMAIN;
+	case 4: return METRICS_RC_NOTIMP;
+	case 5: return METRICS_RC_REFUSED;
+	case 16: return METRICS_RC_BADVERS;
+	default: return METRICS_RC_OTHER;
+	}
+}
+
+/* Index of the first bucket whose bound is >= v; nb for +Inf. */
+static size_t bucket_of(const double *bounds, size_t nb, double v)
+{
+	size_t i = 0;
+
+	while (i < nb && v > bounds[i])
+		i++;
+	return i;
+}
+
+void metrics_dns_reply(struct metrics_dns *m, enum metrics_transport t, uint16_t qtype,
+		       int rcode, enum metrics_source src, size_t reply_len, int truncated)
+{
+	if (!m)
+		return;
+	if (reply_len == 0) {
+		metrics_add(&m->dropped[t], 1);
+		return;
+	}
+	metrics_add(&m->requests[t][metrics_qtype_of(qtype)][metrics_rcode_of(rcode)][src], 1);
+	if (truncated)
+		metrics_add(&m->truncated[t], 1);
+	metrics_add(&m->size[t][bucket_of(metrics_dns_size_bounds, METRICS_DNS_SIZE_NB,
+					  (double)reply_len)], 1);
+	metrics_add(&m->size_bytes[t], reply_len);
+}
+
+void metrics_dns_forwarded(struct metrics_dns *m, enum metrics_transport t, uint16_t qtype)
+{
+	if (m)
+		metrics_add(&m->requests[t][metrics_qtype_of(qtype)][METRICS_RC_UPSTREAM]
+					[METRICS_SRC_FORWARDED], 1);
+}
+
+void metrics_dns_time(struct metrics_dns *m, enum metrics_transport t, uint64_t ns)
+{
+	if (!m)
+		return;
+	metrics_add(&m->duration[t][bucket_of(metrics_dns_duration_bounds, METRICS_DNS_DURATION_NB,
+					      (double)ns * 1e-9)], 1);
+	metrics_add(&m->duration_ns[t], ns);
+}
+
+/* ---- control thread --------------------------------------------------- */
+
+/* Written by the control thread, read by scrapes (also on it). */
+static struct {
+	_Atomic uint64_t fetches[METRICS_NFETCH];
+	_Atomic uint64_t fetch_duration[METRICS_FETCH_DURATION_NB + 1];
+	_Atomic uint64_t fetch_duration_us;
+	_Atomic uint64_t fetch_size[METRICS_FETCH_SIZE_NB + 1];
+	_Atomic uint64_t fetch_bytes;
+	_Atomic uint64_t build_duration[METRICS_BUILD_DURATION_NB + 1];
+	_Atomic uint64_t build_duration_us;
+	_Atomic uint64_t leader_changes;
+	_Atomic uint64_t http[600];
+} ctl;
+
+static uint64_t load(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+void metrics_state_fetch(enum metrics_fetch outcome)
+{
+	if ((unsigned)outcome < METRICS_NFETCH)
+		metrics_add(&ctl.fetches[outcome], 1);
+}
+
+enum metrics_fetch metrics_fetch_of_error(int code)
+{
+	switch (code) {
+	case 0: return METRICS_FETCH_OK;
+	case MDNS_ECURL: return METRICS_FETCH_CONNECT;
+	case MDNS_EHTTP: return METRICS_FETCH_HTTP;
+	case MDNS_ETIMEDOUT: return METRICS_FETCH_TIMEOUT;
+	case MDNS_ETOOBIG: return METRICS_FETCH_TOO_BIG;
+	case MDNS_EPARSE: case MDNS_ENOLEADER: return METRICS_FETCH_PARSE;
+	default: return METRICS_FETCH_OTHER;
+	}
+}
+
+void metrics_state_transfer(double seconds, size_t bytes)
+{
+	if (seconds < 0)
+		seconds = 0;
+	metrics_add(&ctl.fetch_duration[bucket_of(metrics_fetch_duration_bounds,
+						  METRICS_FETCH_DURATION_NB, seconds)], 1);
+	metrics_add(&ctl.fetch_duration_us, (uint64_t)(seconds * 1e6));
+	if (bytes) {
+		metrics_add(&ctl.fetch_size[bucket_of(metrics_fetch_size_bounds,
+						      METRICS_FETCH_SIZE_NB, (double)bytes)], 1);
+		metrics_add(&ctl.fetch_bytes, bytes);
+	}
+}
+
+void metrics_zone_build(double seconds)
+{
+	if (seconds < 0)
+		seconds = 0;
+	metrics_add(&ctl.build_duration[bucket_of(metrics_build_duration_bounds,
+						  METRICS_BUILD_DURATION_NB, seconds)], 1);
+	metrics_add(&ctl.build_duration_us, (uint64_t)(seconds * 1e6));
+}
+
+void metrics_leader_change(void)
+{
+	metrics_add(&ctl.leader_changes, 1);
+}
+
+void metrics_http_request(int status)
+{
+	if (status >= 100 && status < 600)
+		metrics_add(&ctl.http[status], 1);
+}
+
+void metrics_shutdown(void)
+{
+	pthread_mutex_lock(&reg_mu);
+	for (struct metrics_dns *m = reg_head, *next; m; m = next) {
+		next = m->next;
+		free(m);
+	}
+	reg_head = NULL;
+	reg_count = 0;
+	pthread_mutex_unlock(&reg_mu);
+}
+
+static void hist_init(struct metrics_hist *h, const double *bounds, size_t nb)
+{
+	h->bounds = bounds;
+	h->nb = nb;
+}
+
+void metrics_collect(struct metrics_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->zk_connected = -1;
+	for (int t = 0; t < METRICS_NTRANSPORTS; t++) {
+		hist_init(&s->duration[t], metrics_dns_duration_bounds, METRICS_DNS_DURATION_NB);
+		hist_init(&s->size[t], metrics_dns_size_bounds, METRICS_DNS_SIZE_NB);
+	}
+	hist_init(&s->fetch_duration, metrics_fetch_duration_bounds, METRICS_FETCH_DURATION_NB);
+	hist_init(&s->fetch_size, metrics_fetch_size_bounds, METRICS_FETCH_SIZE_NB);
+	hist_init(&s->build_duration, metrics_build_duration_bounds, METRICS_BUILD_DURATION_NB);
+
+	pthread_mutex_lock(&reg_mu);
+	s->dns_workers = reg_count;
+	for (const struct metrics_dns *m = reg_head; m; m = m->next) {
+		for (int t = 0; t < METRICS_NTRANSPORTS; t++) {
+			for (int q = 0; q < METRICS_NQTYPES; q++)
+				for (int r = 0; r < METRICS_NRCODES; r++)
+					for (int k = 0; k < METRICS_NSOURCES; k++)
+						s->requests[t][q][r][k] += load(&m->requests[t][q][r][k]);
+			s->dropped[t] += load(&m->dropped[t]);
+			s->truncated[t] += load(&m->truncated[t]);
+			for (int b = 0; b <= METRICS_DNS_DURATION_NB; b++)
+				s->duration[t].counts[b] += load(&m->duration[t][b]);
+			s->duration[t].sum += (double)load(&m->duration_ns[t]) * 1e-9;
+			for (int b = 0; b <= METRICS_DNS_SIZE_NB; b++)
+				s->size[t].counts[b] += load(&m->size[t][b]);
+			s->size[t].sum += (double)load(&m->size_bytes[t]);
+		}
+	}
+	pthread_mutex_unlock(&reg_mu);
+
+	for (int i = 0; i < METRICS_NFETCH; i++)
+		s->fetches[i] = load(&ctl.fetches[i]);
+	for (int b = 0; b <= METRICS_FETCH_DURATION_NB; b++)
+		s->fetch_duration.counts[b] = load(&ctl.fetch_duration[b]);
+	s->fetch_duration.sum = (double)load(&ctl.fetch_duration_us) * 1e-6;
+	for (int b = 0; b <= METRICS_FETCH_SIZE_NB; b++)
+		s->fetch_size.counts[b] = load(&ctl.fetch_size[b]);
+	s->fetch_size.sum = (double)load(&ctl.fetch_bytes);
+	for (int b = 0; b <= METRICS_BUILD_DURATION_NB; b++)
+		s->build_duration.counts[b] = load(&ctl.build_duration[b]);
+	s->build_duration.sum = (double)load(&ctl.build_duration_us) * 1e-6;
+	s->leader_changes = load(&ctl.leader_changes);
+	for (int c = 100; c < 600; c++)
+		s->http_requests[c] = load(&ctl.http[c]);
+}
+
+/* ---- text format ------------------------------------------------------- */
+
+char *metrics_escape_label(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen == 0)
+		return out;
+	for (; in && *in; in++) {
+		const char *rep = NULL;
+		char one[2] = { *in, 0 };
+
+		if (*in == '\\')
+			rep = "\\\\";
+		else if (*in == '"')
+			rep = "\\\"";
+		else if (*in == '\n')
+			rep = "\\n";
+		else
+			rep = one;
+		size_t rl = strlen(rep);
+		if (o + rl >= outlen)
+			break;
+		memcpy(out + o, rep, rl);
+		o += rl;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *metrics_format_value(double v, char *out, size_t outlen)
+{
+	if (isnan(v)) {
+		snprintf(out, outlen, "NaN");
+	} else if (isinf(v)) {
+		snprintf(out, outlen, v > 0 ? "+Inf" : "-Inf");
+	} else if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
+		snprintf(out, outlen, "%.0f", v);
+	} else {
+		/* The shortest of %.15g, %.16g, %.17g that reads back exactly. */
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(out, outlen, "%.*g", prec, v);
+			if (strtod(out, NULL) == v)
+				break;
+		}
+	}
+	return out;
+}
+
+/* A growing output buffer; oom is sticky. */
+struct mbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void mb_printf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void mb_printf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if (b->p && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t nc = b->cap ? b->cap * 2 : 16384;
+		while (nc < b->len + (size_t)n + 1)
+			nc *= 2;
+		char *np = realloc(b->p, nc);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+}
+
+/* "# HELP" and "# TYPE" of a family. */
+static void family(struct mbuf *b, const char *name, const char *type, const char *help)
+{
+	mb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample; labels is the inside of {...} (already escaped) or "". */
+static void sample(struct mbuf *b, const char *name, const char *labels, double v)
+{
+	char val[64];
+
+	metrics_format_value(v, val, sizeof(val));
+	if (labels && *labels)
+		mb_printf(b, "%s{%s} %s\n", name, labels, val);
+	else
+		mb_printf(b, "%s %s\n", name, val);
+}
+
+/* The _bucket, _sum and _count lines of one histogram series. */
+static void hist_series(struct mbuf *b, const char *name, const char *labels,
+			const struct metrics_hist *h)
+{
+	char lab[512], le[64], n[160];
+	uint64_t cum = 0;
+	const char *sep = labels && *labels ? "," : "";
+
+	snprintf(n, sizeof(n), "%s_bucket", name);
+	for (size_t i = 0; i <= h->nb; i++) {
+		cum += h->counts[i];
+		if (i < h->nb)
+			metrics_format_value(h->bounds[i], le, sizeof(le));
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		snprintf(lab, sizeof(lab), "%s%sle=\"%s\"", labels ? labels : "", sep, le);
+		sample(b, n, lab, (double)cum);
+	}
+	snprintf(n, sizeof(n), "%s_sum", name);
+	sample(b, n, labels, h->sum);
+	snprintf(n, sizeof(n), "%s_count", name);
+	sample(b, n, labels, (double)cum);
+}
+
+static const char *const transport_names[METRICS_NTRANSPORTS] = { "udp", "tcp" };
+static const char *const qtype_names[METRICS_NQTYPES] = {
+	"A", "AAAA", "SRV", "SOA", "NS", "ANY", "other",
+};
+static const char *const rcode_names[METRICS_NRCODES] = {
+	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other",
+	"upstream",
+};
+static const char *const source_names[METRICS_NSOURCES] = {
+	"authoritative", "forwarded", "local",
+};
+/* result, reason of each enum metrics_fetch */
+static const char *const fetch_labels[METRICS_NFETCH][2] = {
+	{ "success", "none" }, { "follower", "none" }, { "failure", "connect" },
+	{ "failure", "http" }, { "failure", "timeout" }, { "failure", "too_big" },
+	{ "failure", "parse" }, { "failure", "not_leader" }, { "failure", "other" },
+};
+static const char *const rr_names[METRICS_NRR] = { "A", "AAAA", "SRV", "SOA", "NS" };
+
+static void render_dns(struct mbuf *b, const struct metrics_snapshot *s)
+{
+	char lab[256];
+
+	family(b, "mesosdns_dns_requests_total", "counter",
+	       "DNS queries answered, by transport, query type, response code and source "
+	       "(authoritative: from the zone; forwarded: handed to an upstream, rcode \"upstream\"; "
+	       "local: other replies of ours). Series appear once non-zero.");
+	for (int t = 0; t < METRICS_NTRANSPORTS; t++)
+		for (int q = 0; q < METRICS_NQTYPES; q++)
+			for (int r = 0; r < METRICS_NRCODES; r++)
+				for (int k = 0; k < METRICS_NSOURCES; k++) {
+					uint64_t v = s->requests[t][q][r][k];
+					if (!v)
+						continue;
+					snprintf(lab, sizeof(lab),
+						 "transport=\"%s\",qtype=\"%s\",rcode=\"%s\",source=\"%s\"",
+						 transport_names[t], qtype_names[q], rcode_names[r],
+						 source_names[k]);
+					sample(b, "mesosdns_dns_requests_total", lab, (double)v);
+				}
+
+	family(b, "mesosdns_dns_dropped_total", "counter",
+	       "DNS packets that got no reply (responses, packets shorter than a header).");
+	for (int t = 0; t < METRICS_NTRANSPORTS; t++) {
+		snprintf(lab, sizeof(lab), "transport=\"%s\"", transport_names[t]);
+		sample(b, "mesosdns_dns_dropped_total", lab, (double)s->dropped[t]);
+	}
+	family(b, "mesosdns_dns_truncated_responses_total", "counter",
+	       "DNS replies from which records were dropped to fit the size limit.");
+	for (int t = 0; t < METRICS_NTRANSPORTS; t++) {
+		snprintf(lab, sizeof(lab), "transport=\"%s\"", transport_names[t]);
+		sample(b, "mesosdns_dns_truncated_responses_total", lab, (double)s->truncated[t]);
+	}
+	family(b, "mesosdns_dns_request_duration_seconds", "histogram",
+	       "Time to answer a query from the zone or to hand it to the forwarder "
+	       "(upstream time is in mesosdns_forward_duration_seconds).");
+	for (int t = 0; t < METRICS_NTRANSPORTS; t++) {
+		snprintf(lab, sizeof(lab), "transport=\"%s\"", transport_names[t]);
+		hist_series(b, "mesosdns_dns_request_duration_seconds", lab, &s->duration[t]);
+	}
+	family(b, "mesosdns_dns_response_size_bytes", "histogram", "Size of DNS replies sent.");
+	for (int t = 0; t < METRICS_NTRANSPORTS; t++) {
+		snprintf(lab, sizeof(lab), "transport=\"%s\"", transport_names[t]);
+		hist_series(b, "mesosdns_dns_response_size_bytes", lab, &s->size[t]);
+	}
+	family(b, "mesosdns_dns_workers", "gauge", "DNS worker threads.");
+	sample(b, "mesosdns_dns_workers", "", s->dns_workers);
+}
+
+/* One counter or gauge family with a sample per upstream. */
+static void upstream_family(struct mbuf *b, const struct metrics_snapshot *s, const char *name,
+			    const char *type, const char *help, size_t field, int is_double)
+{
+	char lab[320], up[256];
+
+	family(b, name, type, help);
+	for (size_t i = 0; i < s->nupstreams; i++) {
+		const char *base = (const char *)&s->upstreams[i];
+		double v = is_double ? *(const double *)(base + field)
+				     : (double)*(const uint64_t *)(base + field);
+		snprintf(lab, sizeof(lab), "upstream=\"%s\"",
+			 metrics_escape_label(s->upstreams[i].name, up, sizeof(up)));
+		sample(b, name, lab, v);
+	}
+}
+
+static void render_forward(struct mbuf *b, const struct metrics_snapshot *s)
+{
+	char lab[320], up[256];
+
+	if (!s->has_forward)
+		return;
+	family(b, "mesosdns_forward_requests_total", "counter",
+	       "Client queries handed to the forwarder.");
+	sample(b, "mesosdns_forward_requests_total", "", (double)s->fwd_forwarded);
+	family(b, "mesosdns_forward_servfail_total", "counter",
+	       "Forwarded queries answered with our SERVFAIL because every upstream failed.");
+	sample(b, "mesosdns_forward_servfail_total", "", (double)s->fwd_servfail);
+	family(b, "mesosdns_forward_rejected_total", "counter",
+	       "Queries answered SERVFAIL at once because too many were in flight.");
+	sample(b, "mesosdns_forward_rejected_total", "", (double)s->fwd_rejected);
+	family(b, "mesosdns_forward_dropped_replies_total", "counter",
+	       "Upstream replies dropped (wrong address, ID or question).");
+	sample(b, "mesosdns_forward_dropped_replies_total", "", (double)s->fwd_dropped);
+	family(b, "mesosdns_forward_inflight", "gauge", "Forwarded queries waiting for an upstream.");
+	sample(b, "mesosdns_forward_inflight", "", (double)s->fwd_inflight);
+	if (!s->upstreams || s->nupstreams == 0)
+		return;
+	upstream_family(b, s, "mesosdns_forward_queries_total", "counter",
+			"Exchanges started with each upstream resolver.",
+			offsetof(struct metrics_upstream, queries), 0);
+	upstream_family(b, s, "mesosdns_forward_failures_total", "counter",
+			"Upstream exchanges that failed (network error, SERVFAIL or REFUSED reply).",
+			offsetof(struct metrics_upstream, failures), 0);
+	upstream_family(b, s, "mesosdns_forward_timeouts_total", "counter",
+			"Upstream exchanges that timed out.",
+			offsetof(struct metrics_upstream, timeouts), 0);
+	family(b, "mesosdns_forward_duration_seconds", "summary",
+	       "Round-trip time of upstream exchanges that got a reply.");
+	for (size_t i = 0; i < s->nupstreams; i++) {
+		snprintf(lab, sizeof(lab), "upstream=\"%s\"",
+			 metrics_escape_label(s->upstreams[i].name, up, sizeof(up)));
+		sample(b, "mesosdns_forward_duration_seconds_sum", lab, s->upstreams[i].latency_sum);
+		sample(b, "mesosdns_forward_duration_seconds_count", lab,
+		       (double)s->upstreams[i].replies);
+	}
+	family(b, "mesosdns_forward_upstream_up", "gauge",
+	       "0 while an upstream is marked down after a timeout, else 1.");
+	for (size_t i = 0; i < s->nupstreams; i++) {
+		snprintf(lab, sizeof(lab), "upstream=\"%s\"",
+			 metrics_escape_label(s->upstreams[i].name, up, sizeof(up)));
+		sample(b, "mesosdns_forward_upstream_up", lab, s->upstreams[i].down ? 0 : 1);
+	}
+}
+
+static void render_state(struct mbuf *b, const struct metrics_snapshot *s)
+{
+	char lab[128];
+
+	family(b, "mesosdns_state_fetches_total", "counter",
+	       "State fetches (one master asked, or one stateFile read) by result and reason.");
+	for (int i = 0; i < METRICS_NFETCH; i++) {
+		snprintf(lab, sizeof(lab), "result=\"%s\",reason=\"%s\"", fetch_labels[i][0],
+			 fetch_labels[i][1]);
+		sample(b, "mesosdns_state_fetches_total", lab, (double)s->fetches[i]);
+	}
+	family(b, "mesosdns_state_fetch_duration_seconds", "histogram",
+	       "Duration of HTTP state transfers from masters.");
+	hist_series(b, "mesosdns_state_fetch_duration_seconds", "", &s->fetch_duration);
+	family(b, "mesosdns_state_fetch_size_bytes", "histogram",
+	       "Size of state documents received from masters.");
+	hist_series(b, "mesosdns_state_fetch_size_bytes", "", &s->fetch_size);
+	family(b, "mesosdns_zone_build_duration_seconds", "histogram",
+	       "Time to parse a state document and build its zone.");
+	hist_series(b, "mesosdns_zone_build_duration_seconds", "", &s->build_duration);
+	family(b, "mesosdns_refreshes_total", "counter",
+	       "Refresh cycles by result (failure: every master failed, the previous zone is kept).");
+	sample(b, "mesosdns_refreshes_total", "result=\"success\"", (double)s->refresh_success);
+	sample(b, "mesosdns_refreshes_total", "result=\"failure\"", (double)s->refresh_failure);
+	family(b, "mesosdns_zone_changes_total", "counter",
+	       "Zones published with new content (each gets a new serial).");
+	sample(b, "mesosdns_zone_changes_total", "", (double)s->zone_changes);
+	family(b, "mesosdns_leader_changes_total", "counter",
+	       "Times the leading master named by the state changed between loads.");
+	sample(b, "mesosdns_leader_changes_total", "", (double)s->leader_changes);
+	if (s->last_success > 0) {
+		family(b, "mesosdns_last_successful_refresh_timestamp_seconds", "gauge",
+		       "Unix time of the last successful refresh.");
+		sample(b, "mesosdns_last_successful_refresh_timestamp_seconds", "", s->last_success);
+		family(b, "mesosdns_last_successful_refresh_age_seconds", "gauge",
+		       "Seconds since the last successful refresh.");
+		sample(b, "mesosdns_last_successful_refresh_age_seconds", "",
+		       s->now > s->last_success ? s->now - s->last_success : 0);
+	}
+}
+
+static void render_zone(struct mbuf *b, const struct metrics_snapshot *s)
+{
+	char lab[64];
+
+	family(b, "mesosdns_zone_loaded", "gauge",
+	       "1 once a state has been loaded (before that, names in the domain get SERVFAIL).");
+	sample(b, "mesosdns_zone_loaded", "", s->zone_loaded ? 1 : 0);
+	family(b, "mesosdns_zone_serial", "gauge", "SOA serial of the zone served.");
+	sample(b, "mesosdns_zone_serial", "", s->zone_serial);
+	family(b, "mesosdns_zone_records", "gauge", "Records in the zone served, by type.");
+	for (int i = 0; i < METRICS_NRR; i++) {
+		snprintf(lab, sizeof(lab), "type=\"%s\"", rr_names[i]);
+		sample(b, "mesosdns_zone_records", lab, (double)s->zone_records[i]);
+	}
+	family(b, "mesosdns_zone_memory_bytes", "gauge", "Memory held by the zone served.");
+	sample(b, "mesosdns_zone_memory_bytes", "", (double)s->zone_memory);
+}
+
+static void render_misc(struct mbuf *b, const struct metrics_snapshot *s)
+{
+	char lab[256], ver[128];
+
+	if (s->zk_connected >= 0) {
+		family(b, "mesosdns_zookeeper_connected", "gauge",
+		       "1 while the ZooKeeper session is connected.");
+		sample(b, "mesosdns_zookeeper_connected", "", s->zk_connected);
+		family(b, "mesosdns_zookeeper_leader_known", "gauge",
+		       "1 while ZooKeeper names a leading master.");
+		sample(b, "mesosdns_zookeeper_leader_known", "", s->zk_has_leader > 0);
+		family(b, "mesosdns_zookeeper_leader_changes_total", "counter",
+		       "Times the leader registered in ZooKeeper moved (the first leader counts).");
+		sample(b, "mesosdns_zookeeper_leader_changes_total", "", (double)s->zk_leader_changes);
+		family(b, "mesosdns_zookeeper_session_expiries_total", "counter",
+		       "ZooKeeper sessions expired by the server.");
+		sample(b, "mesosdns_zookeeper_session_expiries_total", "",
+		       (double)s->zk_session_expiries);
+	}
+	family(b, "mesosdns_http_requests_total", "counter", "HTTP API requests by status code.");
+	for (int c = 100; c < 600; c++) {
+		if (!s->http_requests[c])
+			continue;
+		snprintf(lab, sizeof(lab), "code=\"%d\"", c);
+		sample(b, "mesosdns_http_requests_total", lab, (double)s->http_requests[c]);
+	}
+	family(b, "mesosdns_http_connections", "gauge", "Open HTTP API connections.");
+	sample(b, "mesosdns_http_connections", "", (double)s->http_connections);
+	family(b, "mesosdns_build_info", "gauge", "Version of the running mesos-dnsd.");
+	snprintf(lab, sizeof(lab), "version=\"%s\"",
+		 metrics_escape_label(s->version ? s->version : "", ver, sizeof(ver)));
+	sample(b, "mesosdns_build_info", lab, 1);
+}
+
+char *metrics_render(const struct metrics_snapshot *s, size_t *len)
+{
+	struct mbuf b = { 0 };
+
+	render_dns(&b, s);
+	render_forward(&b, s);
+	render_state(&b, s);
+	render_zone(&b, s);
+	render_misc(&b, s);
+	if (b.oom || !b.p) {
+		free(b.p);
+		return NULL;
+	}
+	if (len)
+		*len = b.len;
+	return b.p;
+}

@@ -1,0 +1,247 @@
+/* lib/metrics.h -- counters and the Prometheus text format of /metrics. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Two kinds of counters:
+ *
+ * - DNS workers count on the query path.  Each worker owns one
+ *   struct metrics_dns (metrics_dns_new) and is its only writer: an
+ *   increment is a relaxed atomic load and store (a plain add on x86-64 and
+ *   arm64, no lock prefix, no shared cache line), so the hot path takes no
+ *   lock, allocates nothing and makes no system call.  A scrape sums every
+ *   worker's struct with relaxed loads: each value read is one the worker
+ *   wrote, and a scrape may see a query counted in one series and not yet
+ *   in another (Prometheus tolerates that; counters never go backwards).
+ * - The control thread (refresh pipeline, HTTP API) counts into globals of
+ *   this module with the same relaxed operations.
+ *
+ * The text format (metrics_render) is a pure function of a
+ * struct metrics_snapshot, so the unit tests check it byte for byte.
+ */
+
+enum metrics_transport { METRICS_UDP = 0, METRICS_TCP, METRICS_NTRANSPORTS };
+
+enum metrics_qtype {
+	METRICS_QT_A = 0, METRICS_QT_AAAA, METRICS_QT_SRV, METRICS_QT_SOA, METRICS_QT_NS,
+	METRICS_QT_ANY, METRICS_QT_OTHER, METRICS_NQTYPES,
+};
+
+enum metrics_rcode {
+	METRICS_RC_NOERROR = 0, METRICS_RC_FORMERR, METRICS_RC_SERVFAIL, METRICS_RC_NXDOMAIN,
+	METRICS_RC_NOTIMP, METRICS_RC_REFUSED, METRICS_RC_BADVERS, METRICS_RC_OTHER,
+	METRICS_RC_UPSTREAM,	/* forwarded: the upstream's rcode, relayed as is (not parsed) */
+	METRICS_NRCODES,
+};
+
+/* Who produced the reply. */
+enum metrics_source {
+	METRICS_SRC_AUTHORITATIVE = 0,	/* answered from the zone (AA set) */
+	METRICS_SRC_FORWARDED,		/* relayed from an upstream resolver */
+	METRICS_SRC_LOCAL,		/* any other reply of ours: FORMERR, NOTIMP,
+					   REFUSED, SERVFAIL before the first load... */
+	METRICS_NSOURCES,
+};
+
+/* Upper bounds of the histogram buckets (+Inf is implied). */
+#define METRICS_DNS_DURATION_NB 12	/* 5 us .. 100 ms */
+#define METRICS_DNS_SIZE_NB 11		/* 64 .. 65535 bytes */
+#define METRICS_FETCH_DURATION_NB 14	/* 10 ms .. 300 s */
+#define METRICS_FETCH_SIZE_NB 8		/* 1 KiB .. 256 MiB */
+#define METRICS_BUILD_DURATION_NB 12	/* 1 ms .. 30 s */
+#define METRICS_HIST_MAX 16		/* largest NB above */
+
+extern const double metrics_dns_duration_bounds[METRICS_DNS_DURATION_NB];	/* seconds */
+extern const double metrics_dns_size_bounds[METRICS_DNS_SIZE_NB];		/* bytes */
+extern const double metrics_fetch_duration_bounds[METRICS_FETCH_DURATION_NB];
+extern const double metrics_fetch_size_bounds[METRICS_FETCH_SIZE_NB];
+extern const double metrics_build_duration_bounds[METRICS_BUILD_DURATION_NB];
+
+/* One DNS worker's counters; written by that worker only. */
+struct metrics_dns {
+	_Atomic uint64_t requests[METRICS_NTRANSPORTS][METRICS_NQTYPES][METRICS_NRCODES]
+				 [METRICS_NSOURCES];
+	_Atomic uint64_t dropped[METRICS_NTRANSPORTS];	/* no reply (responses, runts) */
+	_Atomic uint64_t truncated[METRICS_NTRANSPORTS];	/* records dropped to fit */
+	/* per bucket, not cumulative; [NB] counts the rest (+Inf) */
+	_Atomic uint64_t duration[METRICS_NTRANSPORTS][METRICS_DNS_DURATION_NB + 1];
+	_Atomic uint64_t duration_ns[METRICS_NTRANSPORTS];
+	_Atomic uint64_t size[METRICS_NTRANSPORTS][METRICS_DNS_SIZE_NB + 1];
+	_Atomic uint64_t size_bytes[METRICS_NTRANSPORTS];
+	struct metrics_dns *next;	/* registry list (metrics.c) */
+};
+
+/* Add v to a counter that only the calling thread writes. */
+static inline void metrics_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+/*
+ * A zeroed counter block registered for scraping; owned by this module
+ * (freed by metrics_shutdown), so it outlives the worker and a last scrape
+ * still sees its counts.  NULL on out of memory (the caller then counts
+ * nothing).  Thread-safe; call at set-up, not per query.
+ */
+struct metrics_dns *metrics_dns_new(void);
+
+/* The qtype / rcode slot of a wire value. */
+enum metrics_qtype metrics_qtype_of(uint16_t qtype);
+enum metrics_rcode metrics_rcode_of(int rcode);
+
+/*
+ * Count one reply: reply_len 0 means no reply was sent (counted as dropped,
+ * nothing else).  m may be NULL.  Worker thread only.
+ */
+void metrics_dns_reply(struct metrics_dns *m, enum metrics_transport t, uint16_t qtype,
+		       int rcode, enum metrics_source src, size_t reply_len, int truncated);
+
+/* Count a query handed to the forwarder (source forwarded, rcode "upstream";
+ * the relayed reply is not sized).  m may be NULL.  Worker thread only. */
+void metrics_dns_forwarded(struct metrics_dns *m, enum metrics_transport t, uint16_t qtype);
+
+/* Count the time spent answering one query, in nanoseconds.  m may be NULL. */
+void metrics_dns_time(struct metrics_dns *m, enum metrics_transport t, uint64_t ns);
+
+/* ---- control thread ------------------------------------------------- */
+
+/* The outcome of one state fetch (one master asked, or one stateFile read). */
+enum metrics_fetch {
+	METRICS_FETCH_OK = 0,		/* fetched and built into a zone */
+	METRICS_FETCH_FOLLOWER,		/* a follower answered; its leader is asked next */
+	METRICS_FETCH_CONNECT,		/* connection, TLS or transfer error */
+	METRICS_FETCH_HTTP,		/* non-2xx status */
+	METRICS_FETCH_TIMEOUT,		/* stateTimeoutSeconds passed */
+	METRICS_FETCH_TOO_BIG,		/* over the size limit */
+	METRICS_FETCH_PARSE,		/* not a usable state document (or unreadable file) */
+	METRICS_FETCH_NOT_LEADER,	/* named another leader after one was followed */
+	METRICS_FETCH_OTHER,		/* anything else (out of memory...) */
+	METRICS_NFETCH,
+};
+
+/* Count a fetch outcome. */
+void metrics_state_fetch(enum metrics_fetch outcome);
+
+/* Map a fetch error code (lib/err.h) to its outcome. */
+enum metrics_fetch metrics_fetch_of_error(int code);
+
+/* One HTTP transfer of state ended after seconds; bytes is the body size
+ * (0 when it failed: only the duration is observed). */
+void metrics_state_transfer(double seconds, size_t bytes);
+
+/* A state document was parsed and built into a zone in seconds. */
+void metrics_zone_build(double seconds);
+
+/* The leading master changed (compared between successful loads). */
+void metrics_leader_change(void);
+
+/* One HTTP API request answered with status. */
+void metrics_http_request(int status);
+
+/* Free every registered block; call after the workers stopped. */
+void metrics_shutdown(void);
+
+/* ---- snapshot and rendering ------------------------------------------ */
+
+/* A histogram: bounds[nb] upper bounds; counts[nb + 1] per bucket (not cumulative). */
+struct metrics_hist {
+	const double *bounds;
+	size_t nb;
+	uint64_t counts[METRICS_HIST_MAX + 1];
+	double sum;
+};
+
+/* Forwarding statistics of one upstream, summed over the workers. */
+struct metrics_upstream {
+	const char *name;		/* "8.8.8.8:53"; borrowed */
+	uint64_t queries;		/* exchanges started */
+	uint64_t replies;		/* replies accepted */
+	uint64_t failures;		/* network errors, SERVFAIL/REFUSED replies */
+	uint64_t timeouts;
+	double latency_sum;		/* seconds, summed over the replies */
+	int down;			/* marked down now */
+};
+
+/* Record counts by type in the zone served. */
+enum metrics_rr { METRICS_RR_A = 0, METRICS_RR_AAAA, METRICS_RR_SRV, METRICS_RR_SOA,
+		  METRICS_RR_NS, METRICS_NRR };
+
+/* Everything /metrics shows, gathered at scrape time. */
+struct metrics_snapshot {
+	const char *version;
+
+	/* DNS workers, summed */
+	uint64_t requests[METRICS_NTRANSPORTS][METRICS_NQTYPES][METRICS_NRCODES][METRICS_NSOURCES];
+	uint64_t dropped[METRICS_NTRANSPORTS];
+	uint64_t truncated[METRICS_NTRANSPORTS];
+	struct metrics_hist duration[METRICS_NTRANSPORTS];
+	struct metrics_hist size[METRICS_NTRANSPORTS];
+	int dns_workers;
+
+	/* forwarding (has_forward 0 when off) */
+	int has_forward;
+	uint64_t fwd_forwarded;		/* client queries handed to the forwarder */
+	uint64_t fwd_servfail;		/* every upstream failed: our SERVFAIL */
+	uint64_t fwd_rejected;		/* in-flight bound reached: SERVFAIL at once */
+	uint64_t fwd_dropped;		/* upstream replies dropped (address, ID, question) */
+	uint64_t fwd_inflight;
+	const struct metrics_upstream *upstreams;
+	size_t nupstreams;
+
+	/* state pipeline */
+	uint64_t fetches[METRICS_NFETCH];
+	struct metrics_hist fetch_duration;
+	struct metrics_hist fetch_size;
+	struct metrics_hist build_duration;
+	uint64_t refresh_success, refresh_failure;
+	uint64_t zone_changes;
+	uint64_t leader_changes;
+	double last_success;		/* unix time, 0 = never */
+	double now;			/* unix time of the scrape */
+
+	/* zone */
+	int zone_loaded;
+	uint32_t zone_serial;
+	uint64_t zone_records[METRICS_NRR];
+	uint64_t zone_memory;
+
+	/* ZooKeeper: zk_connected -1 when not configured */
+	int zk_connected;
+	int zk_has_leader;
+	uint64_t zk_leader_changes;
+	uint64_t zk_session_expiries;
+
+	/* HTTP API */
+	uint64_t http_requests[600];	/* by status code */
+	uint64_t http_connections;	/* open now */
+};
+
+/*
+ * Fill the parts of s this module owns: DNS worker sums, fetch, build,
+ * leader and HTTP counters, the histograms' bounds.  Zeroes s first; the
+ * caller adds the rest (zone, refresh stats, upstreams, zk, version).
+ */
+void metrics_collect(struct metrics_snapshot *s);
+
+/*
+ * The Prometheus text format (version 0.0.4) of s: HELP and TYPE lines,
+ * names prefixed mesosdns_, base units, counters ending in _total, label
+ * values escaped.  Returns a NUL-terminated string the caller frees with
+ * free() (*len set to its length when len is not NULL), or NULL on out of
+ * memory.
+ */
+char *metrics_render(const struct metrics_snapshot *s, size_t *len);
+
+/*
+ * A label value escaped for the text format (\ -> \\, " -> \", newline ->
+ * \n) into out; returns out, cut (never mid-escape) when outlen is short.
+ */
+char *metrics_escape_label(const char *in, char *out, size_t outlen);
+
+/* A sample value as the text format writes it: integers without a decimal
+ * point, shortest round-trip otherwise, +Inf, -Inf, NaN.  Returns out. */
+char *metrics_format_value(double v, char *out, size_t outlen);
