@@ -6,7 +6,7 @@
 VERSION   := 0.1.0
 CC        ?= cc
 BUILD     ?= build
-PKGS      := libevent libevent_pthreads ldns libcurl jansson liburcu libcrypto
+PKGS      := libevent libevent_pthreads ldns libcurl jansson liburcu libcrypto libsystemd
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Werror=format-security -Werror=implicit
 ifdef CI
@@ -133,6 +133,9 @@ run: all
 install: all
 	install -D -m 0755 $(BUILD)/bin/mesos-dnsd $(DESTDIR)/usr/sbin/mesos-dnsd
 	install -D -m 0644 config.json.example $(DESTDIR)/etc/mesos-dnsd/config.json
+	install -D -m 0644 packaging/systemd/mesos-dnsd.service \
+		$(DESTDIR)/lib/systemd/system/mesos-dnsd.service
+	install -D -m 0644 packaging/man/mesos-dnsd.8 $(DESTDIR)/usr/share/man/man8/mesos-dnsd.8
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz mesos-dnsd
@@ -144,3 +147,24 @@ clean:
 # the page cannot drift from the code (tests/golden/man.sh checks it).
 man: $(BUILD)/bin/configdoc
 	sh packaging/man/gen.sh $(BUILD)/bin/configdoc $(VERSION) > packaging/man/mesos-dnsd.8
+
+# --- Debian package -----------------------------------------------------------
+# `make deb`: the tree (without build output) is copied to $(DEB_DIR)/src with
+# packaging/debian as debian/, built with dpkg-buildpackage -us -uc -b, and the
+# result checked with lintian (errors fail; warnings are printed).  The .deb
+# lands in $(DEB_DIR).  `make test-deb` builds it and tests the packaged binary.
+DEB_DIR := $(BUILD)/deb
+DEB     := $(DEB_DIR)/mesos-dnsd_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
+.PHONY: deb test-deb
+deb: $(DEPS_STAMP)
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -cf - --exclude-vcs --exclude='./build*' --exclude=./mesos-dnsd --exclude=./debian \
+		--exclude='__pycache__' . | tar -xf - -C $(DEB_DIR)/src
+	cp -r packaging/debian $(DEB_DIR)/src/debian
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b \
+		> ../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	@echo "deb: built $(DEB)"
+	lintian --info --display-level '>=warning' $(DEB_DIR)/*.changes
+
+test-deb: deb
+	@python3 tests/integration/test_deb.py --build $(BUILD) --deb $(DEB)

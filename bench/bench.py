@@ -659,6 +659,10 @@ def fmt(v, spec):
     return "-" if v != v else spec % v
 
 
+def qps(v):
+    return "-" if v != v else "{:,.0f}".format(v)
+
+
 def report(b, meta):
     m = b.med
     names = ["mesos-dnsd", "NSD", "Knot", "floor"]
@@ -671,10 +675,10 @@ def report(b, meta):
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for n in names:
         L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            n, fmt(m((n, "udp_qps")), "%.0f"), fmt(m((n, "tcp_qps")), "%.0f"),
+            n, qps(m((n, "udp_qps"))), qps(m((n, "tcp_qps"))),
             fmt(m((n, "cpu_per_100k")), "%.2f"), fmt(m((n, "avg_ms")), "%.2f"),
             fmt(m((n, "p99_ms")), "%.2f"), fmt(m((n, "mem_mb")), "%.0f"),
-            fmt(m((n, "udp2_qps")), "%.0f")))
+            qps(m((n, "udp2_qps")))))
     L.append("")
     L.append("Ratios (mesos-dnsd / other; for CPU, latency and memory lower is better, "
              "for q/s higher is better):")
@@ -686,7 +690,8 @@ def report(b, meta):
                        ("mem_mb", "memory"), ("udp2_qps", "2 workers, UDP q/s")):
         ours = m(("mesos-dnsd", key))
         L.append("| %s | %s | %s | %s |" % (label, *[
-            fmt(ours / m((o, key)) if m((o, key)) else float("nan"), "%.2f")
+            fmt(ours / m((o, key)) if m((o, key)) and not (o == "floor" and key == "mem_mb")
+                else float("nan"), "%.2f")
             for o in ("floor", "NSD", "Knot")]))
     if meta.get("big"):
         L.append("")
@@ -697,7 +702,7 @@ def report(b, meta):
         for n in names[:3]:
             L.append("| %s | %s | %s | %s | %s |" % (
                 n, fmt(m((n, "big_load_s")), "%.2f"), fmt(m((n, "big_load_cpu")), "%.2f"),
-                fmt(m((n, "big_mem_mb")), "%.0f"), fmt(m((n, "big_udp_qps")), "%.0f")))
+                fmt(m((n, "big_mem_mb")), "%.0f"), qps(m((n, "big_udp_qps")))))
         L.append("")
         L.append("mesos-dnsd rebuild (state changed, parse + build + publish): %s CPU-s, "
                  "peak RSS %s MB, RSS after %s MB."
@@ -715,12 +720,12 @@ def report(b, meta):
                     fmt(m(("mesos-dnsd", "reb_p99_ms")), "%.2f"),
                     fmt(m(("mesos-dnsd", "reb_p99_ms")) / m(("mesos-dnsd", "idle_p99_ms")), "%.2f"),
                     fmt(m(("mesos-dnsd", "reb_lost")), "%.0f"),
-                    fmt(m(("mesos-dnsd", "reb_qps")), "%.0f")))
+                    qps(m(("mesos-dnsd", "reb_qps")))))
     L.append("")
     L.append("NXDOMAIN share of answers (expected about 15%%): %s. Fixed-load runs reached %s q/s "
              "(lowest median); lost at 50k q/s: %s."
              % (", ".join("%s %s%%" % (n, fmt(m((n, "nx_pct")), "%.1f")) for n in names[:3]),
-                fmt(min(m((n, "fixed_qps")) for n in names), "%.0f"),
+                qps(min(m((n, "fixed_qps")) for n in names)),
                 ", ".join("%s %s" % (n, fmt(m((n, "fixed_lost")), "%.0f")) for n in names)))
     L.append("Average UDP reply size (bytes; the same records, so these should be close): %s."
              % ", ".join("%s %s" % (n, fmt(m((n, "resp_bytes")), "%.0f")) for n in names[:3]))
@@ -753,14 +758,23 @@ def main():
     ap.add_argument("--work", required=True, help="folder with the generated states, zones, queries")
     ap.add_argument("--tasks", type=int, default=10000)
     ap.add_argument("--big", type=int, default=100000, help="task count of the rebuild state; 0: skip")
-    ap.add_argument("--seconds", type=int, default=6, help="length of each dnsperf run")
+    ap.add_argument("--seconds", type=int, default=5, help="length of each dnsperf run")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--refresh", type=int, default=5, help="refreshSeconds for the rebuild runs")
     ap.add_argument("--rebuilds", type=int, default=2, help="rebuilds in the run under load")
     ap.add_argument("--only", default="", help="comma-separated subset of ours,nsd,knot,floor")
     ap.add_argument("--pidfile", default="")
     ap.add_argument("--command", default="make bench")
+    ap.add_argument("--report", default="", help="only print the report of a results.json")
     a = ap.parse_args()
+    if a.report:
+        with open(a.report) as f:
+            saved = json.load(f)
+        b = Bench.__new__(Bench)
+        b.results = {tuple(k.split("/", 1)): v for k, v in saved["results"].items()}
+        b.notes = saved.get("notes", [])
+        print(report(b, saved["meta"]), end="")
+        return
     a.build, a.work = os.path.abspath(a.build), os.path.abspath(a.work)
     if (os.cpu_count() or 1) < 2:
         sys.exit("bench: needs two CPUs (server on one, dnsperf on the other)")
@@ -781,7 +795,7 @@ def main():
     qf_tcp = os.path.join(b.rundir, "queries-tcp.txt")
     kept, dropped = tcp_query_file(zn, qf, qf_tcp)
     b.notes.append("TCP runs use the query file less the %d of %d questions whose answer exceeds "
-                   "4 KB, which dnsperf 2.10 cannot read over TCP" % (dropped, kept + dropped))
+                   "4 KB, which dnsperf 2.10 cannot read over TCP." % (dropped, kept + dropped))
     only = set(a.only.split(",")) if a.only else {"ours", "nsd", "knot", "floor"}
     t0 = time.monotonic()
     try:
@@ -808,7 +822,8 @@ def main():
     with open(os.path.join(w, "results.md"), "w") as f:
         f.write(text)
     with open(os.path.join(w, "results.json"), "w") as f:
-        json.dump({"meta": meta, "results": {"%s/%s" % k: v for k, v in b.results.items()}}, f, indent=1)
+        json.dump({"meta": meta, "notes": b.notes,
+                   "results": {"%s/%s" % k: v for k, v in b.results.items()}}, f, indent=1)
     print(text)
     b.say("done in %.0f s; results in %s/results.md" % (time.monotonic() - t0, w))
 

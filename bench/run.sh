@@ -6,10 +6,10 @@
 #   BENCH_TASKS=10000        running tasks of the state every server is measured on
 #   BENCH_BIG_TASKS=100000   running tasks of the rebuild state (0: skip the rebuild part)
 #   BENCH_QUICK=1            one repetition of 3 s runs and a 20,000-task rebuild state (~2 min;
-#                            the full run takes 10-11 min while a 100,000-task rebuild costs
+#                            the full run takes about 10 min while a 100,000-task rebuild costs
 #                            ~11 CPU-s, less as rebuilds get faster)
 #   BENCH_SECONDS, BENCH_REPEATS, BENCH_REFRESH, BENCH_REBUILDS   override the length of
-#                            each dnsperf run (6), the repetitions (3; medians are reported),
+#                            each dnsperf run (5), the repetitions (3; medians are reported),
 #                            refreshSeconds of the rebuild runs (5) and the rebuilds timed
 #                            under load in each repetition (2)
 #   BENCH_ONLY=ours,nsd      measure a subset of ours, nsd, knot, floor
@@ -34,7 +34,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	rebuilds=${BENCH_REBUILDS:-2}
 else
 	big=${BENCH_BIG_TASKS:-100000}
-	seconds=${BENCH_SECONDS:-6}
+	seconds=${BENCH_SECONDS:-5}
 	repeats=${BENCH_REPEATS:-3}
 	refresh=${BENCH_REFRESH:-5}
 	rebuilds=${BENCH_REBUILDS:-2}
@@ -58,9 +58,15 @@ mkdir -p "$work"
 pidfile=$work/pids
 rm -rf "$work"/run-*
 
-# Whatever bench.py started and did not stop (it was killed, say) is listed in
-# the pid file: end exactly those processes.
+# On the way out stop bench.py (it stops the servers and dnsperf it started);
+# whatever it could not stop (it was killed, say) is listed in the pid file:
+# end exactly those processes.
+bench_pid=
 cleanup() {
+	if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
+		kill -TERM "$bench_pid" 2>/dev/null || true
+		wait "$bench_pid" 2>/dev/null || true
+	fi
 	if [ -f "$pidfile" ]; then
 		while read -r pid; do
 			kill -9 "$pid" 2>/dev/null || true
@@ -93,7 +99,12 @@ cmd="make bench"
 [ "$tasks" != 10000 ] && cmd="$cmd BENCH_TASKS=$tasks"
 python3 bench/bench.py --build "$build" --work "$work" --tasks "$tasks" --big "$big" \
 	--seconds "$seconds" --repeats "$repeats" --refresh "$refresh" --rebuilds "$rebuilds" \
-	--only "${BENCH_ONLY:-}" --pidfile "$pidfile" --command "$cmd"
+	--only "${BENCH_ONLY:-}" --pidfile "$pidfile" --command "$cmd" &
+bench_pid=$!
+status=0
+wait "$bench_pid" || status=$?
+bench_pid=
+[ "$status" -eq 0 ] || exit "$status"
 
 if [ -n "${BENCH_README:-}" ]; then
 	python3 bench/readme.py README.md "$work/results.md"

@@ -14,6 +14,7 @@
 
 #include "lib/err.h"
 #include "lib/log.h"
+#include "zone/reverse.h"
 
 /* ---- the descriptor table ------------------------------------------------ */
 
@@ -31,126 +32,197 @@
 	struct strlist: CONFIG_C_STRLIST,					\
 	default: CONFIG_C_OTHER)
 
+/* The optional tail of a row sets further fields: `.reload = ...`. */
 #define FIELD(f) .offset = offsetof(struct config, f), .ctype = CONFIG_CTYPE(f)
 
-#define K_BOOL(n, f, d, doc_)						\
+#define K_BOOL(n, f, d, doc_, ...)						\
 	{ .name = n, .type = CONFIG_BOOL, FIELD(f), .def = d,		\
-	  .allowed = "true or false", .doc = doc_ }
-#define K_INT(n, f, lo, hi, fl, d, allow, doc_)				\
+	  .allowed = "true or false", .doc = doc_, __VA_ARGS__ }
+#define K_INT(n, f, lo, hi, fl, d, allow, doc_, ...)				\
 	{ .name = n, .type = CONFIG_INT, FIELD(f), .min = lo, .max = hi,	\
-	  .flags = fl, .def = d, .allowed = allow, .doc = doc_ }
-#define K_STR(n, f, fmt, d, allow, doc_)					\
+	  .flags = fl, .def = d, .allowed = allow, .doc = doc_, __VA_ARGS__ }
+#define K_STR(n, f, fmt, d, allow, doc_, ...)					\
 	{ .name = n, .type = CONFIG_STRING, .format = fmt, FIELD(f),	\
-	  .def = d, .allowed = allow, .doc = doc_ }
-#define K_LIST(n, f, fmt, d, allow, doc_)				\
+	  .def = d, .allowed = allow, .doc = doc_, __VA_ARGS__ }
+#define K_LIST(n, f, fmt, d, allow, doc_, ...)				\
 	{ .name = n, .type = CONFIG_STRLIST, .format = fmt, FIELD(f),	\
-	  .def = d, .allowed = allow, .doc = doc_ }
-#define K_SPECIAL(n, f, fmt, fl, d, allow, doc_)			\
+	  .def = d, .allowed = allow, .doc = doc_, __VA_ARGS__ }
+#define K_SPECIAL(n, f, fmt, fl, d, allow, doc_, ...)			\
 	{ .name = n, .type = CONFIG_SPECIAL, .format = fmt, FIELD(f),	\
-	  .flags = fl, .def = d, .allowed = allow, .doc = doc_ }
+	  .flags = fl, .def = d, .allowed = allow, .doc = doc_, __VA_ARGS__ }
 
 #define TTL_MAX 2147483647LL	/* RFC 2181 §8: TTLs and SOA timers are 31-bit */
 
 static const struct config_key config_table[] = {
 	K_STR("zk", zk, CONFIG_FMT_ZK, "\"\"",
 	      "\"\" or zk://host:port[,host:port...]/path",
-	      "ZooKeeper URL for leader detection"),
+	      "ZooKeeper URL for leader detection",
+	      .reload = CONFIG_RELOAD_ZK | CONFIG_RELOAD_FETCH),
 	K_LIST("masters", masters, CONFIG_FMT_HOSTPORT, "[]",
 	       "list of \"host:port\" (IPv6 as \"[ip]:port\"), port 1..65535, no duplicates",
-	       "static masters, also the fallback when ZooKeeper fails"),
+	       "static masters, also the fallback when ZooKeeper fails",
+	       .reload = CONFIG_RELOAD_FETCH),
 	K_INT("zkDetectionTimeout", zk_detection_timeout, 1, 86400, 0, "30",
 	      "integer 1..86400",
-	      "seconds without a ZooKeeper leader before reporting degraded"),
+	      "seconds without a ZooKeeper leader before reporting degraded",
+	      .reload = CONFIG_RELOAD_ZK),
 	K_INT("refreshSeconds", refresh_seconds, 1, 86400, 0, "60",
 	      "integer 1..86400", "seconds between state fetches"),
 	K_INT("stateTimeoutSeconds", state_timeout_seconds, 1, 86400, 0, "300",
 	      "integer 1..86400", "total HTTP timeout of one state fetch, seconds"),
 	K_INT("ttl", ttl, 0, TTL_MAX, 0, "60",
-	      "integer 0..2147483647", "TTL of every record"),
+	      "integer 0..2147483647", "TTL of every record",
+	      .reload = CONFIG_RELOAD_ZONE),
 	K_INT("SOAMinttl", soa_minttl, 0, TTL_MAX, 0, "60",
-	      "integer 0..2147483647", "SOA MINIMUM and negative-answer TTL"),
+	      "integer 0..2147483647", "SOA MINIMUM and negative-answer TTL",
+	      .reload = CONFIG_RELOAD_ZONE),
 	K_INT("srvRecordDefaultWeight", srv_default_weight, 0, 65535, 0, "1",
-	      "integer 0..65535", "weight of SRV records (priority is 0)"),
+	      "integer 0..65535", "weight of SRV records (priority is 0)",
+	      .reload = CONFIG_RELOAD_ZONE),
 	K_STR("domain", domain, CONFIG_FMT_DOMAIN, "\"mesos\"",
 	      "domain name matching ^[a-zA-Z0-9-]+(\\.[a-zA-Z0-9-]+)*$, labels up to 63 characters",
-	      "zone apex served by this server"),
+	      "zone apex served by this server",
+	      .reload = CONFIG_RELOAD_ZONE),
 	K_INT("port", port, 1, 65535, 0, "53",
-	      "integer 1..65535", "DNS port, UDP and TCP"),
+	      "integer 1..65535", "DNS port, UDP and TCP",
+	      .reload = CONFIG_RELOAD_RESTART),
 	K_STR("listener", listener, CONFIG_FMT_IP, "\"0.0.0.0\"",
-	      "IPv4 or IPv6 literal", "DNS bind address"),
+	      "IPv4 or IPv6 literal", "DNS bind address",
+	      .reload = CONFIG_RELOAD_RESTART),
 	K_STR("HTTPListener", http_listener, CONFIG_FMT_IP, "\"0.0.0.0\"",
-	      "IPv4 or IPv6 literal", "HTTP API bind address"),
+	      "IPv4 or IPv6 literal", "HTTP API bind address",
+	      .reload = CONFIG_RELOAD_RESTART),
 	K_INT("httpport", http_port, 1, 65535, 0, "8123",
-	      "integer 1..65535", "HTTP API port"),
-	K_BOOL("dnson", dns_on, "true", "serve DNS"),
-	K_BOOL("httpon", http_on, "true", "serve the HTTP API"),
+	      "integer 1..65535", "HTTP API port",
+	      .reload = CONFIG_RELOAD_RESTART),
+	K_BOOL("dnson", dns_on, "true", "serve DNS",
+	       .reload = CONFIG_RELOAD_RESTART),
+	K_BOOL("httpon", http_on, "true", "serve the HTTP API",
+	       .reload = CONFIG_RELOAD_RESTART),
 	K_BOOL("externalon", external_on, "true",
-	       "forward names outside the domain (false: REFUSED)"),
+	       "forward names outside the domain (false: REFUSED)",
+	       .reload = CONFIG_RELOAD_FORWARD),
 	K_LIST("resolvers", resolvers, CONFIG_FMT_RESOLVER, "[\"8.8.8.8\"]",
 	       "list of IP literals, \"IPv4:port\" or \"[IPv6]:port\", no duplicates",
-	       "upstream servers; [] means the nameservers of /etc/resolv.conf"),
+	       "upstream servers; [] means the nameservers of /etc/resolv.conf",
+	       .reload = CONFIG_RELOAD_FORWARD),
 	K_SPECIAL("zoneResolvers", zone_resolvers, CONFIG_FMT_ZONE_RESOLVERS, 0, "{}",
 		  "object mapping a domain outside the mesos domain to a non-empty resolver list",
-		  "upstream servers per zone"),
+		  "upstream servers per zone",
+		  .reload = CONFIG_RELOAD_FORWARD),
 	K_INT("timeout", timeout, 0, 300, CONFIG_F_ZERO_DEFAULT, "5",
 	      "integer 0..300, 0 meaning the default",
-	      "seconds per upstream exchange"),
+	      "seconds per upstream exchange",
+	      .reload = CONFIG_RELOAD_FORWARD),
 	K_STR("SOAMname", soa_mname, CONFIG_FMT_HOSTNAME, "\"ns1.mesos\"",
-	      "domain name, labels up to 63 characters", "SOA MNAME"),
+	      "domain name, labels up to 63 characters", "SOA MNAME",
+	      .reload = CONFIG_RELOAD_ZONE),
 	K_STR("SOARname", soa_rname, CONFIG_FMT_MAILBOX, "\"root.ns1.mesos\"",
-	      "mailbox as domain name or user@domain", "SOA RNAME"),
+	      "mailbox as domain name or user@domain", "SOA RNAME",
+	      .reload = CONFIG_RELOAD_ZONE),
 	K_INT("SOARefresh", soa_refresh, 0, TTL_MAX, 0, "60",
-	      "integer 0..2147483647", "SOA REFRESH"),
+	      "integer 0..2147483647", "SOA REFRESH",
+	      .reload = CONFIG_RELOAD_ZONE),
 	K_INT("SOARetry", soa_retry, 0, TTL_MAX, 0, "600",
-	      "integer 0..2147483647", "SOA RETRY"),
+	      "integer 0..2147483647", "SOA RETRY",
+	      .reload = CONFIG_RELOAD_ZONE),
 	K_INT("SOAExpire", soa_expire, 0, TTL_MAX, 0, "86400",
-	      "integer 0..2147483647", "SOA EXPIRE"),
-	K_BOOL("recurseon", recurse_on, "true", "RA flag of authoritative answers"),
+	      "integer 0..2147483647", "SOA EXPIRE",
+	      .reload = CONFIG_RELOAD_ZONE),
+	K_BOOL("recurseon", recurse_on, "true", "RA flag of authoritative answers",
+	       .reload = CONFIG_RELOAD_ZONE),
 	K_BOOL("enforceRFC952", enforce_rfc952, "false",
-	       "RFC 952 labels (24 characters, no leading digit) instead of RFC 1123"),
+	       "RFC 952 labels (24 characters, no leading digit) instead of RFC 1123",
+	       .reload = CONFIG_RELOAD_ZONE),
 	K_BOOL("SetTruncateBit", set_truncate_bit, "true",
-	       "set TC on trimmed answers"),
+	       "set TC on trimmed answers",
+	       .reload = CONFIG_RELOAD_ZONE),
 	K_SPECIAL("IPSources", ip_sources, CONFIG_FMT_IPSOURCES, 0,
 		  "[\"netinfo\",\"mesos\",\"host\"]",
 		  "non-empty list of unique values from host, mesos, docker, netinfo",
-		  "ordered sources of task IP addresses"),
+		  "ordered sources of task IP addresses",
+		  .reload = CONFIG_RELOAD_ZONE),
 	K_BOOL("EnumerationOn", enumeration_on, "true",
-	       "serve /v1/enumerate and /v1/axfr"),
-	K_BOOL("MesosHTTPSOn", mesos_https_on, "false", "HTTPS to the masters"),
+	       "serve /v1/enumerate and /v1/axfr",
+	       .reload = CONFIG_RELOAD_ZONE),
+	K_BOOL("MesosHTTPSOn", mesos_https_on, "false", "HTTPS to the masters",
+	       .reload = CONFIG_RELOAD_FETCH),
 	K_STR("CACertFile", ca_cert_file, CONFIG_FMT_ANY, "\"\"",
-	      "file name or \"\"", "CA bundle verifying the masters"),
+	      "file name or \"\"", "CA bundle verifying the masters",
+	      .reload = CONFIG_RELOAD_FETCH),
 	K_STR("CertFile", cert_file, CONFIG_FMT_ANY, "\"\"",
 	      "file name or \"\" (set together with KeyFile)",
-	      "client certificate for the masters"),
+	      "client certificate for the masters",
+	      .reload = CONFIG_RELOAD_FETCH),
 	K_STR("KeyFile", key_file, CONFIG_FMT_ANY, "\"\"",
 	      "file name or \"\" (set together with CertFile)",
-	      "key of the client certificate"),
+	      "key of the client certificate",
+	      .reload = CONFIG_RELOAD_FETCH),
 	K_STR("mesosAuthentication", mesos_authentication, CONFIG_FMT_AUTH, "\"\"",
-	      "\"\", \"basic\" or \"iam\"", "authentication to the masters"),
+	      "\"\", \"basic\" or \"iam\"", "authentication to the masters",
+	      .reload = CONFIG_RELOAD_FETCH),
 	K_SPECIAL("mesosCredentials", mesos_principal, CONFIG_FMT_CREDENTIALS,
 		  CONFIG_F_SECRET, "{}",
 		  "object {\"principal\": string, \"secret\": string}",
-		  "credentials for basic authentication"),
+		  "credentials for basic authentication",
+		  .reload = CONFIG_RELOAD_FETCH),
 	K_STR("IAMConfigFile", iam_config_file, CONFIG_FMT_ANY, "\"\"",
-	      "file name or \"\"", "IAM service account file for iam authentication"),
+	      "file name or \"\"", "IAM service account file for iam authentication",
+	      .reload = CONFIG_RELOAD_FETCH),
 	K_STR("stateFile", state_file, CONFIG_FMT_ANY, "\"\"",
-	      "file name or \"\"", "read the state from this file instead of a master"),
+	      "file name or \"\"", "read the state from this file instead of a master",
+	      .reload = CONFIG_RELOAD_FETCH | CONFIG_RELOAD_ZK),
 	K_LIST("recurseFrom", recurse_from, CONFIG_FMT_CIDR, "[]",
 	       "list of CIDR prefixes (IPv4 or IPv6, no host bits), no duplicates",
-	       "clients allowed to forward; [] means loopback and local networks"),
+	       "clients allowed to forward; [] means loopback and local networks",
+	       .reload = CONFIG_RELOAD_FORWARD),
 	K_INT("workers", workers, 0, 256, 0, "0",
-	      "integer 0..256, 0 meaning the number of CPUs", "DNS worker threads"),
+	      "integer 0..256, 0 meaning the number of CPUs", "DNS worker threads",
+	      .reload = CONFIG_RELOAD_RESTART),
 	K_STR("stateCacheFile", state_cache_file, CONFIG_FMT_ANY, "\"\"",
 	      "file name or \"\"", "where the last good state is kept across restarts"),
 	K_INT("ednsUDPSize", edns_udp_size, 512, 4096, 0, "1232",
-	      "integer 512..4096", "cap on the EDNS UDP size a client announces"),
+	      "integer 512..4096", "cap on the EDNS UDP size a client announces",
+	      .reload = CONFIG_RELOAD_ZONE | CONFIG_RELOAD_FORWARD),
 	K_INT("tcpIdleTimeout", tcp_idle_timeout, 1, 3600, 0, "10",
-	      "integer 1..3600", "seconds an idle TCP connection is kept"),
+	      "integer 1..3600", "seconds an idle TCP connection is kept",
+	      .reload = CONFIG_RELOAD_RESTART),
 	K_INT("tcpMaxConnections", tcp_max_connections, 1, 100000, 0, "1024",
-	      "integer 1..100000", "concurrent TCP connections"),
+	      "integer 1..100000", "concurrent TCP connections",
+	      .reload = CONFIG_RELOAD_RESTART),
 	K_INT("forwardMaxInflight", forward_max_inflight, 1, 1000000, 0, "2048",
 	      "integer 1..1000000",
-	      "forwarded queries waiting for an upstream at once (more get SERVFAIL)"),
+	      "forwarded queries waiting for an upstream at once (more get SERVFAIL)",
+	      .reload = CONFIG_RELOAD_FORWARD),
+	K_STR("logLevel", log_level, CONFIG_FMT_LOGLEVEL, "\"\"",
+	      "\"\", \"error\", \"warning\", \"info\" or \"debug\"",
+	      "log level; \"\" means info (debug with -v), and -v wins over it"),
+	K_LIST("reverseZones", reverse_zones, CONFIG_FMT_REVERSE_ZONE, "[]",
+	       "\"auto\", or a list of zones under in-addr.arpa (1 to 4 octets) or ip6.arpa "
+	       "(1 to 32 nibbles) that neither repeat nor contain one another",
+	       "reverse zones served with PTR records for task, agent and master addresses; "
+	       "\"auto\": the /24 (IPv4) and /64 (IPv6) of each address",
+	       .reload = CONFIG_RELOAD_ZONE),
+	K_BOOL("healthAware", health_aware, "false",
+	       "leave tasks whose last health check failed out of A, AAAA and SRV answers "
+	       "(a name whose tasks all failed keeps them all)",
+	       .reload = CONFIG_RELOAD_ZONE),
+	K_LIST("transferTo", transfer_to, CONFIG_FMT_CIDR, "[]",
+	       "list of CIDR prefixes (IPv4 or IPv6, no host bits), no duplicates",
+	       "clients allowed zone transfers (AXFR, IXFR over TCP); [] means nobody",
+	       .reload = CONFIG_RELOAD_RESTART),
+	K_LIST("notify", notify, CONFIG_FMT_RESOLVER, "[]",
+	       "list of IP literals, \"IPv4:port\" or \"[IPv6]:port\" (port 53 when absent), "
+	       "no duplicates",
+	       "secondaries sent a NOTIFY when a zone changes; [] means each single address "
+	       "(/32, /128) of transferTo on port 53",
+	       .reload = CONFIG_RELOAD_RESTART),
+	K_STR("stateSource", state_source, CONFIG_FMT_STATE_SOURCE, "\"poll\"",
+	      "\"poll\" or \"stream\"",
+	      "how the state is followed: \"poll\" fetches /master/state every refreshSeconds; "
+	      "\"stream\" subscribes to the leader's operator event stream (Mesos 1.1+) and "
+	      "polls only while no stream is up",
+	      .reload = CONFIG_RELOAD_RESTART),
 };
 
 #define NKEYS (sizeof(config_table) / sizeof(config_table[0]))
@@ -754,6 +826,37 @@ static int check_format(enum config_format f, const char *s, char **out,
 		else
 			*why = "unknown method";
 		break;
+	case CONFIG_FMT_STATE_SOURCE:
+		if (strcasecmp(s, "poll") == 0 || strcasecmp(s, "stream") == 0)
+			*out = lower_dup(s, n);
+		else
+			*why = "unknown source";
+		break;
+	case CONFIG_FMT_LOGLEVEL:
+		if (*s == '\0' || strcasecmp(s, "error") == 0 || strcasecmp(s, "warning") == 0 ||
+		    strcasecmp(s, "info") == 0 || strcasecmp(s, "debug") == 0)
+			*out = lower_dup(s, n);
+		else
+			*why = "unknown level";
+		break;
+	case CONFIG_FMT_REVERSE_ZONE: {
+		size_t zl = n;
+		if (zl > 1 && s[zl - 1] == '.')
+			zl--;	/* zones are often written fully qualified */
+		*out = lower_dup(s, zl);
+		if (!*out)
+			return MDNS_ENOMEM;
+		if (strcmp(*out, "auto") != 0 &&
+		    (*why = check_name(*out, zl, false)) == NULL)
+			*why = reverse_zone_check(*out);
+		if (*why) {
+			free(*out);
+			*out = NULL;
+		} else {
+			snprintf(dupkey, dupkeylen, "%s", *out);
+		}
+		break;
+	}
 	case CONFIG_FMT_CIDR:
 		*why = check_cidr(s, buf, sizeof(buf));
 		if (!*why) {
@@ -942,12 +1045,21 @@ static int set_list(struct cfg_parser *p, const struct config_key *k, json_t *v)
 	char shown[96];
 	int rc;
 
+	/* reverseZones: "auto" alone stands for ["auto"]. */
+	json_t *one = NULL;
+	if (k->format == CONFIG_FMT_REVERSE_ZONE && json_is_string(v) &&
+	    strcasecmp(json_string_value(v), "auto") == 0) {
+		if (!(one = json_pack("[s]", "auto")))
+			return oom(p);
+		v = one;
+	}
 	if (!json_is_array(v)) {
 		show(v, k, shown, sizeof(shown));
 		return perr(p, MDNS_EINVAL, "config: %s: %s is not a list (allowed: %s)",
 			    k->name, shown, k->allowed);
 	}
 	rc = read_list(p, k, k->name, "", v, &l);
+	json_decref(one);
 	if (rc) {
 		strlist_free(&l);
 		return rc;
@@ -1179,6 +1291,39 @@ static bool zone_covers(const char *a, const char *b)
 	return b[lb - la - 1] == '.' && strcmp(b + lb - la, a) == 0;
 }
 
+/*
+ * reverseZones: "auto" stands alone; listed zones neither contain one another
+ * (a PTR would land in the inner one and the outer would deny it) nor meet a
+ * zoneResolvers zone (which would then never be asked).
+ */
+static int reverse_zones_checks(struct cfg_parser *p)
+{
+	const struct strlist *rz = &p->cfg->reverse_zones;
+	const char *allowed = config_key_find("reverseZones")->allowed;
+	char q[96];
+
+	for (size_t i = 0; i < rz->n; i++) {
+		quote(rz->v[i], q, sizeof(q));
+		if (strcmp(rz->v[i], "auto") == 0 && rz->n > 1)
+			return perr(p, MDNS_EINVAL,
+				    "config: reverseZones[%zu]: %s must be alone (allowed: %s)", i, q,
+				    allowed);
+		for (size_t j = 0; j < i; j++)
+			if (zone_covers(rz->v[i], rz->v[j]) || zone_covers(rz->v[j], rz->v[i]))
+				return perr(p, MDNS_EINVAL,
+					    "config: reverseZones[%zu]: %s overlaps \"%s\" (allowed: %s)",
+					    i, q, rz->v[j], allowed);
+		for (size_t j = 0; j < p->cfg->nzone_resolvers; j++) {
+			const char *z = p->cfg->zone_resolvers[j].zone;
+			if (zone_covers(rz->v[i], z) || zone_covers(z, rz->v[i]))
+				return perr(p, MDNS_EINVAL,
+					    "config: reverseZones[%zu]: %s overlaps zoneResolvers zone \"%s\" (allowed: zones apart from the zoneResolvers zones)",
+					    i, q, z);
+		}
+	}
+	return 0;
+}
+
 static int cross_checks(struct cfg_parser *p)
 {
 	struct config *c = p->cfg;
@@ -1219,7 +1364,7 @@ static int cross_checks(struct cfg_parser *p)
 					    q, o);
 		}
 	}
-	return 0;
+	return reverse_zones_checks(p);
 }
 
 static int parse_into(struct cfg_parser *p, const char *json, size_t len)
@@ -1450,4 +1595,149 @@ void config_print(const struct config *cfg, FILE *f)
 	fputs(s, f);
 	fputc('\n', f);
 	free(s);
+}
+
+/* ---- sharing and reloading ------------------------------------------------ */
+
+struct config *config_load_new(const char *path,
+			       void (*warn)(void *ctx, const char *msg), void *ctx,
+			       char *err, size_t errlen)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	int rc;
+
+	if (!cfg) {
+		if (err && errlen)
+			snprintf(err, errlen, "config: out of memory");
+		return NULL;
+	}
+	rc = config_load(path, cfg, warn, ctx, err, errlen);
+	if (rc) {
+		config_clear(cfg);
+		free(cfg);
+		return NULL;
+	}
+	atomic_store(&cfg->refs, 1);
+	return cfg;
+}
+
+const struct config *config_hold(const struct config *cfg)
+{
+	/* The count is not part of the configuration: holding a const config
+	 * is allowed, as with any reference-counted object. */
+	struct config *c = (struct config *)cfg;
+
+	if (c && atomic_load(&c->refs) > 0)
+		atomic_fetch_add(&c->refs, 1);
+	return cfg;
+}
+
+void config_release(const struct config *cfg)
+{
+	struct config *c = (struct config *)cfg;
+
+	if (!c || atomic_load(&c->refs) == 0)
+		return;
+	if (atomic_fetch_sub(&c->refs, 1) == 1) {
+		config_clear(c);
+		free(c);
+	}
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+int config_key_equal(const struct config *a, const struct config *b,
+		     const struct config_key *k)
+{
+	if (k->type == CONFIG_SPECIAL && k->format == CONFIG_FMT_CREDENTIALS)
+		return str_eq(a->mesos_principal, b->mesos_principal) &&
+		       str_eq(a->mesos_secret, b->mesos_secret);
+	if (k->type == CONFIG_STRLIST && k->offset == offsetof(struct config, resolvers) &&
+	    a->resolvers_explicit_empty != b->resolvers_explicit_empty)
+		return 0;
+	json_t *x = key_json(a, k), *y = key_json(b, k);
+	int eq = x && y && json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return eq;
+}
+
+static int strlist_copy(struct strlist *dst, const struct strlist *src)
+{
+	struct strlist l = { 0 };
+
+	if (src->n) {
+		l.v = calloc(src->n, sizeof(*l.v));
+		if (!l.v)
+			return MDNS_ENOMEM;
+	}
+	for (; l.n < src->n; l.n++)
+		if (!(l.v[l.n] = strdup(src->v[l.n]))) {
+			strlist_free(&l);
+			return MDNS_ENOMEM;
+		}
+	strlist_free(dst);
+	*dst = l;
+	return 0;
+}
+
+int config_key_copy(struct config *dst, const struct config *src, const struct config_key *k)
+{
+	switch (k->type) {
+	case CONFIG_BOOL:
+		*(bool *)field(dst, k) = *(const bool *)cfield(src, k);
+		return 0;
+	case CONFIG_INT:
+		int_store(dst, k, int_load(src, k));
+		return 0;
+	case CONFIG_STRING: {
+		const char *s = *(char *const *)cfield(src, k);
+		char *d = strdup(s ? s : "");
+		char **f = field(dst, k);
+		if (!d)
+			return MDNS_ENOMEM;
+		free(*f);
+		*f = d;
+		return 0;
+	}
+	case CONFIG_STRLIST:
+		if (k->offset == offsetof(struct config, resolvers))
+			dst->resolvers_explicit_empty = src->resolvers_explicit_empty;
+		return strlist_copy(field(dst, k), cfield(src, k));
+	case CONFIG_SPECIAL:
+		break;
+	}
+	return MDNS_EINVAL;
+}
+
+unsigned config_diff(const struct config *old, const struct config *new_cfg,
+		     char *changed, size_t changedlen)
+{
+	unsigned flags = 0;
+	size_t used = 0;
+
+	if (changed && changedlen)
+		changed[0] = '\0';
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_table[i];
+
+		if (config_key_equal(old, new_cfg, k))
+			continue;
+		flags |= k->reload;
+		if (changed && used + 1 < changedlen) {
+			int n = snprintf(changed + used, changedlen - used, "%s%s",
+					 used ? ", " : "", k->name);
+			used = n < 0 ? used : used + (size_t)n;
+			if (used >= changedlen) {
+				/* shortened: end with an ellipsis that fits */
+				if (changedlen > 4)
+					memcpy(changed + changedlen - 4, "...", 4);
+				used = changedlen;
+			}
+		}
+	}
+	return flags;
 }

@@ -1,6 +1,7 @@
 /* lib/config.h -- the daemon configuration (config.json), see behaviour.md §1.1. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,16 @@ struct config {
 	int tcp_idle_timeout;			/* tcpIdleTimeout, seconds */
 	int tcp_max_connections;		/* tcpMaxConnections */
 	int forward_max_inflight;		/* forwardMaxInflight */
+	char *log_level;			/* logLevel: "", "error", "warning", "info", "debug" */
+	struct strlist reverse_zones;		/* reverseZones: zone names, or the one entry "auto" */
+	bool health_aware;			/* healthAware */
+	struct strlist transfer_to;		/* transferTo (CIDRs) */
+	struct strlist notify;			/* notify: "IP" or "IP:port" ([v6]:port) */
+	char *state_source;			/* stateSource: "poll" or "stream" */
+
+	/* Not a key: references held through config_hold() (0: the config is
+	 * not shared, its owner clears it; see config_load_new()). */
+	atomic_int refs;
 };
 
 /* How a key's JSON value is read. */
@@ -107,6 +118,9 @@ enum config_format {
 	CONFIG_FMT_IPSOURCES,		/* special: list from host, mesos, docker, netinfo */
 	CONFIG_FMT_ZONE_RESOLVERS,	/* special: {zone: [resolver...]} */
 	CONFIG_FMT_CREDENTIALS,		/* special: {"principal", "secret"} */
+	CONFIG_FMT_LOGLEVEL,		/* "", "error", "warning", "info" or "debug" */
+	CONFIG_FMT_REVERSE_ZONE,	/* a zone under in-addr.arpa / ip6.arpa, or "auto" */
+	CONFIG_FMT_STATE_SOURCE,	/* "poll" or "stream" */
 };
 
 /* C type of the field a key is stored in (derived with _Generic; internal). */
@@ -127,6 +141,19 @@ enum {
 };
 
 /*
+ * What a changed value does when the config is reloaded (SIGHUP), or-ed in
+ * config_key.reload.  A key with none is read again at its next use (the
+ * next fetch, the next cache write...).
+ */
+enum config_reload {
+	CONFIG_RELOAD_RESTART = 1 << 0,	/* needs a restart: the running value is kept */
+	CONFIG_RELOAD_ZONE    = 1 << 1,	/* the zone is rebuilt at once from the last state */
+	CONFIG_RELOAD_FORWARD = 1 << 2,	/* the forwarding settings are replaced */
+	CONFIG_RELOAD_FETCH   = 1 << 3,	/* the state is fetched again at once */
+	CONFIG_RELOAD_ZK      = 1 << 4,	/* the ZooKeeper watcher is started again */
+};
+
+/*
  * One row of the descriptor table: the only place that knows a key's name,
  * type, storage, default and bounds.  Rows are static and read-only.
  */
@@ -141,6 +168,7 @@ struct config_key {
 	const char *def;		/* default as JSON text, e.g. "60", "[\"8.8.8.8\"]" */
 	const char *allowed;		/* what is accepted, quoted in error messages */
 	const char *doc;		/* one-line description (man page, /v1/config) */
+	unsigned reload;		/* CONFIG_RELOAD_* */
 };
 
 /*
@@ -197,6 +225,53 @@ char *config_dump(const struct config *cfg);
 
 /* Print config_dump() and a newline to f. */
 void config_print(const struct config *cfg, FILE *f);
+
+/* ---- sharing and reloading ------------------------------------------------ */
+
+/*
+ * config_load() into a new heap config holding one reference (refs = 1), for
+ * a config that several modules and threads share and that a reload
+ * replaces.  NULL on any error, with the message in err as config_load
+ * writes it.  Release with config_release().
+ */
+struct config *config_load_new(const char *path,
+			       void (*warn)(void *ctx, const char *msg), void *ctx,
+			       char *err, size_t errlen);
+
+/*
+ * Take one more reference to cfg and return it.  The count is kept outside
+ * the keys, so a const config can be held.  A config that is not shared
+ * (refs 0: on the stack or from config_load) is returned as is.  Thread-safe.
+ */
+const struct config *config_hold(const struct config *cfg);
+
+/*
+ * Drop one reference; the last one clears and frees cfg.  NULL and configs
+ * that are not shared are no-ops.  Thread-safe.
+ */
+void config_release(const struct config *cfg);
+
+/*
+ * 1 when key k has the same value in a and b (mesosCredentials compares the
+ * secret too, resolvers whether [] was written), else 0.  0 as well on out of
+ * memory, which then reads as a change.
+ */
+int config_key_equal(const struct config *a, const struct config *b,
+		     const struct config_key *k);
+
+/*
+ * Set key k of dst to its value in src (deep copy).  For the bool, integer,
+ * string and string-list keys; MDNS_EINVAL for the others, MDNS_ENOMEM.
+ */
+int config_key_copy(struct config *dst, const struct config *src, const struct config_key *k);
+
+/*
+ * The CONFIG_RELOAD_* flags of every key whose value differs between old
+ * and new, or-ed together; names of the changed keys are written to
+ * changed (comma-separated, shortened to fit; may be NULL).
+ */
+unsigned config_diff(const struct config *old, const struct config *new_cfg,
+		     char *changed, size_t changedlen);
 
 /* Name of an IP source ("host", "mesos", "docker", "netinfo"). */
 const char *config_ip_source_name(enum ip_source s);

@@ -20,16 +20,29 @@
 #include <event2/listener.h>
 
 #include "lib/acl.h"
+#include "lib/err.h"
 #include "lib/forward.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/zonepub.h"
 #include "zone/answer.h"
+#include "zone/xfr.h"
+#include "zone/zone.h"
 
 /* Stop reading from a TCP client whose unread replies pile up past this. */
 #define TCP_OUTPUT_HIGH (256 * 1024)
 /* Datagrams handled per readiness wake-up before yielding to other events. */
 #define UDP_BATCH 64
+/*
+ * Zone transfers: messages of at most 16 KiB (small enough to interleave
+ * with other connections' work, large enough that headers cost nothing),
+ * written while the connection's output holds less than XFR_OUTPUT_HIGH and
+ * refilled when it drains below XFR_OUTPUT_LOW, so a transfer holds at most
+ * ~256 KiB of output however large the zone.
+ */
+#define XFR_MSG_SIZE (16 * 1024)
+#define XFR_OUTPUT_HIGH (256 * 1024)
+#define XFR_OUTPUT_LOW (64 * 1024)
 
 struct dns_worker {
 	struct dnsserver *srv;
@@ -42,17 +55,57 @@ struct dns_worker {
 	struct evconnlistener *listener;
 	struct tcp_conn *conns;		/* open TCP connections, freed at stop */
 	struct fwd *fwd;		/* this worker's forwarder; NULL: forwarding off */
+	const struct acl *acl;		/* recurseFrom, read by this thread only */
+	/* New forwarding settings posted by dnsserver_set_forward (under switch_mu). */
+	pthread_mutex_t switch_mu;
+	struct event *switch_ev;
+	int has_next;
+	struct fwd *next_fwd;
+	const struct acl *next_acl;
+	unsigned next_seq;
+	atomic_uint seq_seen;		/* the generation this worker uses (release) */
 	struct metrics_dns *metrics;	/* this worker's counters (lib/metrics), may be NULL */
 	uint32_t rotate;
 	uint8_t in[ANSWER_MAX];
 	uint8_t out[ANSWER_MAX + 2];
 };
 
+/*
+ * One set of forwarding settings: the upstream table, recurseFrom and one
+ * forwarder per worker.  A reload adds a generation; the old one lives on
+ * until every worker has switched away and its queries in flight are done.
+ * The list belongs to the control thread.
+ */
+struct fwd_gen {
+	unsigned seq;
+	struct fwd_config *fc;		/* NULL: forwarding off */
+	struct acl *acl;
+	int owned;			/* fc and acl are freed with the generation */
+	struct fwd **fwd;		/* one per worker, NULL when off */
+	struct fwd_gen *next;		/* older */
+};
+
+/* Counters and health of upstreams of generations already freed, so totals
+ * never go backwards and a resolver marked down stays down. */
+struct fwd_carry {
+	char name[112];
+	struct fwd_upstream_stats st;
+	unsigned seq;			/* 1 + generation the health comes from; 0: none */
+	int64_t down_until, backoff;
+};
+
+#define CARRY_MAX 256
+
 struct dnsserver {
 	struct dnsserver_opts o;
 	struct dns_worker *w;
 	int nworkers;
 	atomic_int tcp_conns;
+	struct fwd_gen *gens;		/* current first (control thread) */
+	unsigned gen_seq;
+	struct fwd_stats carry;
+	struct fwd_carry *carry_up;
+	size_t ncarry_up;
 };
 
 static int make_socket(const struct sockaddr *sa, socklen_t salen, int type, char *err, size_t errlen)
@@ -104,7 +157,16 @@ struct tcp_conn {
 	struct bufferevent *bev;	/* NULL once closed */
 	struct tcp_conn *prev, *next;
 	bool may_forward;		/* the client is in recurseFrom */
+	bool may_transfer;		/* the client is in transferTo */
 	int refs;			/* 1 while open + 1 per forwarded query out */
+	/*
+	 * A zone transfer under way: it holds a reference on the zone it
+	 * sends (zone_ref), not an RCU read-side section, so it may span any
+	 * number of loop turns and zone swaps.  While it runs, later queries
+	 * on the connection wait unread (their replies must not interleave).
+	 */
+	struct xfr *xfr;
+	char peer[INET6_ADDRSTRLEN + 8];	/* client address, set when may_transfer */
 };
 
 /* Where a query came from and how to reach the client. */
@@ -163,7 +225,7 @@ static size_t handle_query(struct dns_worker *w, const uint8_t *q, size_t qlen, 
 	/* Outside the domain: forwarding is for clients in recurseFrom only
 	 * (UDP checked per datagram, TCP once at accept). */
 	if (tcp ? !cl->conn->may_forward
-		: !(w->srv->o.recurse_from && acl_match(w->srv->o.recurse_from, cl->peer)))
+		: !(w->acl && acl_match(w->acl, cl->peer)))
 		return count_query(w, tcp, &info, r, r, &t0);	/* REFUSED, as answered */
 	int rc;
 	if (tcp) {
@@ -214,6 +276,13 @@ static void tcp_close(struct tcp_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&c->w->srv->tcp_conns, 1);
+	if (c->xfr) {
+		const struct xfr_info *xi = xfr_get_info(c->xfr);
+		log_info("xfr: transfer of %s to %s aborted after %zu records", xi->zone, c->peer,
+			 xi->records);
+		xfr_free(c->xfr);	/* may free an old zone, here in this worker */
+		c->xfr = NULL;
+	}
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	tcp_unref(c);
@@ -233,6 +302,81 @@ static void tcp_fwd_done(void *ctx, const uint8_t *reply, size_t rlen)
 	tcp_unref(c);
 }
 
+/* One line per transfer, when it ends: what was sent to whom. */
+static void xfr_log(const struct tcp_conn *c, const struct xfr_info *xi)
+{
+	const char *q = xi->qtype == RR_IXFR ? "IXFR" : "AXFR";
+
+	switch (xi->kind) {
+	case XFR_ERROR:
+		log_info("xfr: %s from %s answered with rcode %d", q, c->peer, xi->rcode);
+		break;
+	case XFR_AXFR:
+		log_info("xfr: AXFR of %s serial %u to %s: %zu records in %zu messages", xi->zone,
+			 xi->serial, c->peer, xi->records, xi->messages);
+		break;
+	case XFR_IXFR:
+		log_info("xfr: IXFR of %s serial %u -> %u (%zu version%s) to %s: %zu records in %zu "
+			 "messages", xi->zone, xi->client_serial, xi->serial, xi->versions,
+			 xi->versions == 1 ? "" : "s", c->peer, xi->records, xi->messages);
+		break;
+	case XFR_IXFR_AXFR:
+		log_info("xfr: IXFR of %s from serial %u, not in the history: whole zone serial %u "
+			 "to %s: %zu records in %zu messages", xi->zone, xi->client_serial,
+			 xi->serial, c->peer, xi->records, xi->messages);
+		break;
+	case XFR_IXFR_UPTODATE:
+		log_info("xfr: IXFR of %s to %s: up to date at serial %u", xi->zone, c->peer,
+			 xi->serial);
+		break;
+	}
+}
+
+static void tcp_read_cb(struct bufferevent *bev, void *arg);
+
+/*
+ * Write transfer messages until the output holds XFR_OUTPUT_HIGH; the write
+ * callback (output down to XFR_OUTPUT_LOW) calls again.  At the end, the
+ * connection goes back to reading queries.
+ */
+static void xfr_pump(struct tcp_conn *c)
+{
+	struct dns_worker *w = c->w;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	while (evbuffer_get_length(out) < XFR_OUTPUT_HIGH) {
+		size_t n = xfr_next(c->xfr, w->out + 2, XFR_MSG_SIZE);
+		if (n == 0) {
+			xfr_log(c, xfr_get_info(c->xfr));
+			xfr_free(c->xfr);
+			c->xfr = NULL;
+			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+			bufferevent_enable(c->bev, EV_READ);
+			if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= 2)
+				tcp_read_cb(c->bev, c);
+			return;
+		}
+		w->out[0] = (uint8_t)(n >> 8);
+		w->out[1] = (uint8_t)n;
+		evbuffer_add(out, w->out, n + 2);
+	}
+}
+
+/* A transfer request from a client in transferTo: stream the reply. */
+static void xfr_start(struct tcp_conn *c, const uint8_t *q, size_t len)
+{
+	const struct zone *z = zonepub_reader_enter();
+	c->xfr = xfr_new(z, q, len);	/* takes its own zone reference */
+	zonepub_reader_leave();
+	if (!c->xfr) {
+		log_err("dns: out of memory starting a zone transfer for %s", c->peer);
+		return;
+	}
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_WRITE, XFR_OUTPUT_LOW, 0);
+	xfr_pump(c);
+}
+
 static void tcp_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *c = arg;
@@ -240,6 +384,8 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *out = bufferevent_get_output(bev);
 
+	if (c->xfr)
+		return;	/* queries after a transfer request wait for its end */
 	/* Pipelining: answer every complete message in the buffer, in order. */
 	for (;;) {
 		uint8_t hdr[2];
@@ -250,6 +396,12 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, w->in, len);
+		if (c->may_transfer && xfr_is_request(w->in, len)) {
+			xfr_start(c, w->in, len);
+			if (c->xfr)
+				break;
+			continue;
+		}
 		struct client cl = { .udp_fd = -1, .conn = c };
 		size_t r = handle_query(w, w->in, len, 2, &cl);
 		if (r) {
@@ -266,8 +418,13 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 
 static void tcp_write_cb(struct bufferevent *bev, void *arg)
 {
+	struct tcp_conn *c = arg;
+
+	if (c->xfr) {
+		xfr_pump(c);	/* reads again by itself when the transfer ends */
+		return;
+	}
 	/* Output drained: read again (re-enabling is a no-op when enabled). */
-	(void)arg;
 	bufferevent_enable(bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) >= 2)
 		tcp_read_cb(bev, arg);
@@ -314,7 +471,16 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
 	c->w = w;
 	c->bev = bev;
 	c->refs = 1;
-	c->may_forward = w->fwd && s->o.recurse_from && acl_match(s->o.recurse_from, sa);
+	c->may_forward = w->fwd && w->acl && acl_match(w->acl, sa);
+	c->may_transfer = s->o.transfer_to && acl_match(s->o.transfer_to, sa);
+	if (c->may_transfer) {
+		char host[INET6_ADDRSTRLEN] = "?";
+		const void *addr = sa->sa_family == AF_INET6
+					   ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr
+					   : (const void *)&((struct sockaddr_in *)sa)->sin_addr;
+		inet_ntop(sa->sa_family, addr, host, sizeof(host));
+		snprintf(c->peer, sizeof(c->peer), "%s", host);
+	}
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
@@ -323,6 +489,29 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
 	bufferevent_set_timeouts(bev, &idle, &idle);
 	bufferevent_setcb(bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* New forwarding settings: new queries go to the new forwarder, those in
+ * flight finish on the old one, which is then freed by the control thread. */
+static void switch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_worker *w = arg;
+	(void)fd; (void)what;
+
+	pthread_mutex_lock(&w->switch_mu);
+	if (!w->has_next) {
+		pthread_mutex_unlock(&w->switch_mu);
+		return;
+	}
+	struct fwd *old = w->fwd;
+	w->fwd = w->next_fwd;
+	w->acl = w->next_acl;
+	w->has_next = 0;
+	unsigned seq = w->next_seq;
+	pthread_mutex_unlock(&w->switch_mu);
+	if (old)
+		fwd_retire(old);
+	atomic_store_explicit(&w->seq_seen, seq, memory_order_release);
 }
 
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
@@ -378,11 +567,20 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 	s->o = *o;
 	s->nworkers = o->workers > 0 ? o->workers : 1;
 	s->w = calloc((size_t)s->nworkers, sizeof(*s->w));
-	if (!s->w)
+	s->gens = calloc(1, sizeof(*s->gens));
+	if (!s->w || !s->gens)
+		goto fail;
+	/* The first generation's table and ACL are the caller's (borrowed). */
+	s->gens->fc = o->forward;
+	s->gens->acl = (struct acl *)o->recurse_from;
+	s->gens->fwd = calloc((size_t)s->nworkers, sizeof(*s->gens->fwd));
+	if (!s->gens->fwd)
 		goto fail;
 	for (int i = 0; i < s->nworkers; i++) {
 		struct dns_worker *w = &s->w[i];
 		w->srv = s;
+		w->acl = o->recurse_from;
+		pthread_mutex_init(&w->switch_mu, NULL);
 		w->metrics = metrics_dns_new();
 		w->udp_fd = w->tcp_fd = -1;
 		w->base = event_base_new();
@@ -398,6 +596,7 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 			/* Each worker gets its share of the bound, rounded up. */
 			int share = (o->forward_max_inflight + s->nworkers - 1) / s->nworkers;
 			w->fwd = fwd_new(o->forward, w->base, share, o->edns_udp_size);
+			s->gens->fwd[i] = w->fwd;
 			if (!w->fwd) {
 				snprintf(err, errlen, "dns: out of memory");
 				goto fail;
@@ -405,8 +604,9 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 		}
 		w->udp_ev = event_new(w->base, w->udp_fd, EV_READ | EV_PERSIST, udp_cb, w);
 		w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
+		w->switch_ev = event_new(w->base, -1, 0, switch_cb, w);
 		w->listener = evconnlistener_new(w->base, tcp_accept_cb, w, 0, -1, w->tcp_fd);
-		if (!w->udp_ev || !w->stop_ev || !w->listener) {
+		if (!w->udp_ev || !w->stop_ev || !w->switch_ev || !w->listener) {
 			snprintf(err, errlen, "dns: cannot set up worker events");
 			goto fail;
 		}
@@ -431,6 +631,20 @@ int dnsserver_start(struct dnsserver *s)
 	return 0;
 }
 
+/* Free a generation's forwarders (workers done with them) and, when owned,
+ * its table and ACL. */
+static void gen_free(struct dnsserver *s, struct fwd_gen *g)
+{
+	for (int i = 0; g->fwd && i < s->nworkers; i++)
+		fwd_free(g->fwd[i]);
+	free(g->fwd);
+	if (g->owned) {
+		fwd_config_free(g->fc);
+		acl_free(g->acl);
+	}
+	free(g);
+}
+
 void dnsserver_free(struct dnsserver *s)
 {
 	if (!s)
@@ -442,10 +656,15 @@ void dnsserver_free(struct dnsserver *s)
 			pthread_join(w->thread, NULL);
 		}
 	}
+	/* The forwarders first (every generation's): they release the
+	 * connections they hold. */
+	while (s->gens) {
+		struct fwd_gen *g = s->gens;
+		s->gens = g->next;
+		gen_free(s, g);
+	}
 	for (int i = 0; s->w && i < s->nworkers; i++) {
 		struct dns_worker *w = &s->w[i];
-		/* The forwarder first: it releases the connections it holds. */
-		fwd_free(w->fwd);
 		while (w->conns)
 			tcp_close(w->conns);
 		if (w->listener)
@@ -454,6 +673,9 @@ void dnsserver_free(struct dnsserver *s)
 			event_free(w->udp_ev);
 		if (w->stop_ev)
 			event_free(w->stop_ev);
+		if (w->switch_ev)
+			event_free(w->switch_ev);
+		pthread_mutex_destroy(&w->switch_mu);
 		if (w->base)
 			event_base_free(w->base);
 		if (w->udp_fd >= 0)
@@ -462,25 +684,215 @@ void dnsserver_free(struct dnsserver *s)
 			close(w->tcp_fd);
 	}
 	free(s->w);
+	free(s->carry_up);
 	free(s);
+}
+
+/* What is carried for upstream name, added if absent; NULL when full. */
+static struct fwd_carry *carry_slot(struct dnsserver *s, const char *name)
+{
+	for (size_t i = 0; i < s->ncarry_up; i++)
+		if (strcmp(s->carry_up[i].name, name) == 0)
+			return &s->carry_up[i];
+	if (s->ncarry_up >= CARRY_MAX)
+		return NULL;
+	if (!s->carry_up && !(s->carry_up = calloc(CARRY_MAX, sizeof(*s->carry_up))))
+		return NULL;
+	struct fwd_carry *c = &s->carry_up[s->ncarry_up++];
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return c;
+}
+
+static void upstream_add(struct fwd_upstream_stats *to, const struct fwd_upstream_stats *from)
+{
+	to->queries += from->queries;
+	to->replies += from->replies;
+	to->failures += from->failures;
+	to->timeouts += from->timeouts;
+	to->skipped += from->skipped;
+	to->latency_us += from->latency_us;
+}
+
+/* Whether every worker has left g and g's queries are all done. */
+static int gen_done(const struct dnsserver *s, const struct fwd_gen *g)
+{
+	for (int i = 0; i < s->nworkers; i++) {
+		const struct dns_worker *w = &s->w[i];
+		if (w->started &&
+		    atomic_load_explicit(&w->seq_seen, memory_order_acquire) <= g->seq)
+			return 0;
+		if (g->fwd[i] && !fwd_drained(g->fwd[i]))
+			return 0;
+	}
+	return 1;
+}
+
+void dnsserver_forward_reap(struct dnsserver *s)
+{
+	struct fwd_gen **pp = s->gens ? &s->gens->next : NULL;
+
+	while (pp && *pp) {
+		struct fwd_gen *g = *pp;
+		if (!gen_done(s, g)) {
+			pp = &g->next;
+			continue;
+		}
+		/* Keep its counts: totals and per upstream (by name). */
+		for (int i = 0; i < s->nworkers; i++) {
+			if (!g->fwd[i])
+				continue;
+			size_t n = g->fc ? fwd_config_upstreams(g->fc) : 0;
+			struct fwd_upstream_stats *up = n ? calloc(n, sizeof(*up)) : NULL;
+			struct fwd_stats t = { 0 };
+			fwd_stats_add(g->fwd[i], &t, up, up ? n : 0);
+			s->carry.forwarded += t.forwarded;
+			s->carry.relayed += t.relayed;
+			s->carry.servfail += t.servfail;
+			s->carry.rejected += t.rejected;
+			s->carry.dropped += t.dropped;
+			for (size_t j = 0; up && j < n; j++) {
+				struct fwd_carry *c = carry_slot(s, fwd_config_upstream_name(g->fc, j));
+				if (c)
+					upstream_add(&c->st, &up[j]);
+			}
+			free(up);
+		}
+		for (size_t j = 0; g->fc && j < fwd_config_upstreams(g->fc); j++) {
+			struct fwd_carry *c = carry_slot(s, fwd_config_upstream_name(g->fc, j));
+			const struct fwd_health *h = fwd_config_health(g->fc, j);
+			if (c && g->seq + 1 > c->seq) {
+				c->seq = g->seq + 1;
+				c->down_until = atomic_load(&h->down_until);
+				c->backoff = atomic_load(&h->backoff);
+			}
+		}
+		*pp = g->next;
+		gen_free(s, g);
+	}
+}
+
+/* Start forward's upstreams with the health they have in the newest
+ * generation that knows them, else with what a freed one left. */
+static void inherit_health(struct dnsserver *s, struct fwd_config *forward)
+{
+	for (size_t i = 0; i < fwd_config_upstreams(forward); i++) {
+		const char *name = fwd_config_upstream_name(forward, i);
+		struct fwd_health *to = fwd_config_health(forward, i);
+		int64_t du = 0, bo = 0;
+		int found = 0;
+		for (const struct fwd_gen *g = s->gens; g && !found; g = g->next)
+			for (size_t j = 0; g->fc && j < fwd_config_upstreams(g->fc) && !found; j++)
+				if (strcmp(fwd_config_upstream_name(g->fc, j), name) == 0) {
+					const struct fwd_health *h = fwd_config_health(g->fc, j);
+					du = atomic_load(&h->down_until);
+					bo = atomic_load(&h->backoff);
+					found = 1;
+				}
+		for (size_t j = 0; j < s->ncarry_up && !found; j++)
+			if (s->carry_up[j].seq && strcmp(s->carry_up[j].name, name) == 0) {
+				du = s->carry_up[j].down_until;
+				bo = s->carry_up[j].backoff;
+				found = 1;
+			}
+		if (found) {
+			atomic_store(&to->down_until, du);
+			atomic_store(&to->backoff, bo);
+		}
+	}
+}
+
+int dnsserver_set_forward(struct dnsserver *s, struct fwd_config *forward,
+			  struct acl *recurse_from, int max_inflight, uint16_t edns_udp_size)
+{
+	struct fwd_gen *g = calloc(1, sizeof(*g));
+
+	dnsserver_forward_reap(s);
+	if (!g || !(g->fwd = calloc((size_t)s->nworkers, sizeof(*g->fwd)))) {
+		free(g);
+		return MDNS_ENOMEM;
+	}
+	for (int i = 0; forward && i < s->nworkers; i++) {
+		int share = (max_inflight + s->nworkers - 1) / s->nworkers;
+		g->fwd[i] = fwd_new(forward, s->w[i].base, share, edns_udp_size);
+		if (!g->fwd[i]) {
+			while (i-- > 0)
+				fwd_free(g->fwd[i]);
+			free(g->fwd);
+			free(g);
+			return MDNS_ENOMEM;
+		}
+	}
+	if (forward)
+		inherit_health(s, forward);
+	g->seq = ++s->gen_seq;
+	g->fc = forward;
+	g->acl = recurse_from;
+	g->owned = 1;
+	g->next = s->gens;
+	s->gens = g;
+	for (int i = 0; i < s->nworkers; i++) {
+		struct dns_worker *w = &s->w[i];
+		pthread_mutex_lock(&w->switch_mu);
+		/* A switch the worker has not made yet is superseded: that
+		 * forwarder was never used, so it is retired here. */
+		if (w->has_next && w->next_fwd)
+			fwd_retire(w->next_fwd);
+		w->has_next = 1;
+		w->next_fwd = g->fwd[i];
+		w->next_acl = recurse_from;
+		w->next_seq = g->seq;
+		pthread_mutex_unlock(&w->switch_mu);
+		event_active(w->switch_ev, 0, 0);
+	}
+	return 0;
 }
 
 size_t dnsserver_forward_stats(const struct dnsserver *s, struct fwd_stats *tot,
 			       struct fwd_upstream_stats *up, size_t cap)
 {
-	size_t n = s->o.forward ? fwd_config_upstreams(s->o.forward) : 0;
+	const struct fwd_gen *cur = s->gens;
+	size_t n = cur && cur->fc ? fwd_config_upstreams(cur->fc) : 0;
+	size_t m = cap < n ? cap : n;
 
-	if (tot)
+	if (tot) {
 		memset(tot, 0, sizeof(*tot));
+		tot->forwarded = s->carry.forwarded;
+		tot->relayed = s->carry.relayed;
+		tot->servfail = s->carry.servfail;
+		tot->rejected = s->carry.rejected;
+		tot->dropped = s->carry.dropped;
+	}
 	if (up)
-		memset(up, 0, (cap < n ? cap : n) * sizeof(*up));
-	for (int i = 0; i < s->nworkers; i++)
-		if (s->w[i].fwd)
-			fwd_stats_add(s->w[i].fwd, tot, up, cap < n ? cap : n);
+		memset(up, 0, m * sizeof(*up));
+	/* The generations are the control thread's: no worker pointer is read. */
+	for (const struct fwd_gen *g = cur; g; g = g->next) {
+		size_t gn = g->fc ? fwd_config_upstreams(g->fc) : 0;
+		struct fwd_upstream_stats *gu = g == cur ? up : (gn ? calloc(gn, sizeof(*gu)) : NULL);
+		for (int i = 0; i < s->nworkers; i++)
+			if (g->fwd[i])
+				fwd_stats_add(g->fwd[i], tot, gu, g == cur ? (up ? m : 0) : (gu ? gn : 0));
+		if (g == cur || !gu)
+			continue;
+		/* An older table's upstreams count under the same name now. */
+		for (size_t j = 0; up && j < gn; j++)
+			for (size_t k = 0; k < m; k++)
+				if (strcmp(fwd_config_upstream_name(g->fc, j),
+					   fwd_config_upstream_name(cur->fc, k)) == 0) {
+					upstream_add(&up[k], &gu[j]);
+					break;
+				}
+		free(gu);
+	}
+	for (size_t j = 0; up && j < s->ncarry_up; j++)
+		for (size_t k = 0; k < m; k++)
+			if (strcmp(s->carry_up[j].name, fwd_config_upstream_name(cur->fc, k)) == 0) {
+				upstream_add(&up[k], &s->carry_up[j].st);
+				break;
+			}
 	return n;
 }
 
 const char *dnsserver_forward_upstream_name(const struct dnsserver *s, size_t i)
 {
-	return s->o.forward ? fwd_config_upstream_name(s->o.forward, i) : "";
+	return s->gens && s->gens->fc ? fwd_config_upstream_name(s->gens->fc, i) : "";
 }

@@ -18,10 +18,14 @@ struct dnsserver_opts {
 	int tcp_max_connections;	/* across all workers */
 	/* Forwarding (behaviour.md §4): names outside the domain from clients in
 	 * recurse_from go to the upstreams of forward; others get REFUSED. */
-	struct fwd_config *forward;	/* borrowed, outlives the server; NULL: forwarding off */
+	struct fwd_config *forward;	/* borrowed, outlives the server; NULL: forwarding off
+					   (dnsserver_set_forward replaces it) */
 	const struct acl *recurse_from;	/* borrowed, outlives the server; NULL: nobody */
 	int forward_max_inflight;	/* forwarded queries held at once, across all workers */
 	uint16_t edns_udp_size;		/* size in the OPT of our own SERVFAIL replies */
+	/* Zone transfers (AXFR/IXFR over TCP, zone/xfr.h) for clients in
+	 * transfer_to; others get REFUSED. */
+	const struct acl *transfer_to;	/* borrowed, outlives the server; NULL: nobody */
 };
 
 /*
@@ -39,10 +43,32 @@ int dnsserver_start(struct dnsserver *s);
 void dnsserver_free(struct dnsserver *s);
 
 /*
+ * Replace the forwarding settings after a reload (control thread, workers
+ * running or not): forward and recurse_from (either may be NULL: forwarding
+ * off, nobody) are owned by the server from now on, and each worker gets its
+ * own forwarder on them (max_inflight shared out, edns_udp_size for our
+ * SERVFAIL).  Each worker switches on its own loop at its next turn, with no
+ * lock on the query path: new queries use the new settings, queries already
+ * forwarded finish on the old ones, which are freed once every worker has
+ * switched and they are done (dnsserver_forward_reap).  Counters carry over.
+ * Open TCP connections keep the recurseFrom verdict of their accept.
+ * 0, or MDNS_ENOMEM with nothing changed (forward and recurse_from stay the
+ * caller's).
+ */
+int dnsserver_set_forward(struct dnsserver *s, struct fwd_config *forward,
+			  struct acl *recurse_from, int max_inflight, uint16_t edns_udp_size);
+
+/* Free replaced forwarding settings that no worker uses any more (control
+ * thread; also done by dnsserver_set_forward).  Call now and then. */
+void dnsserver_forward_reap(struct dnsserver *s);
+
+/*
  * Forwarding counters summed over the workers into *tot and up[0..cap)
  * (both zeroed first; either may be NULL), upstream i being
- * dnsserver_forward_upstream_name(s, i).  Returns the number of upstreams
- * (0 when forwarding is off).  Safe from any thread while the server runs.
+ * dnsserver_forward_upstream_name(s, i); counts of replaced settings are
+ * included (per upstream by name).  Returns the number of upstreams (0 when
+ * forwarding is off).  Control thread (the one calling
+ * dnsserver_set_forward) while the server runs.
  */
 size_t dnsserver_forward_stats(const struct dnsserver *s, struct fwd_stats *tot,
 			       struct fwd_upstream_stats *up, size_t cap);

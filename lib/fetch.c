@@ -27,6 +27,10 @@
 #define FETCH_MAX_MEMOS		64	/* hostports whose path we remember */
 #define FETCH_BUF_INITIAL	(64u * 1024)
 #define FETCH_HOSTPORT_MAX	300
+#define FETCH_PATH_MAX		200	/* fetch_get / fetch_stream paths */
+#define FETCH_ERRBODY_MAX	(64u * 1024)	/* a stream's error body, kept for the message */
+#define FETCH_KEEPIDLE_S	30L	/* TCP keepalive of streams: first probe after 30 s idle */
+#define FETCH_KEEPINTVL_S	10L
 
 #define FETCH_IAM_DEFAULT_LIFE	3600	/* an opaque token is assumed to last an hour */
 #define FETCH_IAM_JWT_LIFE	3600	/* exp of the JWT we sign for the login */
@@ -46,6 +50,11 @@ struct fetch_job {
 	bool too_big;			/* the write callback hit max */
 	bool oom;			/* the write callback could not grow buf */
 	bool login;			/* an IAM login, not a state fetch (f->login) */
+	bool stream;			/* fetch_stream: body handed to sops->data as it comes */
+	bool opened;			/* stream: a 2xx head arrived and sops->open ran */
+	bool aborted;			/* stream: sops->data asked to stop */
+	const struct fetch_stream_ops *sops;	/* stream callbacks (borrowed) */
+	char *custom_path;		/* fetch_get / fetch_stream path (owned); NULL: fetch_paths */
 	bool waiting_token;		/* IAM: queued until a login ends */
 	bool auth_retried;		/* IAM: already logged in again after a 401 */
 	char *token;			/* IAM: the token this fetch sent (owned) */
@@ -257,6 +266,7 @@ static void fetch_job_free(struct fetch_job *job)
 	free(job->hostport);
 	free(job->token);
 	free(job->post);
+	free(job->custom_path);
 	free(job);
 }
 
@@ -282,6 +292,25 @@ static size_t fetch_on_data(char *data, size_t size, size_t nmemb, void *userp)
 	struct fetch_job *job = userp;
 	size_t n = size * nmemb;
 
+	if (job->stream && !job->opened) {
+		long status = 0;
+		char *url = NULL;
+
+		/* The head is complete once the body starts (redirect bodies never get here). */
+		curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300) {
+			job->opened = true;
+			curl_easy_getinfo(job->easy, CURLINFO_EFFECTIVE_URL, &url);
+			job->sops->open(job->ctx, status, url ? url : job->url);
+		}
+	}
+	if (job->opened) {
+		if (job->sops->data(job->ctx, data, n) != 0) {
+			job->aborted = true;
+			return 0;	/* curl ends the transfer with CURLE_WRITE_ERROR */
+		}
+		return n;
+	}
 	if (n > job->max - job->len) {
 		job->too_big = true;
 		return 0;	/* != n: curl aborts with CURLE_WRITE_ERROR */
@@ -356,7 +385,14 @@ static int fetch_job_setup(struct fetch_job *job, const struct config *cfg)
 	 * Stops early when Content-Length announces too much.  The write callback
 	 * enforces the limit on the decoded body in every case.
 	 */
-	FETCH_SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max);
+	if (!job->stream)
+		FETCH_SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->max);
+	else {
+		/* A stream may stay silent between heartbeats: let TCP notice a dead peer. */
+		FETCH_SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
+		FETCH_SETOPT(e, CURLOPT_TCP_KEEPIDLE, FETCH_KEEPIDLE_S);
+		FETCH_SETOPT(e, CURLOPT_TCP_KEEPINTVL, FETCH_KEEPINTVL_S);
+	}
 	if (job->https) {
 		/* Without CACertFile, curl verifies against the system CA store. */
 		if (fetch_nonempty(cfg->ca_cert_file))
@@ -389,7 +425,7 @@ static int fetch_job_url(struct fetch_job *job)
 {
 	int n = snprintf(job->url, sizeof(job->url), "%s://%s%s",
 			 job->https ? "https" : "http", job->hostport,
-			 fetch_paths[job->path]);
+			 job->custom_path ? job->custom_path : fetch_paths[job->path]);
 
 	return n < 0 || (size_t)n >= sizeof(job->url) ? MDNS_EINVAL : 0;
 }
@@ -405,29 +441,48 @@ static int fetch_job_start(struct fetch_job *job)
 	if (job->buf)
 		job->buf[0] = '\0';
 	job->too_big = job->oom = false;
+	job->opened = job->aborted = false;
 	job->errbuf[0] = '\0';
-	if (job->token) {
-		/* DC/OS IAM: "Authorization: token=<token>" with the current token. */
-		size_t hl = strlen(job->token) + 32;
-		char *h = malloc(hl);
-		struct curl_slist *l;
+	if (job->token || job->stream) {
+		struct curl_slist *l = NULL;
 
-		if (!h)
-			return MDNS_ENOMEM;
-		snprintf(h, hl, "Authorization: token=%s", job->token);
-		l = curl_slist_append(NULL, h);
-		free(h);
-		if (!l)
-			return MDNS_ENOMEM;
+		if (job->stream) {
+			/* The operator API: a JSON call, JSON RecordIO events back. */
+			l = curl_slist_append(l, "Content-Type: application/json");
+			l = l ? curl_slist_append(l, "Accept: application/json") : NULL;
+			l = l ? curl_slist_append(l, "Expect:") : NULL;
+			if (!l)
+				return MDNS_ENOMEM;
+		}
+		if (job->token) {
+			/* DC/OS IAM: "Authorization: token=<token>" with the current token. */
+			size_t hl = strlen(job->token) + 32;
+			char *h = malloc(hl);
+			struct curl_slist *l2;
+
+			if (!h) {
+				curl_slist_free_all(l);
+				return MDNS_ENOMEM;
+			}
+			snprintf(h, hl, "Authorization: token=%s", job->token);
+			l2 = curl_slist_append(l, h);
+			free(h);
+			if (!l2) {
+				curl_slist_free_all(l);
+				return MDNS_ENOMEM;
+			}
+			l = l2;
+		}
 		curl_slist_free_all(job->headers);
 		job->headers = l;
 		FETCH_SETOPT(job->easy, CURLOPT_HTTPHEADER, job->headers);
 	}
 	FETCH_SETOPT(job->easy, CURLOPT_URL, job->url);
-	FETCH_SETOPT(job->easy, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
+	/* A stream has no end: only its connection is timed (and its silence, by the caller). */
+	FETCH_SETOPT(job->easy, CURLOPT_TIMEOUT_MS, job->stream ? 0L : left > 0 ? left : 1L);
 	if (curl_multi_add_handle(job->f->multi, job->easy) != CURLM_OK)
 		return MDNS_ECURL;
-	log_debug("fetch: GET %s", job->url);
+	log_debug("fetch: %s %s", job->stream ? "POST" : "GET", job->url);
 	return 0;
 }
 
@@ -678,7 +733,7 @@ static void fetch_job_finish(struct fetch_job *job, CURLcode cc)
 			fetch_iam_login(f);
 		return;
 	}
-	if (cc == CURLE_OK && status == 404 && !job->fell_back) {
+	if (cc == CURLE_OK && status == 404 && !job->fell_back && !job->custom_path) {
 		const char *url404 = job->url;
 		int rc;
 
@@ -698,7 +753,21 @@ static void fetch_job_finish(struct fetch_job *job, CURLcode cc)
 	memset(&r, 0, sizeof(r));
 	r.http_status = status;
 	memcpy(r.url, job->url, sizeof(r.url));
-	if (cc == CURLE_OK && status >= 200 && status < 300) {
+	if (job->stream && (job->opened || (cc == CURLE_OK && status >= 200 && status < 300))) {
+		/* The body went to sops->data; say only how the stream ended.  A server
+		 * that stops sending closes the connection mid-body (a partial file to
+		 * curl): for a stream that is its end, not an error. */
+		if (cc == CURLE_PARTIAL_FILE && !job->aborted)
+			cc = CURLE_OK;
+		if (job->aborted) {
+			r.rc = MDNS_ECURL;
+			fetch_err(&r, "%s: stream stopped by its reader", r.url);
+		} else if (cc != CURLE_OK) {
+			r.rc = cc == CURLE_OPERATION_TIMEDOUT ? MDNS_ETIMEDOUT : MDNS_ECURL;
+			fetch_err(&r, "%s: %s", r.url,
+				  job->errbuf[0] ? job->errbuf : curl_easy_strerror(cc));
+		}
+	} else if (cc == CURLE_OK && status >= 200 && status < 300) {
 		r.body = job->buf;
 		r.len = job->len;
 		job->buf = NULL;
@@ -713,7 +782,8 @@ static void fetch_job_finish(struct fetch_job *job, CURLcode cc)
 			r.rc = MDNS_ENOMEM;
 			fetch_err(&r, "%s: out of memory", r.url);
 		} else {
-			fetch_memo_set(f, job->hostport, job->path);
+			if (!job->custom_path)
+				fetch_memo_set(f, job->hostport, job->path);
 			log_debug("fetch: %s: %zu bytes", r.url, r.len);
 		}
 	} else if (cc == CURLE_OK) {
@@ -952,6 +1022,23 @@ void fetcher_cancel_all(struct fetcher *f)
 	}
 }
 
+void fetcher_cancel_ctx(struct fetcher *f, void *ctx)
+{
+	struct fetch_job *job, *next;
+
+	if (!f)
+		return;
+	for (job = f->jobs; job; job = next) {
+		next = job->next;
+		if (job->ctx != ctx)
+			continue;
+		if (!job->waiting_token)
+			curl_multi_remove_handle(f->multi, job->easy);
+		fetch_job_unlink(job);
+		fetch_job_free(job);
+	}
+}
+
 void fetcher_set_config(struct fetcher *f, const struct config *cfg)
 {
 	f->cfg = cfg;
@@ -980,8 +1067,29 @@ const char *fetcher_path_for(const struct fetcher *f, const char *hostport)
 	return fetch_paths[f && hostport ? fetch_memo_path(f, hostport) : FETCH_PATH_STATE];
 }
 
-int fetch_state(struct fetcher *f, const char *hostport,
-		void (*done)(void *ctx, struct fetch_result *r), void *ctx)
+/* Is path a plain absolute path (no query, no fragment, nothing to escape)? */
+static bool fetch_path_valid(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n == 0 || n > FETCH_PATH_MAX || path[0] != '/')
+		return false;
+	for (const char *p = path; *p; p++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr("/-_.", c)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Start one request: a state fetch (path NULL), a GET of path, or a stream
+ * (sops set: POST post to path).  done is the completion callback.
+ */
+static int fetch_submit(struct fetcher *f, const char *hostport, const char *path,
+			const struct fetch_stream_ops *sops, const char *post,
+			void (*done)(void *ctx, struct fetch_result *r), void *ctx)
 {
 	struct fetch_job *job;
 	int rc;
@@ -992,21 +1100,31 @@ int fetch_state(struct fetcher *f, const char *hostport,
 		log_debug("fetch: refusing malformed master address '%.64s'", hostport);
 		return MDNS_EINVAL;
 	}
+	if (path && !fetch_path_valid(path))
+		return MDNS_EINVAL;
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return MDNS_ENOMEM;
 	job->f = f;
 	job->done = done;
 	job->ctx = ctx;
-	job->max = f->max_bytes;
-	job->path = fetch_memo_path(f, hostport);
+	job->stream = sops != NULL;
+	job->sops = sops;
+	job->max = sops ? FETCH_ERRBODY_MAX : f->max_bytes;
+	job->path = path ? FETCH_PATH_STATE : fetch_memo_path(f, hostport);
 	job->hostport = strdup(hostport);
+	job->custom_path = path ? strdup(path) : NULL;
+	job->post = post ? strdup(post) : NULL;
 	job->easy = curl_easy_init();
-	if (!job->hostport || !job->easy) {
+	if (!job->hostport || !job->easy || (path && !job->custom_path) ||
+	    (post && !job->post)) {
 		fetch_job_free(job);
 		return MDNS_ENOMEM;
 	}
 	rc = fetch_job_setup(job, f->cfg);
+	if (rc == 0 && job->post &&
+	    curl_easy_setopt(job->easy, CURLOPT_POSTFIELDS, job->post) != CURLE_OK)
+		rc = MDNS_ECURL;
 	if (rc) {
 		fetch_job_free(job);
 		return rc;
@@ -1039,4 +1157,26 @@ int fetch_state(struct fetcher *f, const char *hostport,
 		return rc;
 	}
 	return 0;
+}
+
+int fetch_state(struct fetcher *f, const char *hostport,
+		void (*done)(void *ctx, struct fetch_result *r), void *ctx)
+{
+	return fetch_submit(f, hostport, NULL, NULL, NULL, done, ctx);
+}
+
+int fetch_get(struct fetcher *f, const char *hostport, const char *path,
+	      void (*done)(void *ctx, struct fetch_result *r), void *ctx)
+{
+	if (!path)
+		return MDNS_EINVAL;
+	return fetch_submit(f, hostport, path, NULL, NULL, done, ctx);
+}
+
+int fetch_stream(struct fetcher *f, const char *hostport, const char *path, const char *body,
+		 const struct fetch_stream_ops *ops, void *ctx)
+{
+	if (!path || !body || !ops || !ops->open || !ops->data || !ops->done)
+		return MDNS_EINVAL;
+	return fetch_submit(f, hostport, path, ops, body, ops->done, ctx);
 }

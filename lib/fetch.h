@@ -54,6 +54,12 @@ void fetcher_free(struct fetcher *f);
  */
 void fetcher_cancel_all(struct fetcher *f);
 
+/*
+ * Cancel the fetches and streams started with this ctx (others go on); their
+ * callbacks are not called.  Not from inside a callback of this fetcher.
+ */
+void fetcher_cancel_ctx(struct fetcher *f, void *ctx);
+
 /* Use cfg (borrowed, as in fetcher_new) for fetches started from now on. */
 void fetcher_set_config(struct fetcher *f, const struct config *cfg);
 
@@ -90,3 +96,51 @@ const char *fetcher_path_for(const struct fetcher *f, const char *hostport);
  */
 int fetch_state(struct fetcher *f, const char *hostport,
 		void (*done)(void *ctx, struct fetch_result *r), void *ctx);
+
+/*
+ * GET http(s)://hostport<path> (path: an absolute path of [A-Za-z0-9/._-], no
+ * query) with the same options, limits, authentication and result codes as
+ * fetch_state, without the /master/state.json fallback.  done is called once,
+ * later, from the event loop.  Returns 0 or MDNS_EINVAL / MDNS_ENOMEM /
+ * MDNS_ECURL (then done is not called).
+ */
+int fetch_get(struct fetcher *f, const char *hostport, const char *path,
+	      void (*done)(void *ctx, struct fetch_result *r), void *ctx);
+
+/* Callbacks of a streamed response (fetch_stream); all run on the event loop. */
+struct fetch_stream_ops {
+	/*
+	 * The response head arrived with a 2xx status and its body starts; url
+	 * is the effective URL (after redirects), borrowed for the call.
+	 */
+	void (*open)(void *ctx, long status, const char *url);
+	/*
+	 * The next bytes of a 2xx body, as they arrive (borrowed for the call).
+	 * Return 0 to go on, non-zero to end the transfer (done then reports
+	 * MDNS_ECURL, "stopped by its reader").  Must not call into the fetcher.
+	 */
+	int (*data)(void *ctx, const char *buf, size_t len);
+	/*
+	 * The transfer ended, exactly once, and nothing follows: rc 0 when the
+	 * server closed a 2xx stream, MDNS_EHTTP for a non-2xx status (the
+	 * body's first line is in err), MDNS_ECURL / MDNS_ETIMEDOUT for
+	 * connection errors.  r->body is always NULL.
+	 */
+	void (*done)(void *ctx, struct fetch_result *r);
+};
+
+/*
+ * POST body (a JSON text, copied) to http(s)://hostport<path> with
+ * Content-Type and Accept application/json and hand the response body to
+ * ops->data as it arrives, for as long as the server keeps it open: a
+ * streamed response such as the Mesos operator API's SUBSCRIBE.  The
+ * connection (TCP and TLS) is timed as for fetch_state (10 s), the transfer
+ * itself is not: the caller watches for silence.  TCP keepalive is on.  TLS,
+ * basic and IAM authentication (a 401 to a token logs in again once) and
+ * redirects (a 307 from a non-leading master keeps the POST) are as for
+ * fetch_state.  ops (borrowed) must outlive the transfer; cancel with
+ * fetcher_cancel_ctx(f, ctx).  Returns 0, or MDNS_EINVAL / MDNS_ENOMEM /
+ * MDNS_ECURL when it could not start (then no callback runs).
+ */
+int fetch_stream(struct fetcher *f, const char *hostport, const char *path, const char *body,
+		 const struct fetch_stream_ops *ops, void *ctx);

@@ -547,6 +547,7 @@ struct fwd {
 	size_t rnd_pos;
 	/* counters */
 	_Atomic uint64_t forwarded, relayed, servfail, rejected, dropped, inflight_now;
+	atomic_bool retired;		/* fwd_retire(): no new query will come */
 	struct fwd_upctr *upc;
 	uint8_t buf[65536 + 2];
 };
@@ -657,8 +658,10 @@ static void query_end(struct fwd_query *q)
 	if (q->lnext)
 		q->lnext->lprev = q->lprev;
 	f->inflight--;
-	bump(&f->inflight_now, (uint64_t)-1);
 	query_release(f, q);
+	/* Last touch of f: fwd_drained() reads this with acquire and may let
+	 * another thread free a retired forwarder once it reaches 0. */
+	atomic_store_explicit(&f->inflight_now, peek(&f->inflight_now) - 1, memory_order_release);
 }
 
 /* Our SERVFAIL to the client of q, built from its query msg (len bytes,
@@ -1030,6 +1033,24 @@ void fwd_free(struct fwd *f)
 	}
 	free(f->upc);
 	free(f);
+}
+
+void fwd_retire(struct fwd *f)
+{
+	atomic_store_explicit(&f->retired, true, memory_order_release);
+}
+
+bool fwd_drained(const struct fwd *f)
+{
+	/* retired first: every submission happened before it, so a count read
+	 * after it that is 0 stays 0, and the last query_end wrote it last. */
+	return atomic_load_explicit(&f->retired, memory_order_acquire) &&
+	       atomic_load_explicit(&f->inflight_now, memory_order_acquire) == 0;
+}
+
+struct fwd_health *fwd_config_health(struct fwd_config *c, size_t i)
+{
+	return i < c->nup ? &c->up[i].health : NULL;
 }
 
 void fwd_stats_add(const struct fwd *f, struct fwd_stats *tot,

@@ -144,6 +144,13 @@ struct fwd_config *fwd_config_new(const struct config *cfg, const char *resolv_c
 /* NULL is a no-op. */
 void fwd_config_free(struct fwd_config *c);
 
+/*
+ * Upstream i's health, shared by every forwarder on c (atomic fields; NULL
+ * when i is out of range).  A reload copies it into the new table so a
+ * resolver marked down stays down for the rest of its period.
+ */
+struct fwd_health *fwd_config_health(struct fwd_config *c, size_t i);
+
 /* Number of distinct upstreams (general and per-zone). */
 size_t fwd_config_upstreams(const struct fwd_config *c);
 
@@ -181,6 +188,16 @@ struct fwd *fwd_new(struct fwd_config *c, struct event_base *base, int max_infli
  * and free.  NULL is a no-op.  Call from the worker thread or after it ended.
  */
 void fwd_free(struct fwd *f);
+
+/*
+ * Reload support.  A worker stops submitting to f (it has a new forwarder)
+ * and calls fwd_retire(f) from its thread; queries in flight finish on f.
+ * fwd_drained(f), from any thread, is true once f is retired and empty:
+ * the worker will not touch f again, so any thread may fwd_free() it (its
+ * counters stay readable until then).
+ */
+void fwd_retire(struct fwd *f);
+bool fwd_drained(const struct fwd *f);
 
 /*
  * Forward a UDP client's query (msg, len bytes; copied) that arrived on fd

@@ -839,6 +839,18 @@ void httpapi_set_ready(struct httpapi *h, int ready)
 		h->ready = ready;
 }
 
+void httpapi_set_config(struct httpapi *h, const struct config *cfg)
+{
+	if (h)
+		h->o.cfg = cfg;
+}
+
+void httpapi_set_zk(struct httpapi *h, const struct zk *zk)
+{
+	if (h)
+		h->o.zk = zk;
+}
+
 void httpapi_free(struct httpapi *h)
 {
 	if (!h)

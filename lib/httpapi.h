@@ -44,6 +44,11 @@ struct httpapi *httpapi_new(struct event_base *base, const struct httpapi_opts *
 /* /ready answers 200 from now on (ready != 0) or 503. */
 void httpapi_set_ready(struct httpapi *h, int ready);
 
+/* After a reload (control thread): answer from cfg / zk (borrowed as in
+ * httpapi_opts; zk may be NULL) from the next request on.  NULL h: no-op. */
+void httpapi_set_config(struct httpapi *h, const struct config *cfg);
+void httpapi_set_zk(struct httpapi *h, const struct zk *zk);
+
 /* Close the listener and every connection, free; NULL is a no-op. */
 void httpapi_free(struct httpapi *h);
 

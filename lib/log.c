@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
-enum log_level log_threshold = LOG_LEVEL_INFO;
+_Atomic enum log_level log_threshold = LOG_LEVEL_INFO;
 
 void log_set_level(enum log_level level)
 {

@@ -8,8 +8,9 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
-/* Current threshold; messages above it are not formatted at all. */
-extern enum log_level log_threshold;
+/* Current threshold; messages above it are not formatted at all.  Atomic:
+ * a configuration reload changes it while every thread logs. */
+extern _Atomic enum log_level log_threshold;
 
 /* Set the threshold from mesos-dns verbosity: 0 -> info, 1 -> debug... */
 void log_set_level(enum log_level level);

@@ -17,11 +17,15 @@
 #include "lib/hostaddr.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/notify.h"
 #include "lib/state.h"
+#include "lib/statemodel.h"
+#include "lib/stream.h"
 #include "lib/zk.h"
 #include "lib/zonecfg.h"
 #include "lib/zonepub.h"
 #include "zone/records.h"
+#include "zone/reverse.h"
 #include "zone/zone.h"
 
 /*
@@ -46,13 +50,29 @@ struct hplist {
 
 struct build_job {
 	/* input */
+	const struct config *cfg;	/* held: the config this job builds with */
 	char *body;			/* state text, or NULL to read file */
 	size_t len;
+	int borrowed_body;		/* body is the refresher's last_body: never freed here */
+	int rebuild;			/* rebuild from the last state after a reload */
+	int reset_cache;		/* stateCacheFile changed: write it even if unchanged;
+					   still set after the job when no write was tried */
 	const char *file;		/* stateFile or stateCacheFile when body is NULL */
 	int from_cache;			/* the state comes from stateCacheFile */
 	char *asked_host;		/* host we fetched from; NULL for a file */
 	struct hplist masters;		/* masters known for this cycle (records) */
 	const struct zone *prev;	/* the zone published now (for the serial) */
+	uint32_t serial_floor;		/* the secondaries' highest serial at start (0: none) */
+	struct build_job *qnext;	/* the builder's queue (r->job, r->done) */
+	/* stateSource "stream": apply records to the model, build from it */
+	struct statemodel *model;	/* the refresher's; the builder thread's only */
+	struct stream_record *records;	/* in stream order (owned; freed once applied) */
+	char *leader;			/* master of the subscription, or NULL */
+	uint64_t conn;			/* connection the records came on */
+	int dump;			/* also dump the model into body (stateCacheFile, rebuilds) */
+	struct statemodel_effect eff;	/* out: what the records did */
+	int model_rc;			/* out: 0, or why the model no longer matches */
+	uint64_t sub_conn;		/* connection whose SUBSCRIBED is among the records */
 	/* output */
 	enum job_status status;
 	struct zone *zone;
@@ -63,11 +83,13 @@ struct build_job {
 
 struct refresher {
 	struct event_base *base;
-	const struct config *cfg;
+	const struct config *cfg;	/* held (config_hold); replaced by refresher_set_config */
 	struct fetcher *fetcher;
 	struct event *timer;
 	struct event *job_done;
 	struct zk *zk;			/* leader detection, or NULL (borrowed) */
+	struct notifier *notifier;	/* NOTIFY to secondaries, or NULL */
+	uint32_t serial_floor;		/* set before the first job (notifier_probe) */
 
 	/* cycle state (loop thread only) */
 	int running;			/* a cycle is under way */
@@ -94,6 +116,29 @@ struct refresher {
 
 	struct refresh_stats stats;
 
+	/* the last state that built a zone, for rebuilds after a reload (loop thread) */
+	char *last_body;
+	size_t last_len;
+	struct hplist last_masters;
+	int rebuild_pending;		/* a reload asked for a rebuild during a job */
+	int cache_reset;		/* stateCacheFile changed: tell the next job */
+	void (*on_cycle)(void *ctx);	/* after each cycle, cache load and rebuild */
+	void *on_cycle_ctx;
+
+	/* stateSource "stream" (loop thread; the model is the builder thread's) */
+	struct streamer *streamer;	/* NULL when polling */
+	struct statemodel *model;
+	struct stream_record *s_head, **s_tail;	/* records waiting for the builder */
+	struct event *s_flush;		/* hands them over, at most every 50 ms */
+	struct timespec s_last_submit;
+	int s_inflight;			/* a stream job is with the builder */
+	int s_rebuild;			/* build from the model with a new config */
+	uint64_t s_conn;		/* the subscription accepted now (0: none) */
+	char s_at[300];			/* its master ("host:port") */
+	int s_live;			/* ... and its snapshot was built: polling rests */
+	struct timespec s_poll_after;	/* no poll before (a stream gets its chance) */
+	time_t s_dumped;		/* the model last went to stateCacheFile */
+
 	/* for lib/metrics (loop thread only) */
 	struct timespec fetch_t0;	/* the transfer under way started */
 	struct timespec job_t0;		/* the job under way was handed over */
@@ -103,6 +148,11 @@ struct refresher {
 static void cycle_next_master(struct refresher *r);
 static void fetch_host(struct refresher *r, const char *hostport);
 static void start_cycle(struct refresher *r);
+static void start_rebuild(struct refresher *r);
+static int stream_model_job(struct build_job *job, struct mesos_state **st);
+static int stream_holds_poll(struct refresher *r);
+static int stream_rebuild(struct refresher *r);
+static void stream_job_done(struct refresher *r, struct build_job *job);
 
 /* ---- builder thread -------------------------------------------------- */
 
@@ -273,6 +323,37 @@ static int write_cache(const char *path, const char *body, size_t len, char *err
 	return rc;
 }
 
+/*
+ * The reverse zones (reverseZones) from the PTR names records_build offered,
+ * handed to the main zone so both are published as one snapshot.  Each
+ * continues the same zone of the one published now (serial, IXFR history).
+ */
+static int build_reverse(const struct config *cfg, const struct zone_params *zp,
+			 struct reverse_ptrs *ptrs, struct build_job *job, uint32_t now)
+{
+	int is_auto = strcmp(cfg->reverse_zones.v[0], "auto") == 0;
+	struct reverse_config rvc = {
+		.params = zp,
+		.zones = (const char *const *)cfg->reverse_zones.v,
+		.nzones = is_auto ? 0 : cfg->reverse_zones.n,
+		.auto_zones = is_auto,
+	};
+	struct reverse_stats rs;
+	struct zone **rev;
+	size_t nrev;
+	int rc = reverse_build(&rvc, ptrs, job->prev, now, &rev, &nrev, &rs);
+
+	if (rc != 0)
+		return rc;
+	zone_set_reverse(job->zone, rev, nrev);
+	if (rs.zones_dropped)
+		log_warn("state: reverseZones auto: %zu zones beyond the first %d left out",
+			 rs.zones_dropped, REVERSE_AUTO_MAX);
+	log_debug("state: %zu reverse zones, %zu PTR records, %zu addresses outside them", nrev,
+		  rs.ptrs, rs.unplaced);
+	return 0;
+}
+
 static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *cache_hash,
 		    struct build_job *job)
 {
@@ -283,10 +364,14 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 
 	job->status = JOB_FAILED;
 	hostcache_begin(hc);
-	if (!job->body && read_file(job->from_cache ? "stateCacheFile" : "stateFile", job->file,
-				    &job->body, &job->len, job->err, sizeof(job->err)) != 0)
+	if (job->model) {
+		if (stream_model_job(job, &st) != 0)
+			goto out;
+	} else if (!job->body && read_file(job->from_cache ? "stateCacheFile" : "stateFile",
+					   job->file, &job->body, &job->len, job->err,
+					   sizeof(job->err)) != 0)
 		goto out;
-	if (state_parse(job->body, job->len, &st, perr, sizeof(perr)) != 0) {
+	if (!st && state_parse(job->body, job->len, &st, perr, sizeof(perr)) != 0) {
 		snprintf(job->err, sizeof(job->err), "%s", perr);
 		goto out;
 	}
@@ -320,22 +405,43 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	rc.resolve = resolve_cb;
 	rc.resolve_ctx = hc;
 	struct zone_builder *b = zone_builder_new(&zp);
+	uint32_t now = (uint32_t)time(NULL);
+	/* This process's first zone goes above what the secondaries hold (see
+	 * notifier_probe): "now" may be at or below a serial a previous run
+	 * gave out. */
+	if (job->serial_floor && (!job->prev || !job->prev->loaded) &&
+	    (int32_t)(job->serial_floor + 1 - now) > 0)
+		now = job->serial_floor + 1;
+	if (cfg->reverse_zones.n && !(rc.ptrs = reverse_ptrs_new()))
+		b = (zone_builder_free(b), NULL);
 	if (!b || !masters || records_build(b, st, &rc, &job->rstats) != 0) {
 		zone_builder_free(b);
+		reverse_ptrs_free(rc.ptrs);
 		snprintf(job->err, sizeof(job->err), "zone build failed: out of memory");
 		goto out;
 	}
-	job->zone = zone_builder_finish(b, job->prev, (uint32_t)time(NULL));
+	job->zone = zone_builder_finish(b, job->prev, now);
+	if (job->zone && rc.ptrs && build_reverse(cfg, &zp, rc.ptrs, job, now) != 0) {
+		zone_free(job->zone);
+		job->zone = NULL;
+	}
+	reverse_ptrs_free(rc.ptrs);
 	if (!job->zone) {
 		snprintf(job->err, sizeof(job->err), "zone build failed: out of memory");
 		goto out;
 	}
+	if (job->zone->held_back)
+		log_debug("state: healthAware: %zu unhealthy tasks, %zu records left out",
+			  job->rstats.tasks_unhealthy, job->zone->held_back);
 	job->status = JOB_OK;
 
 	/* Only a state that built a zone is worth starting from next time. */
-	if (job->asked_host && cfg->state_cache_file[0]) {
+	if (job->asked_host && job->body && cfg->state_cache_file[0]) {
 		uint64_t h = fnv1a(job->body, job->len) ^ job->len;
 		char werr[600];
+		if (job->reset_cache)
+			*cache_hash = 0;
+		job->reset_cache = 0;	/* consumed */
 		if (h != *cache_hash) {
 			if (write_cache(cfg->state_cache_file, job->body, job->len, werr,
 					sizeof(werr)) == 0) {
@@ -350,9 +456,15 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 out:
 	free(ns_ips.v);
 	free(masters);
-	state_free(st);
-	free(job->body);
-	job->body = NULL;
+	if (job->model)
+		statemodel_view_free(st);
+	else
+		state_free(st);
+	/* A state that built a zone is kept by the loop for rebuilds. */
+	if (job->status != JOB_OK && !job->borrowed_body) {
+		free(job->body);
+		job->body = NULL;
+	}
 }
 
 static void *builder_main(void *arg)
@@ -365,12 +477,16 @@ static void *builder_main(void *arg)
 			pthread_cond_wait(&r->cv, &r->mu);
 		if (r->quit)
 			break;
-		struct build_job *job = r->job;
-		r->job = NULL;
+		struct build_job *job = r->job, **tail;
+		r->job = job->qnext;
+		job->qnext = NULL;
 		pthread_mutex_unlock(&r->mu);
-		run_job(r->cfg, r->hosts, &r->cache_hash, job);
+		job->serial_floor = r->serial_floor;
+		run_job(job->cfg, r->hosts, &r->cache_hash, job);
 		pthread_mutex_lock(&r->mu);
-		r->done = job;
+		for (tail = &r->done; *tail; tail = &(*tail)->qnext)
+			;
+		*tail = job;
 		event_active(r->job_done, 0, 0);
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -383,11 +499,28 @@ static void job_free(struct build_job *job)
 {
 	if (!job)
 		return;
-	free(job->body);
+	stream_record_free(job->records);
+	free(job->leader);
+	if (!job->borrowed_body)
+		free(job->body);
+	config_release(job->cfg);
 	free(job->asked_host);
 	hplist_clear(&job->masters);
 	zone_free(job->zone);
 	free(job);
+}
+
+/* Hand job to the builder thread; jobs run in the order they are queued. */
+static void queue_job(struct refresher *r, struct build_job *job)
+{
+	struct build_job **tail;
+
+	pthread_mutex_lock(&r->mu);
+	for (tail = &r->job; *tail; tail = &(*tail)->qnext)
+		;
+	*tail = job;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
 }
 
 static void submit_job(struct refresher *r, char *body, size_t len, const char *asked,
@@ -400,6 +533,9 @@ static void submit_job(struct refresher *r, char *body, size_t len, const char *
 		log_err("state: out of memory");
 		abort();
 	}
+	job->cfg = config_hold(r->cfg);
+	job->reset_cache = r->cache_reset;
+	r->cache_reset = 0;
 	job->body = body;
 	job->len = len;
 	job->file = file;
@@ -407,10 +543,13 @@ static void submit_job(struct refresher *r, char *body, size_t len, const char *
 	job->asked_host = asked ? strdup(asked) : NULL;
 	job->prev = zonepub_current();
 	clock_gettime(CLOCK_MONOTONIC, &r->job_t0);
-	pthread_mutex_lock(&r->mu);
-	r->job = job;
-	pthread_cond_signal(&r->cv);
-	pthread_mutex_unlock(&r->mu);
+	queue_job(r, job);
+}
+
+static void notify_cycle(struct refresher *r)
+{
+	if (r->on_cycle)
+		r->on_cycle(r->on_cycle_ctx);
 }
 
 static void schedule_next(struct refresher *r)
@@ -422,6 +561,27 @@ static void schedule_next(struct refresher *r)
 		tv.tv_sec = 0;
 	}
 	evtimer_add(r->timer, &tv);
+	notify_cycle(r);
+	/* A reload came while this cycle built with the config before it. */
+	if (r->rebuild_pending)
+		start_rebuild(r);
+}
+
+/* Keep the state of a job that built a zone, for rebuilds after a reload. */
+static void keep_state(struct refresher *r, struct build_job *job)
+{
+	if (job->borrowed_body || !job->body)
+		return;
+	free(r->last_body);
+	r->last_body = job->body;
+	r->last_len = job->len;
+	job->body = NULL;
+	hplist_clear(&r->last_masters);
+	r->last_masters = job->masters;
+	memset(&job->masters, 0, sizeof(job->masters));
+	/* This zone already follows the current config. */
+	if (job->cfg == r->cfg)
+		r->rebuild_pending = 0;
 }
 
 static void cycle_failed(struct refresher *r)
@@ -448,10 +608,34 @@ static void note_error(struct refresher *r, const char *fmt, const char *a, cons
 		snprintf(r->errors + used, sizeof(r->errors) - used, fmt, a, b);
 }
 
+/*
+ * Publish z and NOTIFY the secondaries of each zone (main or reverse) whose
+ * serial is new.  Which ones is decided before the swap: the old snapshot is
+ * freed by zonepub_publish.
+ */
+static void publish_zone(struct refresher *r, struct zone *z)
+{
+	const struct zone *old = zonepub_current();
+	size_t n = 0, cap = 1 + z->nrev;
+	const struct zone **fresh = r->notifier ? calloc(cap, sizeof(*fresh)) : NULL;
+
+	for (size_t i = 0; fresh && i < cap; i++) {
+		const struct zone *nz = i == 0 ? z : z->rev[i - 1];
+		const struct zone *oz = !old || !old->loaded ? NULL
+					: i == 0 ? old : zone_reverse_of(old, nz->apex, nz->apexlen);
+		if (!oz || oz->serial != nz->serial)
+			fresh[n++] = nz;
+	}
+	zonepub_publish(z);
+	for (size_t i = 0; i < n; i++)
+		notifier_send(r->notifier, fresh[i]);
+	free(fresh);
+}
+
 static void publish(struct refresher *r, struct build_job *job, const char *source)
 {
 	const struct zone *old = zonepub_current();
-	int changed = !old || !old->loaded || old->serial != job->zone->serial;
+	int changed = zone_set_changed(old, job->zone);
 	struct zone *z = job->zone;
 
 	/* The cached state is not a fetch: it must not make /health look fresh. */
@@ -465,7 +649,7 @@ static void publish(struct refresher *r, struct build_job *job, const char *sour
 		 job->rstats.tasks, z->nrecords, z->serial, changed ? "" : " (unchanged)");
 	if (changed) {
 		job->zone = NULL;
-		zonepub_publish(z);
+		publish_zone(r, z);
 	}
 }
 
@@ -477,6 +661,7 @@ static void cache_job_done(struct refresher *r, struct build_job *job)
 	if (job->status == JOB_OK) {
 		snprintf(src, sizeof(src), "stateCacheFile %s", job->file);
 		publish(r, job, src);
+		keep_state(r, job);
 		r->stale = 1;
 		r->stats.stale = 1;
 		log_info("state: answering from the cached state of %s, marked stale until a "
@@ -484,7 +669,44 @@ static void cache_job_done(struct refresher *r, struct build_job *job)
 	} else {
 		log_warn("state: cannot use the cached state: %s", job->err);
 	}
+	notify_cycle(r);
 	start_cycle(r);
+}
+
+/* A rebuild from the last state (after a reload) ended. */
+static void rebuild_done(struct refresher *r, struct build_job *job)
+{
+	const struct zone *old = zonepub_current();
+
+	if (job->status == JOB_OK) {
+		struct zone *z = job->zone;
+		int changed = zone_set_changed(old, z);
+		size_t nrecords = z->nrecords;
+		uint32_t serial = z->serial;
+		if (changed) {
+			r->stats.zone_changes++;
+			job->zone = NULL;
+			publish_zone(r, z);
+		}
+		/* Logged once served, so the line tells that answers follow it. */
+		log_info("state: zone rebuilt from the last state for the new configuration: "
+			 "%zu records, serial %u%s", nrecords, serial, changed ? "" : " (unchanged)");
+		if (job->cfg == r->cfg)
+			r->rebuild_pending = 0;
+	} else {
+		log_warn("state: cannot rebuild the zone for the new configuration, keeping "
+			 "the running zone until the next refresh: %s", job->err);
+		r->rebuild_pending = 0;
+	}
+	r->running = 0;
+	notify_cycle(r);
+	if (r->rebuild_pending) {
+		start_rebuild(r);
+	} else if (r->pending) {
+		struct timeval now = { 0, 0 };
+		r->pending = 0;
+		evtimer_add(r->timer, &now);
+	}
 }
 
 static double since(const struct timespec *t0)
@@ -531,10 +753,27 @@ static void job_done_cb(evutil_socket_t fd, short what, void *arg)
 
 	pthread_mutex_lock(&r->mu);
 	job = r->done;
-	r->done = NULL;
+	if (job) {
+		r->done = job->qnext;
+		job->qnext = NULL;
+		if (r->done)	/* one at a time: come back for the next */
+			event_active(r->job_done, 0, 0);
+	}
 	pthread_mutex_unlock(&r->mu);
 	if (!job)
 		return;
+	if (job->model) {
+		stream_job_done(r, job);
+		job_free(job);
+		return;
+	}
+	if (job->reset_cache)
+		r->cache_reset = 1;	/* no cache write was tried: the next job tries */
+	if (job->rebuild) {
+		rebuild_done(r, job);
+		job_free(job);
+		return;
+	}
 	count_job(r, job);
 	if (job->from_cache) {
 		cache_job_done(r, job);
@@ -546,6 +785,7 @@ static void job_done_cb(evutil_socket_t fd, short what, void *arg)
 	switch (job->status) {
 	case JOB_OK:
 		publish(r, job, src);
+		keep_state(r, job);
 		if (r->stale && job->asked_host) {
 			r->stale = 0;
 			r->stats.stale = 0;
@@ -663,6 +903,8 @@ static void collect_masters(struct refresher *r)
 
 static void start_cycle(struct refresher *r)
 {
+	if (stream_holds_poll(r))
+		return;
 	/* Whatever asked for a refresh until now is served by this cycle. */
 	r->pending = 0;
 	collect_masters(r);
@@ -693,8 +935,441 @@ static void start_cycle(struct refresher *r)
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct refresher *r = arg;
 	(void)fd; (void)what;
-	start_cycle(arg);
+
+	if (r->running) {	/* a rebuild is under way; refresh right after it */
+		r->pending = 1;
+		return;
+	}
+	start_cycle(r);
+}
+
+/*
+ * Build the zone again from the last state with the current config, so a
+ * reload shows at once instead of at the next refresh.  Without a loaded
+ * state, an empty zone with the new parameters (domain, SOA...) replaces
+ * the empty one.  While a job runs, the rebuild waits for its end.
+ */
+static void start_rebuild(struct refresher *r)
+{
+	const struct zone *cur = zonepub_current();
+
+	if (stream_rebuild(r))
+		return;
+	if (r->running) {
+		r->rebuild_pending = 1;
+		return;
+	}
+	r->rebuild_pending = 0;
+	if (!r->last_body) {
+		if (!cur || !cur->loaded) {
+			struct zone_params zp;
+			zonecfg_params(r->cfg, &zp);
+			struct zone *z = zone_new_unloaded(&zp);
+			if (z)
+				zonepub_publish(z);
+			else
+				log_warn("state: cannot set up the zone for domain %s", r->cfg->domain);
+		}
+		return;
+	}
+	struct build_job *job = calloc(1, sizeof(*job));
+	if (!job || hplist_copy(&job->masters, &r->last_masters) != 0) {
+		log_err("state: out of memory");
+		abort();
+	}
+	job->cfg = config_hold(r->cfg);
+	job->body = r->last_body;
+	job->len = r->last_len;
+	job->borrowed_body = 1;
+	job->rebuild = 1;
+	job->prev = cur;
+	r->running = 1;
+	queue_job(r, job);
+}
+
+/* ---- stateSource "stream" ------------------------------------------------ */
+
+/*
+ * The streamer (lib/stream.c) hands records over on the loop; they wait in
+ * r->s_head until the builder is free, then go as one job that applies them
+ * to the model (builder thread) and builds the zone from it.  One stream job
+ * at a time and at most one hand-over per STREAM_COALESCE_MS: a burst of
+ * events costs one build, and an event is answered within that period plus
+ * one build.  Polling rests while a subscription delivers; it starts again
+ * (after a grace) when the stream is lost, at once when the master has no
+ * operator API.  Poll and stream jobs never share the builder: one waits for
+ * the other, so each zone continues the one published before it.
+ */
+
+#define STREAM_COALESCE_MS	50
+#define STREAM_GRACE_MAX_S	5	/* polls wait this long (at most refreshSeconds) for a stream */
+#define STREAM_RETRY_MS		10	/* a stream job waits for a poll job this often */
+
+static int stream_enabled(const struct refresher *r)
+{
+	return r->streamer != NULL;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double ts_sec(const struct timespec *ts)
+{
+	return (double)ts->tv_sec + (double)ts->tv_nsec * 1e-9;
+}
+
+static struct timeval tv_from(double s)
+{
+	struct timeval tv;
+
+	if (s < 0)
+		s = 0;
+	tv.tv_sec = (time_t)s;
+	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+static double stream_grace(const struct refresher *r)
+{
+	return r->cfg->refresh_seconds < STREAM_GRACE_MAX_S ? r->cfg->refresh_seconds :
+	       STREAM_GRACE_MAX_S;
+}
+
+/* Polls wait from now for the grace period. */
+static void stream_poll_later(struct refresher *r)
+{
+	double at = mono_now() + stream_grace(r);
+
+	r->s_poll_after.tv_sec = (time_t)at;
+	r->s_poll_after.tv_nsec = (long)((at - (double)(time_t)at) * 1e9);
+}
+
+/* The masters of the moment, in order: ZooKeeper's (leader first), then the config's. */
+static void masters_now(struct refresher *r, struct hplist *l)
+{
+	struct zk_master *zm = NULL;
+	size_t nzm = 0;
+
+	memset(l, 0, sizeof(*l));
+	if (r->zk && zk_masters(r->zk, &zm, &nzm) != 0)
+		abort();
+	for (size_t i = 0; i < nzm; i++)
+		if (hplist_add(l, zm[i].hostport) != 0)
+			abort();
+	free(zm);
+	for (size_t i = 0; i < r->cfg->masters.n; i++)
+		if (hplist_add(l, r->cfg->masters.v[i]) != 0)
+			abort();
+}
+
+/*
+ * start_cycle asks first: 1 when no poll is due because a stream delivers
+ * (or builds, or still has its grace).  The cycle that called is over then.
+ */
+static int stream_holds_poll(struct refresher *r)
+{
+	double wait;
+	struct timeval tv;
+
+	if (!stream_enabled(r))
+		return 0;
+	wait = ts_sec(&r->s_poll_after) - mono_now();
+	if (!r->s_live && !r->s_conn && !r->s_inflight && wait <= 0)
+		return 0;
+	r->running = 0;
+	/* A live or accepted subscription re-arms the timer when it goes (stream_down). */
+	if (!r->s_live && !r->s_conn) {
+		tv = tv_from(wait > 0 ? wait : STREAM_RETRY_MS * 10 / 1000.0);
+		evtimer_add(r->timer, &tv);
+	}
+	return 1;
+}
+
+/* Builder thread: apply the job's records, then view the model for records_build. */
+static int stream_model_job(struct build_job *job, struct mesos_state **st)
+{
+	char err[400] = "";
+	int rc = 0;
+
+	if (job->leader && statemodel_set_leader(job->model, job->leader) != 0)
+		log_warn("stream: cannot use %s as the leader's address", job->leader);
+	for (struct stream_record *rec = job->records; rec; rec = rec->next) {
+		rc = statemodel_apply(job->model, rec->kind, rec->text, rec->len, &job->eff, err,
+				      sizeof(err));
+		if (rc) {
+			job->model_rc = rc;
+			job->conn = rec->conn;
+			snprintf(job->err, sizeof(job->err), "%s", err);
+			break;
+		}
+	}
+	/* A snapshot's text can be hundreds of MB: give it back before building. */
+	stream_record_free(job->records);
+	job->records = NULL;
+	if (rc)
+		return rc;
+	if (!statemodel_subscribed(job->model)) {
+		snprintf(job->err, sizeof(job->err), "no snapshot yet");
+		return MDNS_EAGAIN;
+	}
+	if (job->dump && !(job->body = statemodel_dump(job->model, &job->len)))
+		log_warn("stream: out of memory writing the state for stateCacheFile");
+	rc = statemodel_view(job->model, st);
+	if (rc)
+		snprintf(job->err, sizeof(job->err), "out of memory");
+	return rc;
+}
+
+/* Hand the waiting records (or a rebuild) to the builder, when it is the time. */
+static void stream_flush(struct refresher *r)
+{
+	struct timeval tv;
+	double since_last;
+	struct build_job *job;
+	time_t now = time(NULL);
+
+	if (r->s_inflight || (!r->s_head && !r->s_rebuild))
+		return;
+	if (r->running && r->fetching && r->s_conn) {
+		/* The stream delivers: the poll under way is moot. */
+		log_debug("state: the stream is up; dropping the fetch from %s", r->cur_hostport);
+		fetcher_cancel_ctx(r->fetcher, r);
+		r->running = 0;
+		r->fetching = 0;
+	}
+	since_last = mono_now() - ts_sec(&r->s_last_submit);
+	if (r->running || since_last < STREAM_COALESCE_MS / 1000.0) {
+		/* A poll or rebuild job is with the builder, or we handed over just now. */
+		tv = tv_from(r->running ? STREAM_RETRY_MS / 1000.0 :
+			     STREAM_COALESCE_MS / 1000.0 - since_last);
+		evtimer_add(r->s_flush, &tv);
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		log_err("state: out of memory");
+		abort();
+	}
+	job->cfg = config_hold(r->cfg);
+	job->model = r->model;
+	job->records = r->s_head;
+	for (struct stream_record *rec = r->s_head; rec; rec = rec->next)
+		if (rec->first)
+			job->sub_conn = rec->conn;
+	r->s_head = NULL;
+	r->s_tail = &r->s_head;
+	masters_now(r, &job->masters);
+	if (r->s_at[0]) {
+		char *host;
+		uint16_t port;
+
+		job->leader = strdup(r->s_at);
+		if (hostaddr_split(r->s_at, &host, &port) == 0)
+			job->asked_host = host;
+	}
+	/* The model goes to stateCacheFile at most once per refreshSeconds. */
+	if (r->cfg->state_cache_file[0] && now - r->s_dumped >= r->cfg->refresh_seconds) {
+		job->dump = 1;
+		r->s_dumped = now;
+	}
+	job->reset_cache = r->cache_reset;
+	r->cache_reset = 0;
+	job->prev = zonepub_current();
+	r->s_rebuild = 0;
+	r->s_inflight = 1;
+	r->stats.attempts++;
+	clock_gettime(CLOCK_MONOTONIC, &r->s_last_submit);
+	queue_job(r, job);
+}
+
+static void stream_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stream_flush(arg);
+}
+
+/* Arm the hand-over unless it is armed (never from a fetcher callback directly). */
+static void stream_kick(struct refresher *r)
+{
+	struct timeval now = { 0, 0 };
+
+	if (!evtimer_pending(r->s_flush, NULL))
+		evtimer_add(r->s_flush, &now);
+}
+
+/* A reload wants the zone built again: from the model, when a stream is live. */
+static int stream_rebuild(struct refresher *r)
+{
+	if (!stream_enabled(r) || !r->s_live)
+		return 0;
+	r->rebuild_pending = 0;
+	r->s_rebuild = 1;
+	stream_kick(r);
+	return 1;
+}
+
+/* Loop: a stream job came back from the builder. */
+static void stream_job_done(struct refresher *r, struct build_job *job)
+{
+	const struct zone *old = zonepub_current();
+	struct zone *z = job->zone;
+
+	r->s_inflight = 0;
+	if (job->status == JOB_OK) {
+		int changed = zone_set_changed(old, z);
+
+		metrics_zone_build(mono_now() - ts_sec(&r->s_last_submit));
+		r->stats.successes++;
+		r->stats.last_success = time(NULL);
+		if (changed)
+			r->stats.zone_changes++;
+		if (job->eff.subscribed)
+			log_info("state: loaded from the event stream of %s: %zu tasks, %zu records, "
+				 "serial %u%s", job->leader ? job->leader : "?", job->rstats.tasks,
+				 z->nrecords, z->serial, changed ? "" : " (unchanged)");
+		else
+			log_debug("state: %u stream events: %zu tasks, %zu records, serial %u%s",
+				  job->eff.events, job->rstats.tasks, z->nrecords, z->serial,
+				  changed ? "" : " (unchanged)");
+		if (r->stale) {
+			r->stale = 0;
+			r->stats.stale = 0;
+			log_info("state: the event stream replaces the cached state");
+		}
+		if (changed) {
+			job->zone = NULL;
+			publish_zone(r, z);
+		}
+		keep_state(r, job);	/* a dump, for rebuilds if the stream goes */
+		if (job->eff.subscribed && job->sub_conn && job->sub_conn == r->s_conn) {
+			r->s_live = 1;
+			evtimer_del(r->timer);
+			if (r->running && r->fetching) {
+				fetcher_cancel_ctx(r->fetcher, r);
+				r->running = 0;
+				r->fetching = 0;
+			}
+			stream_set_heartbeat(r->streamer, r->s_conn, job->eff.heartbeat);
+		}
+		if (job->eff.frameworks)
+			stream_fetch_summary(r->streamer);
+	} else if (job->model_rc) {
+		log_warn("stream: the events no longer match the model (%s)", job->err);
+		if (job->conn == r->s_conn)
+			stream_resubscribe(r->streamer, "the model needs a new snapshot");
+	} else if (job->err[0]) {
+		log_warn("stream: cannot build the zone: %s", job->err);
+	}
+	notify_cycle(r);
+	stream_kick(r);
+}
+
+/* ---- stream hooks (lib/stream.h); on the loop, maybe inside a fetcher callback ---- */
+
+static int sh_masters(void *ctx, char ***v, size_t *n)
+{
+	struct hplist l;
+
+	masters_now(ctx, &l);
+	*v = l.v;
+	*n = l.n;
+	return 0;
+}
+
+static void sh_up(void *ctx, uint64_t conn, const char *master)
+{
+	struct refresher *r = ctx;
+
+	r->s_conn = conn;
+	snprintf(r->s_at, sizeof(r->s_at), "%s", master);
+}
+
+static void sh_record(void *ctx, struct stream_record *rec)
+{
+	struct refresher *r = ctx;
+	struct timeval tv;
+	double since_last = mono_now() - ts_sec(&r->s_last_submit);
+
+	*r->s_tail = rec;
+	r->s_tail = &rec->next;
+	if (r->s_live)
+		r->stats.last_success = time(NULL);	/* the master talks: the zone is fresh */
+	if (!r->s_inflight && !evtimer_pending(r->s_flush, NULL)) {
+		tv = tv_from(since_last < STREAM_COALESCE_MS / 1000.0 ?
+			     STREAM_COALESCE_MS / 1000.0 - since_last : 0);
+		evtimer_add(r->s_flush, &tv);
+	}
+}
+
+static void sh_beat(void *ctx, uint64_t conn)
+{
+	struct refresher *r = ctx;
+
+	if (conn == r->s_conn && r->s_live)
+		r->stats.last_success = time(NULL);
+}
+
+static void sh_down(void *ctx, uint64_t conn, int unsupported, const char *why)
+{
+	struct refresher *r = ctx;
+	int was_live = r->s_live;
+	struct timeval tv = { 0, 0 };
+
+	if (conn && conn != r->s_conn)
+		return;
+	r->s_conn = 0;
+	r->s_live = 0;
+	snprintf(r->errors, sizeof(r->errors), "event stream: %.400s", why);
+	snprintf(r->stats.last_error, sizeof(r->stats.last_error), "event stream: %.400s", why);
+	if (unsupported) {
+		memset(&r->s_poll_after, 0, sizeof(r->s_poll_after));
+	} else if (was_live) {
+		stream_poll_later(r);
+		log_info("state: no event stream; polling every %d s until one is back (first in "
+			 "%.0f s)", r->cfg->refresh_seconds, stream_grace(r));
+		tv = tv_from(stream_grace(r));
+	} else if (evtimer_pending(r->timer, NULL)) {
+		return;	/* polls go on as planned */
+	} else {
+		tv = tv_from(ts_sec(&r->s_poll_after) - mono_now());
+	}
+	if (!r->running)
+		evtimer_add(r->timer, &tv);
+}
+
+/* With stateSource "stream" (and no stateFile): the streamer, its model and timer. */
+static int stream_setup(struct refresher *r)
+{
+	static const struct stream_hooks hooks = {
+		.masters = sh_masters,
+		.up = sh_up,
+		.record = sh_record,
+		.beat = sh_beat,
+		.down = sh_down,
+	};
+
+	r->s_tail = &r->s_head;
+	if (strcmp(r->cfg->state_source, "stream") != 0)
+		return 0;
+	if (r->cfg->state_file[0]) {
+		log_warn("state: stateFile is set: stateSource \"stream\" does not apply");
+		return 0;
+	}
+	r->model = statemodel_new();
+	r->s_flush = evtimer_new(r->base, stream_flush_cb, r);
+	r->streamer = stream_new(r->base, r->fetcher, r->cfg, &hooks, r);
+	if (!r->model || !r->s_flush || !r->streamer)
+		return MDNS_ENOMEM;
+	log_info("state: following the masters' event stream (stateSource \"stream\")");
+	return 0;
 }
 
 struct refresher *refresher_new(struct event_base *base, const struct config *cfg)
@@ -703,7 +1378,7 @@ struct refresher *refresher_new(struct event_base *base, const struct config *cf
 	if (!r)
 		return NULL;
 	r->base = base;
-	r->cfg = cfg;
+	r->cfg = config_hold(cfg);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	r->timer = evtimer_new(base, timer_cb, r);
@@ -711,7 +1386,18 @@ struct refresher *refresher_new(struct event_base *base, const struct config *cf
 	r->fetcher = fetcher_new(base, cfg);
 	/* Agents' and frameworks' hostnames rarely move; ask again every 5 minutes. */
 	r->hosts = hostcache_new(300);
+	char nerr[300];
+	if (cfg->transfer_to.n || cfg->notify.n) {
+		r->notifier = notifier_new(base, cfg, nerr, sizeof(nerr));
+		if (!r->notifier)
+			log_err("%s", nerr);
+		else
+			log_info("notify: %zu secondar%s told of zone changes",
+				 notifier_targets(r->notifier),
+				 notifier_targets(r->notifier) == 1 ? "y" : "ies");
+	}
 	if (!r->timer || !r->job_done || !r->fetcher || !r->hosts ||
+	    ((cfg->transfer_to.n || cfg->notify.n) && !r->notifier) ||
 	    pthread_create(&r->thread, NULL, builder_main, r) != 0) {
 		if (r->timer)
 			event_free(r->timer);
@@ -719,10 +1405,46 @@ struct refresher *refresher_new(struct event_base *base, const struct config *cf
 			event_free(r->job_done);
 		fetcher_free(r->fetcher);
 		hostcache_free(r->hosts);
+		notifier_free(r->notifier);
+		config_release(r->cfg);
 		free(r);
 		return NULL;
 	}
+	if (stream_setup(r) != 0) {
+		refresher_free(r);
+		return NULL;
+	}
 	return r;
+}
+
+void refresher_set_config(struct refresher *r, const struct config *cfg, int rebuild,
+			  int refetch)
+{
+	const struct config *old = r->cfg;
+
+	if (strcmp(old->state_cache_file, cfg->state_cache_file) != 0)
+		r->cache_reset = 1;
+	r->cfg = config_hold(cfg);
+	fetcher_set_config(r->fetcher, r->cfg);
+	if (r->streamer)
+		stream_set_config(r->streamer, r->cfg);
+	if (old->refresh_seconds != cfg->refresh_seconds && !r->running &&
+	    evtimer_pending(r->timer, NULL)) {
+		/* The next refresh follows the new interval, counted from now. */
+		struct timeval tv = { .tv_sec = cfg->refresh_seconds };
+		evtimer_add(r->timer, &tv);
+	}
+	config_release(old);	/* jobs under way hold their own reference */
+	if (rebuild)
+		start_rebuild(r);
+	if (refetch)
+		refresher_trigger(r);
+}
+
+void refresher_set_on_cycle(struct refresher *r, void (*cb)(void *ctx), void *ctx)
+{
+	r->on_cycle = cb;
+	r->on_cycle_ctx = ctx;
 }
 
 void refresher_set_zk(struct refresher *r, struct zk *zk)
@@ -735,6 +1457,11 @@ void refresher_zk_changed(void *arg)
 	struct refresher *r = arg;
 	struct zk_status zs;
 
+	if (r->streamer) {
+		stream_masters_changed(r->streamer);
+		if (r->s_live)
+			return;
+	}
 	/*
 	 * A new leader while we wait on the old one (a host that vanished
 	 * answers nothing until stateTimeoutSeconds): drop that fetch and
@@ -746,7 +1473,7 @@ void refresher_zk_changed(void *arg)
 		    strcmp(zs.leader, r->cycle_masters.v[0]) != 0) {
 			log_info("state: the leader moved to %s; dropping the fetch from %s", zs.leader,
 				 r->cur_hostport);
-			fetcher_cancel_all(r->fetcher);
+			fetcher_cancel_ctx(r->fetcher, r);	/* not the stream */
 			r->fetching = 0;
 			r->running = 0;
 			start_cycle(r);
@@ -756,11 +1483,44 @@ void refresher_zk_changed(void *arg)
 	refresher_trigger(r);
 }
 
+static void start_now(struct refresher *r);
+
+/* The secondaries said which serials they hold: start. */
+static void probe_done_cb(void *ctx)
+{
+	struct refresher *r = ctx;
+
+	r->serial_floor = notifier_serial_floor(r->notifier);
+	start_now(r);
+}
+
 void refresher_start(struct refresher *r)
+{
+	if (r->notifier && notifier_targets(r->notifier)) {
+		/* The zones we may have served before: the domain and the listed
+		 * reverse zones ("auto" zones share the domain's clock). */
+		const struct strlist *rz = &r->cfg->reverse_zones;
+		const char *apexes[1 + 64];
+		size_t n = 0;
+		apexes[n++] = r->cfg->domain;
+		for (size_t i = 0; i < rz->n && n < sizeof(apexes) / sizeof(apexes[0]); i++)
+			if (strcmp(rz->v[i], "auto") != 0)
+				apexes[n++] = rz->v[i];
+		notifier_probe(r->notifier, apexes, n, 1000, probe_done_cb, r);
+		return;
+	}
+	start_now(r);
+}
+
+static void start_now(struct refresher *r)
 {
 	struct timeval now = { 0, 0 };
 	const char *cache = r->cfg->state_cache_file;
 
+	if (stream_enabled(r)) {
+		stream_start(r->streamer);
+		stream_poll_later(r);
+	}
 	if (!r->cfg->state_file[0] && cache[0]) {
 		/* Answer from the last good state at once while the masters are asked. */
 		if (access(cache, R_OK) == 0) {
@@ -803,12 +1563,27 @@ void refresher_free(struct refresher *r)
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->thread, NULL);
-	/* A job handed over but never started, or finished but not collected. */
-	job_free(r->job);
-	job_free(r->done);
+	/* Jobs handed over but never started, or finished but not collected. */
+	for (struct build_job *j = r->job, *next; j; j = next) {
+		next = j->qnext;
+		job_free(j);
+	}
+	for (struct build_job *j = r->done, *next; j; j = next) {
+		next = j->qnext;
+		job_free(j);
+	}
+	stream_free(r->streamer);	/* before the fetcher it uses */
+	statemodel_free(r->model);
+	stream_record_free(r->s_head);
+	if (r->s_flush)
+		event_free(r->s_flush);
 	fetcher_free(r->fetcher);
 	hostcache_free(r->hosts);
+	notifier_free(r->notifier);
 	hplist_clear(&r->cycle_masters);
+	hplist_clear(&r->last_masters);
+	free(r->last_body);
+	config_release(r->cfg);
 	event_free(r->timer);
 	event_free(r->job_done);
 	pthread_mutex_destroy(&r->mu);

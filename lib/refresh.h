@@ -22,12 +22,34 @@ struct refresh_stats {
 };
 
 /*
- * Create the pipeline on base (the control thread's loop).  cfg is borrowed
- * and must outlive the refresher.  A builder thread parses state and builds
- * zones so the loop never blocks on parsing or name resolution; zones are
- * published with zonepub_publish.  NULL on failure.
+ * Create the pipeline on base (the control thread's loop).  cfg is held with
+ * config_hold() (a config that is not shared, see config.h, must outlive the
+ * refresher).  A builder thread parses state and builds zones so the loop
+ * never blocks on parsing or name resolution; zones are published with
+ * zonepub_publish.  Each build job holds the config it was started with, so
+ * the builder never reads a config the loop has replaced.  The last state
+ * that built a zone is kept (its text) for rebuilds.  NULL on failure.
  */
 struct refresher *refresher_new(struct event_base *base, const struct config *cfg);
+
+/*
+ * Switch to cfg after a reload (loop thread): cfg is held, the previous config
+ * released (a build job under way keeps its own reference).  The fetcher
+ * uses cfg from its next transfer; a changed refreshSeconds re-arms the
+ * timer from now.  rebuild: build the zone again at once from the last state
+ * that built one (after the job under way, if any), or, with none loaded
+ * yet, publish an empty zone with the new parameters.  refetch: refresh as
+ * soon as the current cycle or rebuild ends.
+ */
+void refresher_set_config(struct refresher *r, const struct config *cfg, int rebuild,
+			  int refetch);
+
+/*
+ * Call cb(ctx) on the loop after every refresh cycle (success or failure),
+ * after the stateCacheFile load and after a rebuild: the zone published
+ * (zonepub_current) and refresher_stats are up to date then.  NULL: none.
+ */
+void refresher_set_on_cycle(struct refresher *r, void (*cb)(void *ctx), void *ctx);
 
 /*
  * Take the masters from zk (borrowed; must outlive the refresher): each cycle

@@ -322,7 +322,7 @@ int state_parse_ports(const char *s, uint16_t **out, size_t *n)
 
 /* ---- tasks ----------------------------------------------------------- */
 
-static void task_clear(struct state_task *t)
+void state_task_clear(struct state_task *t)
 {
 	size_t i;
 
@@ -468,6 +468,20 @@ static int parse_status_ips(const json_t *st, struct state_task *t)
 	return 0;
 }
 
+/* Read t's IPs and health from st, a TASK_RUNNING status, and note its timestamp. */
+static int take_running_status(const json_t *st, struct state_task *t)
+{
+	const json_t *ts = json_object_get(st, "timestamp");
+
+	iplist_clear(&t->ip_mesos);
+	iplist_clear(&t->ip_docker);
+	iplist_clear(&t->ip_netinfo);
+	t->has_run_status = 1;
+	t->run_has_ts = json_is_number(ts);
+	t->run_ts = t->run_has_ts ? json_number_value(ts) : 0;
+	return parse_status_ips(st, t);
+}
+
 /*
  * Fill t from one element of "tasks".  Returns 0 with t->id set, 0 with
  * t->id NULL when the task must be skipped, or MDNS_ENOMEM.
@@ -501,7 +515,7 @@ static int parse_task(const json_t *jt, struct state_task *t)
 		return rc;
 
 	st = latest_running_status(json_object_get(jt, "statuses"));
-	if (st && (rc = parse_status_ips(st, t)) != 0)
+	if (st && (rc = take_running_status(st, t)) != 0)
 		return rc;
 	return 0;
 }
@@ -570,7 +584,7 @@ static int parse_framework(const json_t *jf, struct state_framework *f)
 		if (rc)
 			return rc;
 		if (!t->id) {
-			task_clear(t);
+			state_task_clear(t);
 			f->ntasks--;
 		}
 	}
@@ -706,27 +720,227 @@ int state_parse(const char *json, size_t len, struct mesos_state **out,
 
 void state_free(struct mesos_state *st)
 {
-	size_t i, j;
+	size_t i;
 
 	if (!st)
 		return;
 	state_endpoint_clear(&st->leader);
-	for (i = 0; i < st->nagents; i++) {
-		free(st->agents[i].id);
-		free(st->agents[i].hostname);
-		state_endpoint_clear(&st->agents[i].pid);
-	}
+	for (i = 0; i < st->nagents; i++)
+		state_agent_clear(&st->agents[i]);
 	free(st->agents);
-	for (i = 0; i < st->nframeworks; i++) {
-		struct state_framework *f = &st->frameworks[i];
-
-		free(f->name);
-		free(f->hostname);
-		state_endpoint_clear(&f->pid);
-		for (j = 0; j < f->ntasks; j++)
-			task_clear(&f->tasks[j]);
-		free(f->tasks);
-	}
+	for (i = 0; i < st->nframeworks; i++)
+		state_framework_clear(&st->frameworks[i]);
 	free(st->frameworks);
 	free(st);
+}
+
+/* ---- the v1 operator API shapes --------------------------------------- */
+
+/*
+ * The operator API (POST /api/v1, lib/stream.c) describes the same objects
+ * as /master/state in protobuf's JSON form: ids are {"value": "..."}, a
+ * task's agent is agent_id, its resources an array of Resource messages and
+ * status labels a Labels message.  These read such objects into the same
+ * model, with the same rules for what is required and what reads as absent.
+ */
+
+/* obj[key]["value"] when it is a string, else NULL (borrowed). */
+static const char *id_value(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(obj, key), "value"));
+}
+
+static int dup_id(const json_t *obj, const char *key, char **out)
+{
+	const char *s = id_value(obj, key);
+
+	*out = NULL;
+	if (!s)
+		return 0;
+	*out = strdup(s);
+	return *out ? 0 : MDNS_ENOMEM;
+}
+
+/* A Value.Range bound: an integer, or the decimal string protobuf's JSON
+ * mapping uses for 64-bit fields; -1 when neither or outside 1..65535. */
+static long range_bound(const json_t *v)
+{
+	if (json_is_integer(v)) {
+		json_int_t x = json_integer_value(v);
+		return x >= 1 && x <= 65535 ? (long)x : -1;
+	}
+	if (json_is_string(v))
+		return parse_port(json_string_value(v));
+	return -1;
+}
+
+/*
+ * Expand every "ports" Resource's ranges, in order, into t->ports.  As with
+ * the resources.ports string, a malformed range (or more than
+ * STATE_MAX_PORTS ports) loses the ports, not the task.
+ */
+static int parse_v1_ports(const json_t *resources, struct state_task *t)
+{
+	const json_t *res, *rg;
+	size_t i, j, n = 0, pass;
+	uint16_t *v = NULL;
+
+	/* Pass 0 validates and counts, pass 1 fills. */
+	for (pass = 0; pass < 2; pass++) {
+		n = 0;
+		json_array_foreach(resources, i, res) {
+			const char *name = json_string_value(json_object_get(res, "name"));
+
+			if (!name || strcmp(name, "ports") != 0)
+				continue;
+			json_array_foreach(json_object_get(json_object_get(res, "ranges"), "range"),
+					   j, rg) {
+				long lo = range_bound(json_object_get(rg, "begin"));
+				long hi = range_bound(json_object_get(rg, "end"));
+
+				if (lo < 0 || hi < lo || (size_t)(hi - lo + 1) > STATE_MAX_PORTS - n) {
+					free(v);
+					return 0;
+				}
+				for (; lo <= hi; lo++) {
+					if (v)
+						v[n] = (uint16_t)lo;
+					n++;
+				}
+			}
+		}
+		if (pass == 0) {
+			if (n == 0)
+				return 0;
+			v = malloc(n * sizeof(*v));
+			if (!v)
+				return MDNS_ENOMEM;
+		}
+	}
+	t->ports = v;
+	t->nports = n;
+	return 0;
+}
+
+int state_task_parse_v1(const struct json_t *jt, struct state_task *t, char **framework_id)
+{
+	const json_t *di, *st;
+	const char *state;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	t->healthy = -1;
+	*framework_id = NULL;
+	if (!id_value(jt, "task_id") || !id_value(jt, "framework_id"))
+		return 0;
+	if ((rc = dup_id(jt, "task_id", &t->id)) != 0 ||
+	    (rc = dup_member(jt, "name", &t->name)) != 0 ||
+	    (rc = dup_id(jt, "agent_id", &t->slave_id)) != 0 ||
+	    (rc = dup_id(jt, "framework_id", framework_id)) != 0)
+		goto fail;
+	state = json_string_value(json_object_get(jt, "state"));
+	t->running = state && strcmp(state, "TASK_RUNNING") == 0;
+	if ((rc = parse_v1_ports(json_object_get(jt, "resources"), t)) != 0)
+		goto fail;
+	di = json_object_get(jt, "discovery");
+	if (json_is_object(di) && (rc = parse_discovery(di, t)) != 0)
+		goto fail;
+	st = latest_running_status(json_object_get(jt, "statuses"));
+	if (st && (rc = take_running_status(st, t)) != 0)
+		goto fail;
+	return 0;
+fail:
+	state_task_clear(t);
+	free(*framework_id);
+	*framework_id = NULL;
+	return rc;
+}
+
+int state_task_update_v1(struct state_task *t, const struct json_t *status, const char *state)
+{
+	const json_t *ts;
+	const char *sst;
+	int has_ts;
+	double v;
+
+	if (state)
+		t->running = strcmp(state, "TASK_RUNNING") == 0;
+	sst = json_string_value(json_object_get(status, "state"));
+	if (!sst || strcmp(sst, "TASK_RUNNING") != 0)
+		return 0;
+	/* The rule of latest_running_status, as if status were appended last. */
+	ts = json_object_get(status, "timestamp");
+	has_ts = json_is_number(ts);
+	v = has_ts ? json_number_value(ts) : 0;
+	if (t->has_run_status && !(has_ts && (!t->run_has_ts || v > t->run_ts)))
+		return 0;
+	return take_running_status(status, t);
+}
+
+int state_agent_parse_v1(const struct json_t *ja, struct state_agent *a)
+{
+	const json_t *info = json_object_get(ja, "agent_info");
+	const char *pid;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if (!id_value(info, "id"))
+		return 0;
+	if ((rc = dup_id(info, "id", &a->id)) != 0 ||
+	    (rc = dup_member(info, "hostname", &a->hostname)) != 0)
+		goto fail;
+	pid = json_string_value(json_object_get(ja, "pid"));
+	if (pid && state_parse_pid(pid, &a->pid) == MDNS_ENOMEM) {
+		rc = MDNS_ENOMEM;
+		goto fail;
+	}
+	return 0;
+fail:
+	state_agent_clear(a);
+	return rc;
+}
+
+void state_agent_clear(struct state_agent *a)
+{
+	if (!a)
+		return;
+	free(a->id);
+	free(a->hostname);
+	state_endpoint_clear(&a->pid);
+	memset(a, 0, sizeof(*a));
+}
+
+int state_framework_parse_v1(const struct json_t *jf, struct state_framework *f, char **id)
+{
+	const json_t *info = json_object_get(jf, "framework_info");
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	*id = NULL;
+	if (!info)
+		info = jf;	/* FRAMEWORK_REMOVED carries the FrameworkInfo itself */
+	if (!id_value(info, "id") || !json_is_string(json_object_get(info, "name")))
+		return 0;
+	if ((rc = dup_id(info, "id", id)) != 0 ||
+	    (rc = dup_member(info, "name", &f->name)) != 0 ||
+	    (rc = dup_member(info, "hostname", &f->hostname)) != 0) {
+		state_framework_clear(f);
+		free(*id);
+		*id = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+void state_framework_clear(struct state_framework *f)
+{
+	if (!f)
+		return;
+	free(f->name);
+	free(f->hostname);
+	state_endpoint_clear(&f->pid);
+	for (size_t i = 0; i < f->ntasks; i++)
+		state_task_clear(&f->tasks[i]);
+	free(f->tasks);
+	memset(f, 0, sizeof(*f));
 }

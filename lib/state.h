@@ -6,6 +6,8 @@
 
 #include "zone/ipaddr.h"
 
+struct json_t;	/* jansson's json_t */
+
 /*
  * The model holds only the fields of behaviour.md §1.4.  Every string and
  * array belongs to the struct mesos_state that contains it and is freed by
@@ -71,6 +73,12 @@ struct state_task {
 	struct iplist ip_netinfo;	/* network_infos[].ip_addresses[].ip_address, or the
 					   older single ip_address when ip_addresses is empty */
 	int healthy;			/* -1 unknown, 0 false, 1 true (latest running status) */
+
+	/* Which status the four fields above come from, so that a later
+	 * status (state_task_update_v1) is weighed by the same rule. */
+	int has_run_status;		/* a TASK_RUNNING status was read */
+	int run_has_ts;			/* ... and it had a numeric timestamp */
+	double run_ts;			/* ... which is this */
 };
 
 struct state_framework {
@@ -128,3 +136,55 @@ void state_endpoint_clear(struct state_endpoint *ep);
  * STATE_MAX_PORTS ports in all (then *out NULL, *n 0), or MDNS_ENOMEM.
  */
 int state_parse_ports(const char *s, uint16_t **out, size_t *n);
+
+/* Free what t owns and zero it; NULL is a no-op. */
+void state_task_clear(struct state_task *t);
+
+/* Free what a owns (not a itself) and zero it; NULL is a no-op. */
+void state_agent_clear(struct state_agent *a);
+
+/* Free what f owns, tasks included (not f itself), and zero it; NULL is a no-op. */
+void state_framework_clear(struct state_framework *f);
+
+/*
+ * The v1 operator API (Mesos 1.1+, POST /api/v1, used by lib/stream.c) gives
+ * the same objects in protobuf's JSON form.  These read one object into the
+ * model with the rules of state_parse (required fields, absent values), so a
+ * state assembled from them builds the same zone as the equivalent
+ * /master/state document.  Each writes a cleared struct first; on failure
+ * (MDNS_ENOMEM) it is left cleared.
+ */
+
+/*
+ * A Task: task_id.value (required), name, agent_id.value, framework_id.value
+ * (required, returned in *framework_id, caller frees), state, resources (the
+ * ranges of every "ports" Resource, in order), discovery, statuses.  Returns
+ * 0 with t->id set, 0 with t->id NULL (and *framework_id NULL) when a
+ * required field is missing, or MDNS_ENOMEM.
+ */
+int state_task_parse_v1(const struct json_t *task, struct state_task *t, char **framework_id);
+
+/*
+ * A TASK_UPDATED event for t: state (the task's latest state; NULL keeps
+ * t->running) and status, a TaskStatus appended to the task's statuses.  A
+ * TASK_RUNNING status replaces the addresses and health when
+ * state_parse's rule (highest timestamp; without one, only the first) picks
+ * it over the status they came from.  Returns 0 or MDNS_ENOMEM.
+ */
+int state_task_update_v1(struct state_task *t, const struct json_t *status, const char *state);
+
+/*
+ * A GetAgents.Agent: agent_info.id.value (required), agent_info.hostname,
+ * pid.  Returns 0 with a->id set, 0 with a->id NULL when the id is missing,
+ * or MDNS_ENOMEM.
+ */
+int state_agent_parse_v1(const struct json_t *agent, struct state_agent *a);
+
+/*
+ * A GetFrameworks.Framework ({"framework_info": ...}) or a bare
+ * FrameworkInfo: id.value (required, in *id, caller frees), name (required),
+ * hostname.  The operator API carries no pid: f->has_pid stays 0.  Returns 0
+ * with *id set, 0 with *id NULL when a required field is missing, or
+ * MDNS_ENOMEM.
+ */
+int state_framework_parse_v1(const struct json_t *fw, struct state_framework *f, char **id);

@@ -33,4 +33,5 @@ void zonecfg_records(const struct config *cfg, struct records_config *rc)
 	rc->nip_sources = cfg->nip_sources;
 	rc->soa_mname = cfg->soa_mname;
 	rc->enumerate = cfg->enumeration_on;
+	rc->health_aware = cfg->health_aware;
 }

@@ -10,7 +10,7 @@ void zonecfg_params(const struct config *cfg, struct zone_params *p);
 
 /*
  * Fill the config-derived fields of rc (domain, label mode, SRV weight,
- * IPSources, SOAMname, EnumerationOn) and clear the rest: the caller sets masters, ns_ips
+ * IPSources, SOAMname, EnumerationOn, healthAware) and clear the rest: the caller sets masters, ns_ips
  * and the resolver.  Strings are borrowed from cfg.
  */
 void zonecfg_records(const struct config *cfg, struct records_config *rc);

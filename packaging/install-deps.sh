@@ -32,6 +32,14 @@ util-linux
 prometheus
 bind9
 iproute2
+libsystemd-dev
+systemd
+dpkg-dev
+debhelper
+fakeroot
+lintian
+groff-base
+dnsmasq-base
 "
 
 missing=""

@@ -332,7 +332,8 @@ static int parse_additional(const uint8_t *q, size_t qlen, struct query *pq)
 {
 	size_t off = pq->qend;
 
-	for (unsigned i = 0; i < pq->arcount; i++) {
+	/* An IXFR's authority record (checked by the caller) comes first. */
+	for (unsigned i = 0; i < (unsigned)pq->nscount + pq->arcount; i++) {
 		int root;
 		if (skip_name(q, qlen, &off, &root) || qlen - off < 10)
 			return -1;
@@ -343,7 +344,7 @@ static int parse_additional(const uint8_t *q, size_t qlen, struct query *pq)
 		if (rdlen > qlen - off)
 			return -1;
 		off += rdlen;
-		if (type != RR_OPT)
+		if (type != RR_OPT || i < pq->nscount)
 			continue;
 		if (pq->edns || !root)
 			return -1;
@@ -532,8 +533,9 @@ size_t answer_query(const struct zone *z, const uint8_t *q, size_t qlen,
 		info->rcode = RCODE_NOTIMP;
 		return qd ? pq.qend : HDR_LEN;
 	}
-	if (pq.qdcount != 1 || pq.ancount != 0 || pq.nscount != 0 ||
-	    parse_question(q, qlen, &pq) || parse_additional(q, qlen, &pq))
+	if (pq.qdcount != 1 || pq.ancount != 0 || parse_question(q, qlen, &pq) ||
+	    (pq.nscount != 0 && (pq.nscount != 1 || pq.qtype != RR_IXFR)) ||
+	    parse_additional(q, qlen, &pq))
 		return formerr(out, &pq, ra, info);
 	info->qtype = pq.qtype;
 	info->edns = pq.edns;
@@ -573,22 +575,26 @@ size_t answer_query(const struct zone *z, const uint8_t *q, size_t qlen,
 	}
 
 	int apex_off = 0;
+	const struct zone *az;
 	if (pq.edns && pq.edns_version > 0) {
 		rcode = RCODE_BADVERS;
 	} else if (pq.qclass != CLASS_IN && pq.qclass != CLASS_ANY) {
 		rcode = RCODE_REFUSED;
 	} else if (pq.qtype == RR_AXFR || pq.qtype == RR_IXFR) {
-		/* No transfers yet; over UDP they never exist (RFC 5936 §4.2). */
+		/* Over UDP they never exist (RFC 5936 §4.2); over TCP the caller
+		 * streams them (zone/xfr.h) to the clients it allows. */
 		rcode = tcp ? RCODE_REFUSED : RCODE_NOTIMP;
-	} else if ((apex_off = dname_under(pq.qlc, pq.qnlen, z->apex, z->apexlen)) < 0) {
+		if (tcp)
+			info->transfer = pq.qtype;
+	} else if (!(az = zone_find(z, pq.qlc, pq.qnlen, &apex_off))) {
 		rcode = RCODE_REFUSED;
 		info->outside = 1;
-	} else if (!z->loaded || !z->soa) {
+	} else if (!z->loaded || !az->soa) {
 		rcode = RCODE_SERVFAIL;
 	} else {
 		aa = 1;
 		if (qd)
-			rcode = answer_zone(&w, z, &pq, HDR_LEN + apex_off, rot, &s);
+			rcode = answer_zone(&w, az, &pq, HDR_LEN + apex_off, rot, &s);
 		else
 			rcode = RCODE_NOERROR;
 	}

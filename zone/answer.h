@@ -29,14 +29,22 @@ struct answer_info {
 	int edns;		/* the query had an OPT record */
 	int truncated;		/* records were dropped to fit */
 	int authoritative;	/* answered from the zone (AA set) */
+	uint16_t transfer;	/* RR_AXFR or RR_IXFR asked over TCP: the reply is
+				   REFUSED, for clients not allowed to transfer;
+				   a caller that allows this one starts zone/xfr.h */
 };
 
 /*
  * Decisions beyond behaviour.md §3:
  * - Check order: runt/QR=1 (no reply), opcode (NOTIMP, question echoed when
  *   readable, no OPT), counts and parse (FORMERR, header only), EDNS version
- *   (BADVERS), class (REFUSED), AXFR/IXFR (NOTIMP on UDP, REFUSED on TCP),
- *   outside the domain (REFUSED, info->outside), not loaded (SERVFAIL).
+ *   (BADVERS), class (REFUSED), AXFR/IXFR (NOTIMP on UDP, REFUSED on TCP
+ *   with info->transfer set), outside the domain and the reverse zones
+ *   (REFUSED, info->outside), not loaded (SERVFAIL).
+ * - One record in the authority section is accepted for IXFR only (the
+ *   client's SOA, RFC 1995); any other query with NSCOUNT != 0 is FORMERR.
+ * - The answering zone is the main zone when the name is under its apex,
+ *   else the reverse zone with the longest matching apex (zone_find).
  * - FORMERR also for: a qname over 255 bytes, an OPT whose owner is not the
  *   root or whose options overrun its rdata, forward pointers or pointers
  *   into the header in additional-section names.  Non-OPT additional

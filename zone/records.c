@@ -11,6 +11,7 @@
 #include "zone/dname.h"
 #include "zone/labels.h"
 #include "zone/meta.h"
+#include "zone/reverse.h"
 #include "zone/zone.h"
 
 /*
@@ -189,6 +190,58 @@ const struct iplist *records_task_ips(const struct state_task *t, const struct s
 				      const enum ip_source *sources, size_t nsources)
 {
 	return task_ips(t, agent ? &agent->pid.ips : NULL, sources, nsources);
+}
+
+/*
+ * Offer a formatted name to every address of ips for the reverse zones.
+ * Only out of memory stops the build; an unusable name is counted.
+ */
+static int offer_ptrs(struct rec_ctx *c, const struct iplist *ips, enum reverse_rank rank,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int offer_ptrs(struct rec_ctx *c, const struct iplist *ips, enum reverse_rank rank,
+		      const char *fmt, ...)
+{
+	char name[NAME_BUF];
+	va_list ap;
+	int n;
+
+	if (!c->rc->ptrs || !ips || ips->n == 0)
+		return 0;
+	va_start(ap, fmt);
+	n = vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(name)) {
+		c->stats->records_rejected += ips->n;
+		return 0;
+	}
+	for (size_t i = 0; i < ips->n; i++) {
+		int r = reverse_ptrs_add(c->rc->ptrs, &ips->v[i], rank, name);
+		if (r == MDNS_ENOMEM)
+			return r;
+		if (r != 0)
+			c->stats->records_rejected++;
+	}
+	return 0;
+}
+
+/*
+ * A task's own addresses, for PTR: those of ips that its agent does not
+ * have.  A task on the host network is answered with its agent's address
+ * (IPSources "host", or a network_info naming the agent's address), which
+ * belongs to the agent; otherwise the agent's PTR would name whichever of
+ * its tasks sorts first.  Writes into out (room for ips->n).
+ */
+static void own_addrs(const struct iplist *ips, const struct iplist *agent, struct iplist *out)
+{
+	out->n = 0;
+	for (size_t i = 0; ips && i < ips->n; i++) {
+		int shared = 0;
+		for (size_t j = 0; agent && j < agent->n && !shared; j++)
+			shared = ipaddr_equal(&ips->v[i], &agent->v[j]);
+		if (!shared)
+			out->v[out->n++] = ips->v[i];
+	}
 }
 
 /* --- agents by id ------------------------------------------------------ */
@@ -459,9 +512,27 @@ static int task_records(struct rec_ctx *c, const struct state_task *t, const cha
 	ti.ips = task_ips(t, ti.agent_ips, rc->ip_sources, rc->nip_sources);
 	c->stats->tasks++;
 
+	/* healthy is -1 without a health check: such tasks always stay in. */
+	int unhealthy = rc->health_aware && t->healthy == 0;
+	if (unhealthy)
+		c->stats->tasks_unhealthy++;
+	zone_builder_set_unhealthy(c->b, unhealthy);
 	r = task_records_named(c, &ti, tl, canon);
 	if (r == 0 && t->has_discovery)
 		r = task_records_raw(c, &ti, tl, hash5, tail);
+	zone_builder_set_unhealthy(c->b, 0);
+	if (r == 0 && rc->ptrs && ti.ips) {
+		struct ipaddr own[64];
+		struct iplist mine = { own, 0 };
+		struct iplist part = { ti.ips->v, 0 };
+		/* In slices, so a task with many addresses needs no allocation. */
+		for (size_t i = 0; r == 0 && i < ti.ips->n; i += part.n) {
+			part.v = ti.ips->v + i;
+			part.n = ti.ips->n - i < 64 ? ti.ips->n - i : 64;
+			own_addrs(&part, ti.agent_ips, &mine);
+			r = offer_ptrs(c, &mine, REVERSE_TASK, "%s.%s.%s", canon, ti.fw, rc->domain);
+		}
+	}
 	if (c->meta)
 		zone_meta_task_end(c->meta);
 	return r;
@@ -499,6 +570,25 @@ static int framework_records(struct rec_ctx *c, const struct state_framework *f,
 	return add_srv(c, f->pid.port, target, "_framework._tcp.%s.%s", fw, d);
 }
 
+/* A host name fit for a PTR: a domain name of two labels or more, not an IP literal. */
+static int agent_named(const char *host)
+{
+	struct ipaddr ip;
+	size_t n;
+
+	if (!host || !strchr(host, '.') || ipaddr_parse(host, &ip) == 0)
+		return 0;
+	n = strlen(host);
+	if (n > 1 && host[n - 1] == '.')
+		n--;
+	char tmp[NAME_BUF];
+	if (n >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, host, n);
+	tmp[n] = '\0';
+	return label_is_valid_name(tmp);
+}
+
 static int agent_records(struct rec_ctx *c, const struct mesos_state *st)
 {
 	const char *d = c->rc->domain;
@@ -514,6 +604,14 @@ static int agent_records(struct rec_ctx *c, const struct mesos_state *st)
 		if (!ips)
 			continue;
 		if ((rc = add_addrs(c, ips, "slave.%s", d)) != 0)
+			return rc;
+		/* Its own name serves TLS and Kerberos checks best; slave.<d>
+		 * (every agent) is the fallback for bare or numeric host names. */
+		if (agent_named(a->hostname))
+			rc = offer_ptrs(c, ips, REVERSE_AGENT, "%s", a->hostname);
+		else
+			rc = offer_ptrs(c, ips, REVERSE_AGENT, "slave.%s", d);
+		if (rc)
 			return rc;
 		if (a->pid.port &&
 		    (rc = add_srv(c, a->pid.port, target, "_slave._tcp.%s", d)) != 0)
@@ -578,13 +676,17 @@ static int master_records(struct rec_ctx *c, const struct mesos_state *st)
 		if (master_is_leader(m, lips, lport))
 			leader_listed = 1;
 		if ((r = add_addrs(c, &m->ips, "master.%s", d)) ||
-		    (r = add_addrs(c, &m->ips, "master%u.%s", idx, d)))
+		    (r = add_addrs(c, &m->ips, "master%u.%s", idx, d)) ||
+		    (r = offer_ptrs(c, &m->ips, REVERSE_MASTER, "master%u.%s", idx, d)))
 			return r;
 		idx++;
 	}
 	/* A leader missing from the list takes the next number. */
-	if (lips && !leader_listed)
-		return add_addrs(c, lips, "master%u.%s", idx, d);
+	if (lips && !leader_listed) {
+		if ((r = add_addrs(c, lips, "master%u.%s", idx, d)) != 0)
+			return r;
+		return offer_ptrs(c, lips, REVERSE_MASTER, "master%u.%s", idx, d);
+	}
 	return 0;
 }
 

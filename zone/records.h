@@ -8,6 +8,7 @@
 #include "lib/state.h"
 #include "zone/ipaddr.h"
 
+struct reverse_ptrs;
 struct zone_builder;
 
 /* A master known besides the leader (from ZooKeeper or the masters list). */
@@ -43,6 +44,20 @@ struct records_config {
 	/* Also record which framework and task each task record comes from
 	 * (zone/meta.h, for /v1/enumerate) and hand it to the builder. */
 	int enumerate;
+
+	/* healthAware: the A/AAAA/SRV records of a task whose latest running
+	 * status says healthy: false are marked unhealthy in the builder
+	 * (zone_builder_set_unhealthy: left out unless a name would be empty). */
+	int health_aware;
+
+	/*
+	 * Optional (borrowed): offer every address a PTR name (zone/reverse.h):
+	 * a task's own addresses (not those it shares with its agent) its
+	 * canonical name <canonical>.<fw>.<domain>; an agent's addresses its
+	 * host name when that is a domain name of two labels or more, else
+	 * slave.<domain>; a master's addresses master<N>.<domain>.
+	 */
+	struct reverse_ptrs *ptrs;
 };
 
 /* Counts of what was generated and skipped, for logs and metrics. */
@@ -51,6 +66,7 @@ struct records_stats {
 	size_t tasks_skipped;	/* not running, unknown agent, no name... */
 	size_t records_rejected;	/* owner/target not a valid name in the zone,
 					   or a DiscoveryInfo port outside 1..65535 */
+	size_t tasks_unhealthy;	/* running tasks marked unhealthy (healthAware) */
 };
 
 /*

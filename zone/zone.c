@@ -8,6 +8,7 @@
 
 #include "lib/err.h"
 #include "zone/arena.h"
+#include "zone/diff.h"
 #include "zone/dname.h"
 #include "zone/meta.h"
 
@@ -17,6 +18,7 @@ struct brec {
 	uint16_t ownerlen;
 	uint16_t type;
 	uint16_t rdlen;
+	uint8_t unhealthy;	/* from a task whose last status said healthy: false */
 	const uint8_t *rdata;
 };
 
@@ -24,6 +26,7 @@ struct zone_builder {
 	struct zone *z;		/* under construction; owns the arena */
 	struct brec *recs;
 	size_t n, cap;
+	uint8_t unhealthy;	/* flag of the records added now */
 };
 
 static uint64_t name_hash(const uint8_t *name, size_t len)
@@ -42,11 +45,12 @@ static struct zone *zone_alloc(const struct zone_params *p)
 	struct zone *z = calloc(1, sizeof(*z));
 	if (!z)
 		return NULL;
-	z->arena = arena_new(64 * 1024);
+	z->arena = arena_new(p->arena_block ? p->arena_block : 64 * 1024);
 	if (!z->arena) {
 		free(z);
 		return NULL;
 	}
+	atomic_init(&z->refs, 1);
 	z->p = *p;
 	z->p.domain = arena_strdup(z->arena, p->domain);
 	z->p.soa_mname = arena_strdup(z->arena, p->soa_mname);
@@ -66,11 +70,24 @@ static struct zone *zone_alloc(const struct zone_params *p)
 
 void zone_free(struct zone *z)
 {
-	if (!z)
+	if (!z || atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	for (size_t i = 0; i < z->nrev; i++)
+		zone_free(z->rev[i]);
+	free(z->rev);
+	for (size_t i = 0; i < z->nhist; i++)
+		zone_diff_unref(z->hist[i]);
 	zone_meta_free(z->meta);
 	arena_free(z->arena);
 	free(z);
+}
+
+struct zone *zone_ref(const struct zone *z)
+{
+	struct zone *w = (struct zone *)z;	/* the count is not zone content */
+
+	atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+	return w;
 }
 
 struct zone_builder *zone_builder_new(const struct zone_params *p)
@@ -126,8 +143,24 @@ static int add_rec(struct zone_builder *b, const char *owner, uint16_t type,
 	r->ownerlen = (uint16_t)len;
 	r->type = type;
 	r->rdlen = rdlen;
+	r->unhealthy = b->unhealthy;
 	b->n++;
 	return 0;
+}
+
+void zone_builder_set_unhealthy(struct zone_builder *b, int unhealthy)
+{
+	b->unhealthy = unhealthy ? 1 : 0;
+}
+
+int zone_builder_add_ptr(struct zone_builder *b, const char *owner, const char *target)
+{
+	uint8_t rd[DNAME_MAXLEN];
+	size_t tl = dname_from_text(target, rd);
+
+	if (!tl)
+		return MDNS_EINVAL;
+	return add_rec(b, owner, RR_PTR, rd, (uint16_t)tl);
 }
 
 int zone_builder_add_addr(struct zone_builder *b, const char *owner, const struct ipaddr *ip)
@@ -185,15 +218,55 @@ static int rdata_cmp(const uint8_t *a, uint16_t al, const uint8_t *b, uint16_t b
 	return c ? c : (int)al - (int)bl;
 }
 
-static int brec_cmp(const void *x, const void *y)
+/* Order of owner, type and rdata: what makes two records the same. */
+static int brec_key_cmp(const struct brec *a, const struct brec *b)
 {
-	const struct brec *a = x, *b = y;
 	int c = dname_canon_cmp(a->owner, b->owner);
 	if (c)
 		return c;
 	if (a->type != b->type)
 		return a->type < b->type ? -1 : 1;
 	return rdata_cmp(a->rdata, a->rdlen, b->rdata, b->rdlen);
+}
+
+/* The sort order: the key, then healthy before unhealthy, so that keeping the
+ * first of equal keys keeps a healthy copy when there is one. */
+static int brec_cmp(const void *x, const void *y)
+{
+	const struct brec *a = x, *b = y;
+	int c = brec_key_cmp(a, b);
+	return c ? c : (int)a->unhealthy - (int)b->unhealthy;
+}
+
+/*
+ * healthAware: drop the unhealthy records of every RRset that keeps at least
+ * one healthy record.  An RRset of unhealthy records only stays whole: an
+ * empty name would send clients nowhere, while some of these tasks may still
+ * serve (a failing check is often the check, or a dependency).  recs are
+ * sorted and unique.  Returns the new count; *dropped counts what went.
+ */
+static size_t drop_unhealthy(struct brec *recs, size_t n, size_t *dropped)
+{
+	size_t o = 0;
+
+	*dropped = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		int healthy = 0;
+		while (j < n && recs[j].type == recs[i].type && recs[j].ownerlen == recs[i].ownerlen &&
+		       memcmp(recs[j].owner, recs[i].owner, recs[i].ownerlen) == 0) {
+			healthy |= !recs[j].unhealthy;
+			j++;
+		}
+		for (size_t k = i; k < j; k++) {
+			if (healthy && recs[k].unhealthy)
+				(*dropped)++;
+			else
+				recs[o++] = recs[k];
+		}
+		i = j;
+	}
+	return o;
 }
 
 static int node_cmp(const void *x, const void *y)
@@ -364,14 +437,18 @@ struct zone *zone_builder_finish(struct zone_builder *b, const struct zone *prev
 	qsort(b->recs, b->n, sizeof(*b->recs), brec_cmp);
 	size_t o = 0;
 	for (size_t i = 0; i < b->n; i++)
-		if (o == 0 || brec_cmp(&b->recs[o - 1], &b->recs[i]) != 0)
+		if (o == 0 || brec_key_cmp(&b->recs[o - 1], &b->recs[i]) != 0)
 			b->recs[o++] = b->recs[i];
-	b->n = o;
+	size_t held_back;
+	b->n = drop_unhealthy(b->recs, o, &held_back);
 	if (build_index(b) != 0)
 		goto out;
 	z = b->z;
 	b->z = NULL;
 	z->loaded = 1;
+	z->held_back = held_back;
+	if (prev && (prev->apexlen != z->apexlen || memcmp(prev->apex, z->apex, z->apexlen) != 0))
+		prev = NULL;	/* another zone: nothing to continue from */
 	/* Serial 0 is in the SOA while comparing, so equal content compares equal. */
 	if (prev && prev->loaded && zone_same_content(z, prev)) {
 		z->serial = prev->serial;
@@ -383,6 +460,9 @@ struct zone *zone_builder_finish(struct zone_builder *b, const struct zone *prev
 	const struct zone_rr *soa = &z->soa->rrs[0];
 	uint8_t *serial = (uint8_t *)soa->rdata + soa->rdlen - 20;
 	put32(serial, z->serial);
+	/* Without history (no memory for it) IXFR falls back to AXFR: not fatal. */
+	if (prev && prev->loaded)
+		zone_history_extend(z, prev);
 out:
 	zone_builder_free(b);
 	return z;
@@ -406,6 +486,90 @@ struct zone *zone_new_unloaded(const struct zone_params *p)
 const struct zone_node *zone_lookup(const struct zone *z, const uint8_t *name, size_t len)
 {
 	return lookup_mut(z, name, len);
+}
+
+static int zone_apex_cmp(const void *x, const void *y)
+{
+	const struct zone *a = *(struct zone *const *)x, *b = *(struct zone *const *)y;
+	return dname_canon_cmp(a->apex, b->apex);
+}
+
+void zone_set_reverse(struct zone *main, struct zone **rev, size_t n)
+{
+	for (size_t i = 0; i < main->nrev; i++)
+		zone_free(main->rev[i]);
+	free(main->rev);
+	if (n > 1)
+		qsort(rev, n, sizeof(*rev), zone_apex_cmp);
+	main->rev = n ? rev : NULL;
+	main->nrev = n;
+	if (!n)
+		free(rev);
+}
+
+/* The reverse zone whose apex is exactly name (binary search), or NULL. */
+static const struct zone *rev_exact(const struct zone *main, const uint8_t *name)
+{
+	size_t lo = 0, hi = main->nrev;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = dname_canon_cmp(main->rev[mid]->apex, name);
+		if (c == 0)
+			return main->rev[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* "\4arpa\0": every reverse zone ends so. */
+static int under_arpa(const uint8_t *name, size_t len)
+{
+	static const uint8_t arpa[6] = { 4, 'a', 'r', 'p', 'a', 0 };
+	return len >= 6 && memcmp(name + len - 6, arpa, 6) == 0;
+}
+
+const struct zone *zone_find_reverse(const struct zone *main, const uint8_t *name, size_t len,
+				     int *off)
+{
+	if (!under_arpa(name, len))
+		return NULL;
+	/* Longest match first: walk the suffixes from the whole name. */
+	for (size_t p = 0; p < len - 1; p += name[p] + 1u) {
+		const struct zone *r = rev_exact(main, name + p);
+		if (r) {
+			*off = (int)p;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+const struct zone *zone_find_apex(const struct zone *main, const uint8_t *name, size_t len)
+{
+	if (len == main->apexlen && memcmp(name, main->apex, len) == 0)
+		return main;
+	return main->nrev ? rev_exact(main, name) : NULL;
+}
+
+const struct zone *zone_reverse_of(const struct zone *prev, const uint8_t *apex, size_t len)
+{
+	(void)len;
+	return prev && prev->nrev ? rev_exact(prev, apex) : NULL;
+}
+
+int zone_set_changed(const struct zone *a, const struct zone *b)
+{
+	if (!a || !a->loaded || a->serial != b->serial || a->nrev != b->nrev)
+		return 1;
+	for (size_t i = 0; i < b->nrev; i++)
+		if (a->rev[i]->serial != b->rev[i]->serial ||
+		    dname_canon_cmp(a->rev[i]->apex, b->rev[i]->apex) != 0)
+			return 1;
+	return 0;
 }
 
 const struct zone_rrset *zone_node_rrset(const struct zone_node *n, uint16_t type)
@@ -487,6 +651,10 @@ char *zone_rr_format(const struct zone *z, const struct zone_node *n, const stru
 		break;
 	case RR_NS:
 		snprintf(buf, len, "%s\t%u\tIN\tNS\t%s", owner, rs->ttl,
+			 dname_to_text(d, a, sizeof(a)));
+		break;
+	case RR_PTR:
+		snprintf(buf, len, "%s\t%u\tIN\tPTR\t%s", owner, rs->ttl,
 			 dname_to_text(d, a, sizeof(a)));
 		break;
 	case RR_SOA: {

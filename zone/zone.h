@@ -1,9 +1,11 @@
 /* zone/zone.h -- an immutable, in-memory authoritative zone and its builder. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zone/dname.h"
 #include "zone/ipaddr.h"
 
 /* RR types and classes used by the zone and the answer code. */
@@ -28,6 +30,7 @@ struct zone_params {
 	int recurse_on;		/* RA flag in authoritative answers */
 	int set_tc;		/* set TC when an answer was trimmed */
 	uint16_t edns_max;	/* cap on the client's EDNS UDP size (>= 512) */
+	size_t arena_block;	/* arena block size; 0 = 64 KiB (small zones: 4096) */
 };
 
 /* One record's data in uncompressed wire format (names lower-case). */
@@ -56,10 +59,25 @@ struct zone_node {
 };
 
 struct zone_meta;
+struct zone_diff;
+
+/* Versions of IXFR history a zone keeps (zone/diff.h). */
+#define ZONE_HISTORY_MAX 16
 
 /*
  * The zone: immutable once built, shared read-only by every answering thread
  * until it is replaced; all of it lives in one arena.
+ *
+ * The zone published to the workers (the "main" zone, apex = domain) also
+ * carries the reverse zones (reverseZones) as separate zones with their own
+ * apex, SOA and serial, published and freed with it: one snapshot, one
+ * pointer swap.  A reverse zone's rev/nrev are empty.
+ *
+ * Lifetime: a zone is reference counted.  zone_builder_finish and
+ * zone_new_unloaded return it with one reference (the publisher's);
+ * zone_ref adds one (a zone transfer that outlives a read-side section),
+ * zone_free drops one and frees at zero.  A reference on the main zone keeps
+ * its reverse zones alive.
  */
 struct zone {
 	struct arena *arena;
@@ -78,6 +96,15 @@ struct zone {
 	const struct zone_rrset *soa;	/* the apex SOA */
 	struct zone_meta *meta;		/* records by framework and task (zone/meta.h),
 					   owned; NULL when not collected */
+	atomic_uint refs;		/* references; see above */
+	struct zone **rev;		/* reverse zones, owned, sorted by apex in
+					   canonical order; NULL when none */
+	size_t nrev;
+	struct zone_diff *hist[ZONE_HISTORY_MAX];	/* IXFR history, oldest first: hist[i]
+					   leads from one serial to the next, the last to
+					   this zone's serial; each holds a reference */
+	size_t nhist;
+	size_t held_back;		/* records of unhealthy tasks left out (healthAware) */
 };
 
 struct zone_builder;
@@ -100,6 +127,21 @@ int zone_builder_add_srv(struct zone_builder *b, const char *owner, uint16_t pri
 			 uint16_t weight, uint16_t port, const char *target);
 
 /*
+ * Add a PTR record at owner (a reverse name inside the apex) pointing to
+ * target (text).  Same rules as zone_builder_add_addr.
+ */
+int zone_builder_add_ptr(struct zone_builder *b, const char *owner, const char *target);
+
+/*
+ * Mark the records added from now on as coming from an unhealthy task (1) or
+ * not (0; the initial state).  At zone_builder_finish an RRset keeps its
+ * unhealthy records only when it has no other record, so a name is never
+ * left empty because of health: every task is served rather than none.
+ * The same record from a healthy and an unhealthy task counts as healthy.
+ */
+void zone_builder_set_unhealthy(struct zone_builder *b, int unhealthy);
+
+/*
  * Hand m (zone/meta.h; owned from now on, may be NULL) to the zone being
  * built: it is published and freed with the zone, and not compared by
  * zone_same_content.
@@ -109,16 +151,65 @@ void zone_builder_set_meta(struct zone_builder *b, struct zone_meta *m);
 /*
  * Finish: add the apex SOA and NS, sort, de-duplicate, add empty
  * non-terminals, index.  The serial is prev's when the content equals prev's
- * (prev may be NULL), else max(now, prev serial + 1).  Consumes the builder
- * either way.  Returns the zone (caller frees with zone_free) or NULL.
+ * (prev may be NULL), else max(now, prev serial + 1).  prev must have the
+ * same apex (else it is ignored).  The IXFR history is prev's plus the
+ * difference from prev (zone/diff.h), when prev is loaded.  Consumes the
+ * builder either way.  Returns the zone (caller frees with zone_free) or NULL.
  */
 struct zone *zone_builder_finish(struct zone_builder *b, const struct zone *prev, uint32_t now);
 
 /* A zone with only its apex, marked not loaded (answers SERVFAIL); NULL on error. */
 struct zone *zone_new_unloaded(const struct zone_params *p);
 
-/* Free a zone; NULL is a no-op. */
+/* Drop a reference; the last frees the zone and its reverse zones.  NULL is a no-op. */
 void zone_free(struct zone *z);
+
+/*
+ * Take a reference on z (the zone must be alive: the caller holds a
+ * reference or is inside a read-side section).  Returns z, writable only for
+ * the zone_free that drops it.
+ */
+struct zone *zone_ref(const struct zone *z);
+
+/*
+ * Hand the reverse zones rev[0..n) (owned from now on, as is the array,
+ * which must come from malloc) to main; they are sorted by apex.  Replaces
+ * any reverse zones main had.
+ */
+void zone_set_reverse(struct zone *main, struct zone **rev, size_t n);
+
+/* zone_find's search of the reverse zones (names under "arpa" only). */
+const struct zone *zone_find_reverse(const struct zone *main, const uint8_t *name, size_t len,
+				     int *off);
+
+/*
+ * The zone among main and its reverse zones whose apex is the longest suffix
+ * of the lower-case wire name (len bytes), or NULL.  *off is set to the
+ * offset of the apex in name.  The main apex is checked first, inline, so a
+ * name of the domain costs what dname_under costs; reverse zones are only
+ * searched for names under "arpa".  Borrowed from main.
+ */
+static inline const struct zone *zone_find(const struct zone *main, const uint8_t *name,
+					   size_t len, int *off)
+{
+	*off = dname_under(name, len, main->apex, main->apexlen);
+	if (*off >= 0)
+		return main;
+	return main->nrev ? zone_find_reverse(main, name, len, off) : NULL;
+}
+
+/* The zone among main and its reverse zones whose apex is exactly name, or NULL. */
+const struct zone *zone_find_apex(const struct zone *main, const uint8_t *name, size_t len);
+
+/* The reverse zone of prev whose apex is apex (wire), or NULL; prev may be NULL. */
+const struct zone *zone_reverse_of(const struct zone *prev, const uint8_t *apex, size_t len);
+
+/*
+ * 1 when publishing b in place of a changes anything a client sees: a serial
+ * of the main zone or of a reverse zone, or the set of reverse zones.  a may
+ * be NULL or unloaded (then 1).
+ */
+int zone_set_changed(const struct zone *a, const struct zone *b);
 
 /* Node of a lower-case wire name, or NULL.  Borrowed from z. */
 const struct zone_node *zone_lookup(const struct zone *z, const uint8_t *name, size_t len);

@@ -17,6 +17,24 @@ static void roff(const char *s)
 	}
 }
 
+/* What SIGHUP does with a changed value of a key with these reload flags. */
+static const char *reload_text(unsigned r)
+{
+	if (r & CONFIG_RELOAD_RESTART)
+		return "On SIGHUP: needs a restart; the running value is kept.";
+	if (r & CONFIG_RELOAD_ZK)
+		return "On SIGHUP: ZooKeeper leader detection starts again and the state is fetched.";
+	if ((r & CONFIG_RELOAD_ZONE) && (r & CONFIG_RELOAD_FORWARD))
+		return "On SIGHUP: the zone is rebuilt and the forwarding settings replaced.";
+	if (r & CONFIG_RELOAD_ZONE)
+		return "On SIGHUP: the zone is rebuilt at once from the last state.";
+	if (r & CONFIG_RELOAD_FORWARD)
+		return "On SIGHUP: the forwarding settings are replaced.";
+	if (r & CONFIG_RELOAD_FETCH)
+		return "On SIGHUP: the state is fetched at once.";
+	return "On SIGHUP: applied from its next use.";
+}
+
 int main(int argc, char **argv)
 {
 	const struct config_key *keys;
@@ -40,7 +58,7 @@ int main(int argc, char **argv)
 			roff(keys[i].allowed);
 			printf(".");
 		}
-		printf("\n");
+		printf(" %s\n", reload_text(keys[i].reload));
 	}
 	return 0;
 }

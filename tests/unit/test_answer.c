@@ -834,6 +834,93 @@ static void test_mutations(void)
 	is_int(bad, 0, "mutated queries: every reply parses and fits (%d runs)", runs);
 }
 
+/* Reverse zones published with the main zone: answered from the right apex. */
+static void test_reverse_apex(void)
+{
+	struct zone_params p = {
+		.domain = "10.in-addr.arpa", .ttl = 60, .soa_minttl = 30,
+		.soa_mname = "ns1.mesos", .soa_rname = "root.ns1.mesos",
+		.recurse_on = 1, .set_tc = 1, .edns_max = 1232,
+	};
+	struct zone_builder *b = zone_builder_new(&p);
+	zone_builder_add_ptr(b, "1.0.0.10.in-addr.arpa", "nginx-abcde-s1.marathon.mesos");
+	struct zone *r4 = zone_builder_finish(b, NULL, SERIAL + 7);
+	p.domain = "8.b.d.0.1.0.0.2.ip6.arpa";
+	b = zone_builder_new(&p);
+	zone_builder_add_ptr(b, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+			     "slave.mesos");
+	struct zone *r6 = zone_builder_finish(b, NULL, SERIAL + 8);
+	struct zone **rev = malloc(2 * sizeof(*rev));
+	rev[0] = r6;
+	rev[1] = r4;
+	struct zone *m = make_zone(1, 1);
+	zone_set_reverse(m, rev, 2);
+
+	ldns_pkt *pk = query(m, "1.0.0.10.IN-ADDR.ARPA", LDNS_RR_TYPE_PTR, 0, -1);
+	ok(pk && ldns_pkt_get_rcode(pk) == LDNS_RCODE_NOERROR && ldns_pkt_aa(pk) &&
+	   ldns_pkt_ancount(pk) == 1 && rtype(ldns_pkt_answer(pk), 0) == LDNS_RR_TYPE_PTR &&
+	   strcmp(rdata(ldns_pkt_answer(pk), 0, 0), "nginx-abcde-s1.marathon.mesos.") == 0,
+	   "PTR from the IPv4 reverse zone, authoritative");
+	ok(pk && strcmp(owner(ldns_pkt_answer(pk), 0), "1.0.0.10.IN-ADDR.ARPA.") == 0,
+	   "the owner keeps the client's case");
+	pk = query(m, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+		   LDNS_RR_TYPE_PTR, 0, -1);
+	ok(pk && ldns_pkt_ancount(pk) == 1 && strcmp(rdata(ldns_pkt_answer(pk), 0, 0), "slave.mesos.") == 0,
+	   "PTR from the IPv6 reverse zone");
+	pk = query(m, "2.0.0.10.in-addr.arpa", LDNS_RR_TYPE_PTR, 0, -1);
+	ok(pk && ldns_pkt_get_rcode(pk) == LDNS_RCODE_NXDOMAIN && ldns_pkt_nscount(pk) == 1 &&
+	   strcmp(owner(ldns_pkt_authority(pk), 0), "10.in-addr.arpa.") == 0 &&
+	   rtype(ldns_pkt_authority(pk), 0) == LDNS_RR_TYPE_SOA,
+	   "unknown address in the zone: NXDOMAIN with the reverse zone's SOA");
+	pk = query(m, "10.in-addr.arpa", LDNS_RR_TYPE_SOA, 0, -1);
+	ok(pk && ldns_pkt_ancount(pk) == 1 &&
+	   ldns_rdf2native_int32(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(pk), 0), 2)) == SERIAL + 7,
+	   "the reverse apex SOA carries its own serial");
+	pk = query(m, "1.0.0.10.in-addr.arpa", LDNS_RR_TYPE_A, 0, -1);
+	ok(pk && ldns_pkt_get_rcode(pk) == LDNS_RCODE_NOERROR && ldns_pkt_ancount(pk) == 0 &&
+	   ldns_pkt_nscount(pk) == 1, "other type at a PTR name: NODATA");
+	pk = query(m, "0.0.10.in-addr.arpa", LDNS_RR_TYPE_PTR, 0, -1);
+	ok(pk && ldns_pkt_get_rcode(pk) == LDNS_RCODE_NOERROR && ldns_pkt_ancount(pk) == 0,
+	   "empty non-terminal in the reverse zone: NODATA");
+	pk = query(m, "1.1.168.192.in-addr.arpa", LDNS_RR_TYPE_PTR, 0, -1);
+	ok(pk && ldns_pkt_get_rcode(pk) == LDNS_RCODE_REFUSED && inf.outside,
+	   "another reverse name: outside (forwarded as before)");
+	pk = query(m, "nginx.marathon.mesos", LDNS_RR_TYPE_A, 0, -1);
+	ok(pk && ldns_pkt_ancount(pk) == 3, "names of the domain still answer");
+	zone_free(m);
+}
+
+/* AXFR/IXFR over TCP are flagged for the caller; an IXFR may carry one authority SOA. */
+static void test_transfer_flag(void)
+{
+	ldns_pkt *p = query(zmain, "mesos", LDNS_RR_TYPE_AXFR, 1, -1);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && inf.transfer == LDNS_RR_TYPE_AXFR,
+	   "AXFR over TCP: REFUSED for the caller to override, info.transfer set");
+	query(zmain, "mesos", LDNS_RR_TYPE_AXFR, 0, -1);
+	ok(inf.transfer == 0, "over UDP: no transfer");
+
+	ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str("mesos"), LDNS_RR_TYPE_IXFR,
+					 LDNS_RR_CLASS_IN, 0);
+	ldns_rr *soa = NULL;
+	uint8_t *w = NULL;
+	ldns_rr_new_frm_str(&soa, "mesos. 0 IN SOA ns1.mesos. root.ns1.mesos. 5 0 0 0 0", 0, NULL, NULL);
+	ldns_pkt_push_rr(q, LDNS_SECTION_AUTHORITY, soa);
+	ldns_pkt_set_edns_udp_size(q, 1232);
+	ldns_pkt_set_edns_data(q, ldns_rdf_new_frm_str(LDNS_RDF_TYPE_UNKNOWN, ""));
+	ldns_pkt2wire(&w, q, &qn);
+	memcpy(qbuf, w, qn);
+	free(w);
+	ldns_pkt_free(q);
+	p = ask(zmain, 1, 0);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_REFUSED && inf.transfer == LDNS_RR_TYPE_IXFR &&
+	   inf.edns, "IXFR with the client's SOA in authority and an OPT: parsed, flagged");
+	uint16_t qt = (uint16_t)(qbuf[12 + 7] << 8 | qbuf[12 + 8]);
+	ok(qt == LDNS_RR_TYPE_IXFR, "(query type where expected)");
+	qbuf[12 + 8] = LDNS_RR_TYPE_A;	/* same message, type A: authority not allowed */
+	p = ask(zmain, 1, 0);
+	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_FORMERR, "an A query with an authority record: FORMERR");
+}
+
 int main(void)
 {
 	zmain = make_zone(1, 1);
@@ -864,6 +951,8 @@ int main(void)
 	test_outcap_sweep();
 	test_many_targets();
 	test_mutations();
+	test_reverse_apex();
+	test_transfer_flag();
 
 	ldns_pkt_free(rp);
 	zone_free(zmain);

@@ -40,7 +40,7 @@ static void test_table(void)
 	size_t n = config_keys(&keys);
 	int bad_rows = 0, bad_int = 0, dup = 0;
 
-	is_int(n, 44, "the table has every spec key plus our additions");
+	is_int(n, 50, "the table has every spec key plus our additions");
 	for (size_t i = 0; i < n; i++) {
 		const struct config_key *k = &keys[i];
 		enum config_ctype want;
@@ -466,6 +466,20 @@ static void test_bad_values(void)
 		{ "\"SOAMname\": \"ns 1\"", "SOAMname" },
 		{ "\"SOARname\": \"root@@example\"", "SOARname" },
 		{ "\"SOARname\": 1", "SOARname" },
+		{ "\"reverseZones\": [\"mesos\"]", "reverseZones[0]" },
+		{ "\"reverseZones\": [\"300.in-addr.arpa\"]", "reverseZones[0]" },
+		{ "\"reverseZones\": [\"in-addr.arpa\"]", "reverseZones[0]" },
+		{ "\"reverseZones\": [\"ab.ip6.arpa\"]", "reverseZones[0]" },
+		{ "\"reverseZones\": \"10.in-addr.arpa\"", "reverseZones" },
+		{ "\"reverseZones\": [\"auto\", \"10.in-addr.arpa\"]", "reverseZones[0]" },
+		{ "\"reverseZones\": [\"10.in-addr.arpa\", \"1.10.in-addr.arpa\"]", "reverseZones[1]" },
+		{ "\"reverseZones\": [\"10.in-addr.arpa\", \"10.IN-ADDR.ARPA.\"]", "reverseZones[1]" },
+		{ "\"zoneResolvers\": {\"10.in-addr.arpa\": [\"10.0.0.53\"]}, \"reverseZones\": [\"1.10.in-addr.arpa\"]", "reverseZones[0]" },
+		{ "\"healthAware\": 1", "healthAware" },
+		{ "\"transferTo\": [\"10.0.0.1/8\"]", "transferTo[0]" },
+		{ "\"transferTo\": \"10.0.0.1\"", "transferTo" },
+		{ "\"notify\": [\"ns2.example.com\"]", "notify[0]" },
+		{ "\"notify\": [\"10.0.0.2\", \"10.0.0.2:53\"]", "notify[1]" },
 		{ "\"IPSources\": []", "IPSources" },
 		{ "\"IPSources\": \"host\"", "IPSources" },
 		{ "\"IPSources\": [\"host\", \"host\"]", "IPSources[1]" },
@@ -652,6 +666,33 @@ static void test_print(void)
 	is_str(config_ip_source_name(IPSRC_NETINFO), "netinfo", "config_ip_source_name");
 }
 
+/* reverseZones, healthAware, transferTo and notify (issue 9). */
+static void test_xfr_keys(void)
+{
+	struct config c;
+	char err[256] = "";
+	int rc;
+
+	rc = parse("{" BASE ", \"reverseZones\": \"auto\"}", &c, NULL, err, sizeof(err));
+	ok(rc == 0 && c.reverse_zones.n == 1 && strcmp(c.reverse_zones.v[0], "auto") == 0,
+	   "reverseZones \"auto\" is read as [\"auto\"]");
+	config_clear(&c);
+	rc = parse("{" BASE ", \"reverseZones\": [\"10.IN-ADDR.arpa.\", \"8.B.D.0.1.0.0.2.ip6.arpa\"],"
+		   " \"healthAware\": true, \"transferTo\": [\"192.0.2.7\", \"2001:db8::/64\"],"
+		   " \"notify\": [\"192.0.2.7\", \"[2001:db8::7]:5300\"]}", &c, NULL, err, sizeof(err));
+	ok(rc == 0 && c.reverse_zones.n == 2 && strcmp(c.reverse_zones.v[0], "10.in-addr.arpa") == 0 &&
+	   strcmp(c.reverse_zones.v[1], "8.b.d.0.1.0.0.2.ip6.arpa") == 0,
+	   "reverse zones lower-cased, trailing dot dropped (%s)", err);
+	ok(rc == 0 && c.health_aware && c.transfer_to.n == 2 &&
+	   strcmp(c.transfer_to.v[0], "192.0.2.7/32") == 0 && c.notify.n == 2 &&
+	   strcmp(c.notify.v[1], "[2001:db8::7]:5300") == 0, "healthAware, transferTo, notify read");
+	config_clear(&c);
+	rc = parse("{" BASE "}", &c, NULL, err, sizeof(err));
+	ok(rc == 0 && c.reverse_zones.n == 0 && !c.health_aware && c.transfer_to.n == 0 &&
+	   c.notify.n == 0, "defaults: off, off, nobody, nobody");
+	config_clear(&c);
+}
+
 int main(void)
 {
 	test_table();
@@ -663,5 +704,6 @@ int main(void)
 	test_messages();
 	test_files();
 	test_print();
+	test_xfr_keys();
 	return done_testing();
 }

@@ -577,6 +577,61 @@ static void test_resolve(void)
 	zone_free(z);
 }
 
+/* --- healthAware ------------------------------------------------------------ */
+
+/* A running task on S0 with one port, a netinfo address and a health verdict
+ * ("" for no health check). */
+#define HTASK(name, id, ip, port, health) \
+	TASK(name, id, ", \"resources\": {\"ports\": \"[" port "-" port "]\"}, \"statuses\": " \
+	     "[{\"state\": \"TASK_RUNNING\", \"timestamp\": 1" health ", \"container_status\": " \
+	     "{\"network_infos\": [{\"ip_addresses\": [{\"ip_address\": \"" ip "\"}]}]}}]")
+
+static void test_health(void)
+{
+	const char *json = STATE_FW(
+		HTASK("web", "web.1", "10.5.0.1", "31001", ", \"healthy\": true") ","
+		HTASK("web", "web.2", "10.5.0.2", "31002", ", \"healthy\": false") ","
+		HTASK("web", "web.3", "10.5.0.3", "31003", "") ","
+		HTASK("sick", "sick.1", "10.6.0.1", "32001", ", \"healthy\": false") ","
+		HTASK("sick", "sick.2", "10.6.0.2", "32002", ", \"healthy\": false"));
+	struct records_config rc = base_config();
+	struct zone *z;
+
+	z = build(json, &rc);
+	is_str(rrs(z, "web.fw.mesos", RR_A), "10.5.0.1;10.5.0.2;10.5.0.3",
+	       "healthAware off: every running task answers (mesos-dns)");
+	zone_free(z);
+
+	rc.health_aware = 1;
+	z = build(json, &rc);
+	is_str(rrs(z, "web.fw.mesos", RR_A), "10.5.0.1;10.5.0.3",
+	       "healthAware: the task whose last check failed is left out; no check stays in");
+	is_str(rrs(z, "_web._tcp.fw.mesos", RR_SRV),
+	       "0 1 31001 web-e844k-s0.fw.slave.mesos.;0 1 31003 web-sft9q-s0.fw.slave.mesos.",
+	       "and out of the SRV records");
+	ok(strstr(rrs(z, "_web._tcp.fw.slave.mesos", RR_SRV), "31002") == NULL,
+	   "and out of the SRV records under slave too");
+	is_str(rrs(z, "web.fw.slave.mesos", RR_A), "10.0.0.1",
+	       "a name shared with healthy tasks (the agent's address) stays");
+	ok(rrs(z, "sick.fw.mesos", RR_A)[0] && strcmp(rrs(z, "sick.fw.mesos", RR_A),
+						     "10.6.0.1;10.6.0.2") == 0,
+	   "every task of a name unhealthy: all are served rather than none");
+	is_int(stats.tasks_unhealthy, 3, "three tasks counted unhealthy");
+	is_int(z ? z->held_back : 0, 5,
+	       "five records held back (web.2's A under web.fw.mesos, its four SRVs)");
+	int own = 0;
+	for (size_t i = 0; z && i < z->nnodes; i++) {
+		const struct zone_rrset *rs = zone_node_rrset(z->nodes[i], RR_A);
+		char name[256];
+		dname_to_text(z->nodes[i]->name, name, sizeof(name));
+		if (rs && rs->count == 1 && memcmp(rs->rrs[0].rdata, "\x0a\x05\x00\x02", 4) == 0 &&
+		    strncmp(name, "web-", 4) == 0)
+			own = 1;
+	}
+	ok(own, "an unhealthy task's own canonical name still resolves (nothing else answers it)");
+	zone_free(z);
+}
+
 int main(void)
 {
 	ipaddr_parse("127.0.0.1", &ns_addr);
@@ -588,5 +643,6 @@ int main(void)
 	test_rfc952();
 	test_long_names();
 	test_resolve();
+	test_health();
 	return done_testing();
 }

@@ -1,0 +1,428 @@
+#!/usr/bin/env python3
+"""tests/integration/test_stream.py -- stateSource "stream": the master's operator event stream.
+
+The daemon subscribes (POST /api/v1 SUBSCRIBE) to tests/integration/stream_master.py,
+which starts from tests/data/fake.json and sends events on command.  Cases: the
+snapshot builds the zone without a single /master/state poll, framework pids come from
+/master/state-summary; a task launched, a task killed, an agent removed, a framework
+removed and added, each answered over DNS after its event (the time from event to
+answer is measured and printed), and after each the daemon's whole zone (/v1/axfr)
+equals the zone state2zone builds from the master's /master/state; missed heartbeats
+and a cut stream (resubscribed with the changes made meanwhile); no stream for a while
+(polling takes over, then rests again); a master without the operator API (HTTP 404:
+polling); HTTPS with basic authentication; and a leader change through ZooKeeper
+(the stream moves to the new leader).  Waits are on log lines and answers.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from harness import (DATA, ROOT, Daemon, Tap, _dirs, _procs, build_dir, free_port, make_query,
+                     parse_msg, udp_send, wait_for)
+
+BUILD = build_dir()
+FAKE = os.path.join(DATA, "fake.json")
+TMP = tempfile.mkdtemp(prefix="test-stream-")
+_dirs.append(TMP)
+t = Tap()
+
+MARATHON = "20140703-014514-3041283216-5050-5348-0000"
+CHRONOS = "20140703-014514-3041283216-5050-5348-0001"
+AGENT0 = "20140916-194712-631065744-5050-4798-2"
+AGENT3 = "20140803-194712-3041283216-5050-2116-3"
+HEARTBEAT = 0.3     # the masters' heartbeat interval: a silence over 3 x 0.3 + 1 s ends a stream
+
+STREAM_LOADED = r"state: loaded from the event stream of "
+POLL_LOADED = r"state: loaded from 127\.0\.0\.\d+:\d+: "
+
+
+class StreamMaster:
+    """stream_master.py on host (port 0: a free one), starting from state."""
+
+    def __init__(self, state=FAKE, host="127.0.0.1", extra=()):
+        self.dir = tempfile.mkdtemp(prefix="stream-master-", dir=TMP)
+        ready = os.path.join(self.dir, "port")
+        self.log_path = os.path.join(self.dir, "requests.log")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tests", "integration", "stream_master.py"),
+             "--host", host, "--port", "0", "--state", state, "--heartbeat", str(HEARTBEAT),
+             "--ready-file", ready, "--log", self.log_path, *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _procs.append(self.proc)
+        wait_for(lambda: (os.path.exists(ready) and open(ready).read().strip())
+                 or self.proc.poll() is not None, 10)
+        self.port = int(open(ready).read().strip())
+        self.host = host
+        self.hostport = "%s:%d" % (host, self.port)
+        self.scheme = "https" if "--tls-cert" in extra else "http"
+
+    def url(self, path):
+        # Control requests go over plain HTTP only without TLS; with TLS use the same scheme.
+        return "%s://%s%s" % (self.scheme, self.hostport, path)
+
+    def call(self, op, ctx=None, **args):
+        req = urllib.request.Request(self.url("/control/" + op), data=json.dumps(args).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            return json.loads(r.read())
+
+    def get(self, path, ctx=None):
+        with urllib.request.urlopen(self.url(path), timeout=10, context=ctx) as r:
+            return json.loads(r.read())
+
+    def requests(self, prefix=""):
+        try:
+            with open(self.log_path) as f:
+                return [l.strip() for l in f if l.startswith(prefix)]
+        except FileNotFoundError:
+            return []
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def daemon(masters, extra=None):
+    http = free_port()
+    cfg = {"masters": masters, "stateSource": "stream", "refreshSeconds": 60,
+           "httpon": True, "HTTPListener": "127.0.0.1", "httpport": http}
+    cfg.update(extra or {})
+    d = Daemon(BUILD, cfg)
+    d.http = http
+    return d
+
+
+# ---- DNS, fast: one datagram, no dig process (the timings are about the daemon) ----------
+def lookup(port, name, qtype="A"):
+    """(rcode, sorted answer data) of one UDP query; SRV data is 'port target'."""
+    m = parse_msg(udp_send(port, make_query(name, qtype), timeout=1.0))
+    if m is None:
+        return None, []
+    out = []
+    for owner, rtype, _c, _ttl, rdata, off in m.answer:
+        if rtype == 1:
+            out.append(".".join(str(b) for b in rdata))
+        elif rtype == 28:
+            out.append(":".join("%x" % int.from_bytes(rdata[i:i + 2], "big")
+                                for i in range(0, 16, 2)))
+        elif rtype == 33:
+            out.append("%d %s" % (int.from_bytes(rdata[4:6], "big"), m.name_at(off + 6)[0]))
+    return m.rcode, sorted(out)
+
+
+def timed(d, sent, name, want, qtype="A", timeout=5.0):
+    """Wait until name answers want; returns ms from the event's sending to the answer, or None."""
+    end = time.time() + timeout
+    while time.time() < end:
+        got = lookup(d.port, name, qtype)
+        if want(got):
+            return (time.monotonic() - sent) * 1000.0 if sent is not None else 0.0
+        time.sleep(0.002)
+    return None
+
+
+def has(ips):
+    return lambda got: got[0] == "NOERROR" and got[1] == sorted(ips)
+
+
+def nxdomain(got):
+    return got[0] == "NXDOMAIN"
+
+
+# ---- whole-zone comparison: the daemon's /v1/axfr against state2zone of /master/state ----
+def axfr_set(d):
+    with urllib.request.urlopen("http://127.0.0.1:%d/v1/axfr" % d.http, timeout=5) as r:
+        doc = json.loads(r.read())
+    out = set()
+    for key, rtype in (("As", "A"), ("AAAAs", "AAAA"), ("SRVs", "SRV")):
+        for name, datas in doc["Records"][key].items():
+            for data in datas:
+                out.add((name.rstrip(".").lower(), rtype, data.lower()))
+    return out
+
+
+def full_set(master, ctx=None):
+    path = os.path.join(TMP, "full-state.json")
+    with open(path, "w") as f:
+        json.dump(master.get("/master/state", ctx), f)
+    p = subprocess.run([os.path.join(BUILD, "bin", "state2zone"), "-masters", master.hostport,
+                        "-ns-ip", "127.0.0.1", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    out = set()
+    for line in p.stdout.splitlines():
+        if not line.strip() or line.startswith(";"):
+            continue
+        owner, _ttl, _cls, rtype, data = line.split(None, 4)
+        owner = owner.rstrip(".").lower()
+        if rtype in ("A", "AAAA"):
+            out.add((owner, rtype, data.strip().lower()))
+        elif rtype == "SRV":
+            _prio, _w, port, target = data.split()
+            out.add((owner, "SRV", "%s:%s" % (target.lower(), port)))
+    return out
+
+
+def same_zone(d, master, what, ctx=None):
+    """The daemon's zone equals the full state's (pids may take one summary fetch: wait)."""
+    last = {}
+
+    def check():
+        a, b = axfr_set(d), full_set(master, ctx)
+        last["a"], last["b"] = a, b
+        return a == b and len(a) > 0
+
+    ok = wait_for(check, timeout=3.0, step=0.05)
+    diag = None
+    if not ok:
+        diag = "only from the stream: %s\nonly in the full state: %s" % (
+            sorted(last["a"] - last["b"])[:8], sorted(last["b"] - last["a"])[:8])
+    t.ok(ok, "%s: the zone built from events equals the zone of the full /master/state "
+         "(%d records)" % (what, len(last.get("a", ()))), diag)
+
+
+def count(d, pattern):
+    return len(re.findall(pattern, d.logtext(), re.M))
+
+
+timings = []
+
+
+def step(name, ms):
+    timings.append(ms)
+    print("# event -> answer: %-44s %s" % (name, "%.1f ms" % ms if ms is not None else "timeout"))
+
+
+# =============================================================================
+# 1. The snapshot: answers without a poll; framework pids from the summary.
+# =============================================================================
+M = StreamMaster()
+d = daemon([M.hostport])
+t.ok(d.wait_log(STREAM_LOADED), "snapshot: the zone is loaded from the event stream", d.logtext())
+t.eq(lookup(d.port, "nginx.marathon.mesos"), ("NOERROR", ["10.3.0.3"]),
+     "snapshot: nginx.marathon.mesos answers from the SUBSCRIBED state")
+t.ok(wait_for(lambda: lookup(d.port, "_framework._tcp.marathon.mesos", "SRV")[1] ==
+              ["25501 marathon.mesos."], 3),
+     "snapshot: _framework._tcp.marathon.mesos SRV (the pid, from /master/state-summary)",
+     lookup(d.port, "_framework._tcp.marathon.mesos", "SRV"))
+t.eq(M.requests("GET /master/state "), [], "snapshot: /master/state was never polled")
+t.ok(len(M.requests("POST /api/v1")) == 1 and M.requests("GET /master/state-summary"),
+     "snapshot: one SUBSCRIBE and a state-summary request", M.requests())
+same_zone(d, M, "snapshot")
+
+# =============================================================================
+# 2. Scripted events, each answered over DNS; the zone equals a full rebuild.
+# =============================================================================
+web = {"id": "web.7c1", "name": "web", "slave_id": AGENT0, "state": "TASK_RUNNING",
+       "resources": {"cpus": 0.1, "mem": 32, "ports": "[31900-31901]"},
+       "statuses": [{"state": "TASK_RUNNING", "timestamp": time.time(),
+                     "container_status": {"network_infos": [
+                         {"ip_addresses": [{"ip_address": "10.20.0.1"}]}]}}]}
+r = M.call("task_add", framework_id=MARATHON, task=web)
+step("task launched (TASK_ADDED)", timed(d, r["sent"], "web.marathon.mesos", has(["10.20.0.1"])))
+t.ok(timings[-1] is not None, "task launched: web.marathon.mesos answers 10.20.0.1")
+t.eq([x.split()[0] for x in lookup(d.port, "_web._tcp.marathon.slave.mesos", "SRV")[1]],
+     ["31900", "31901"], "task launched: its two ports as SRV records")
+same_zone(d, M, "task launched")
+
+r = M.call("task_update", framework_id=MARATHON, task_id="web.7c1", state="TASK_KILLED")
+step("task killed (TASK_UPDATED)", timed(d, r["sent"], "web.marathon.mesos", nxdomain))
+t.ok(timings[-1] is not None, "task killed: web.marathon.mesos is NXDOMAIN")
+same_zone(d, M, "task killed")
+
+# toy-store runs on AGENT3 (the IPv6 agent).
+t.eq(lookup(d.port, "toy-store.ipv6-framework.mesos")[0], "NOERROR",
+     "agent: toy-store, on AGENT3, answers")
+r = M.call("agent_remove", id=AGENT3)
+step("agent removed (AGENT_REMOVED)", timed(d, r["sent"], "toy-store.ipv6-framework.mesos",
+                                            nxdomain))
+t.ok(timings[-1] is not None, "agent removed: its task is gone (toy-store NXDOMAIN)")
+same_zone(d, M, "agent removed")
+
+r = M.call("framework_remove", id=CHRONOS)
+chronos_fw = "chronoswithaspaceandmixedcase-2.0.1.mesos"
+step("framework removed (FRAMEWORK_REMOVED)", timed(d, r["sent"], "some-box." + chronos_fw,
+                                                    nxdomain))
+t.ok(timings[-1] is not None, "framework removed: its task and name are gone")
+same_zone(d, M, "framework removed")
+
+r = M.call("framework_add", framework={"id": "fw-new-0001", "name": "spark", "hostname": "10.7.0.5",
+                                       "pid": "scheduler-1@10.7.0.6:41000"})
+step("framework added (FRAMEWORK_ADDED)", timed(d, r["sent"], "spark.mesos", lambda g: g[0] ==
+                                                "NOERROR" and g[1]))
+t.ok(wait_for(lambda: lookup(d.port, "_framework._tcp.spark.mesos", "SRV")[1] ==
+              ["41000 spark.mesos."], 3) and lookup(d.port, "spark.mesos")[1] == ["10.7.0.6"],
+     "framework added: its pid (state-summary) gives spark.mesos A 10.7.0.6 and the SRV",
+     (lookup(d.port, "spark.mesos"), lookup(d.port, "_framework._tcp.spark.mesos", "SRV")))
+same_zone(d, M, "framework added")
+
+r = M.call("agent_add", agent={"id": "agent-new-9", "hostname": "10.8.0.9",
+                               "pid": "slave(1)@10.8.0.9:5051"})
+step("agent added (AGENT_ADDED)", timed(d, r["sent"], "slave.mesos",
+                                        lambda g: "10.8.0.9" in g[1]))
+t.ok(timings[-1] is not None, "agent added: slave.mesos has 10.8.0.9")
+
+# A burst: 50 tasks in one write; all answer, in at most a few builds.
+ops = [{"op": "task_add", "framework_id": MARATHON,
+        "task": dict(web, id="burst.%d" % i, name="burst%d" % i, statuses=[
+            {"state": "TASK_RUNNING", "timestamp": time.time(), "container_status": {
+                "network_infos": [{"ip_addresses": [{"ip_address": "10.21.0.%d" % (i + 1)}]}]}}])}
+       for i in range(50)]
+builds_before = count(d, r"^\w+: state: \d+ stream events")
+r = M.call("batch", ops=ops)
+step("burst of 50 tasks (last one answered)", timed(d, r["sent"], "burst49.marathon.mesos",
+                                                    has(["10.21.0.50"])))
+t.ok(timings[-1] is not None and lookup(d.port, "burst0.marathon.mesos")[1] == ["10.21.0.1"],
+     "burst: the first and the last of 50 tasks answer")
+same_zone(d, M, "burst")
+
+# =============================================================================
+# 3. Missed heartbeats and a cut stream: subscribe again, changes included.
+# =============================================================================
+M.call("heartbeats", on=False)
+t0 = time.time()
+t.ok(d.wait_log(r"stream: .*no heartbeat for", timeout=5),
+     "heartbeats: a silent stream is noticed", d.logtext())
+took = time.time() - t0
+M.call("heartbeats", on=True)
+t.ok(took < 3 * HEARTBEAT + 1 + 1.5, "heartbeats: within 3 intervals + 1 s (%.2f s)" % took)
+t.ok(wait_for(lambda: M.get("/control/stats")["subscribes"] >= 2, 5) and
+     d.wait_log(STREAM_LOADED, count=2), "heartbeats: subscribed again, a fresh snapshot loaded",
+     d.logtext())
+t.eq(lookup(d.port, "burst49.marathon.mesos")[1], ["10.21.0.50"],
+     "heartbeats: answers went on meanwhile")
+
+M.call("cut")
+# Made while no stream is open: only the next snapshot can tell.
+M.call("task_update", framework_id=MARATHON, task_id="burst.0", state="TASK_FAILED")
+t.ok(d.wait_log(r"stream: .*the master closed the stream; subscribing again", timeout=5),
+     "cut: the closed stream is noticed", d.logtext())
+t.ok(wait_for(lambda: lookup(d.port, "burst0.marathon.mesos")[0] == "NXDOMAIN", 5),
+     "cut: subscribed again; the change made while cut is in the new snapshot")
+r = M.call("task_update", framework_id=MARATHON, task_id="burst.1", state="TASK_FINISHED")
+step("after a cut and resubscribe (TASK_UPDATED)", timed(d, r["sent"], "burst1.marathon.mesos",
+                                                         nxdomain))
+t.ok(timings[-1] is not None, "cut: events flow on the new stream")
+same_zone(d, M, "after the cut")
+t.eq(M.requests("GET /master/state "), [], "cut: still no poll (the stream came back in time)")
+
+# =============================================================================
+# 4. No stream for a while: polling takes over, then rests again.
+# =============================================================================
+d.stop()
+M2 = StreamMaster()
+d2 = daemon([M2.hostport], {"refreshSeconds": 1})
+t.ok(d2.wait_log(STREAM_LOADED), "fallback: streaming", d2.logtext())
+M2.call("api", mode="503")
+M2.call("cut")
+t.ok(d2.wait_log(r"stream: .*HTTP 503", timeout=5), "fallback: SUBSCRIBE refused with 503",
+     d2.logtext())
+t.ok(d2.wait_log(POLL_LOADED, timeout=6), "fallback: the state is polled meanwhile", d2.logtext())
+M2.call("task_add", framework_id=MARATHON, task=dict(web, id="poll.1", name="polled"))
+t.ok(wait_for(lambda: lookup(d2.port, "polled.marathon.mesos")[1] == ["10.20.0.1"], 5),
+     "fallback: a change shows through the polls (refreshSeconds 1)")
+M2.call("api", mode="ok")
+t.ok(d2.wait_log(STREAM_LOADED, count=2, timeout=40), "fallback: the stream is back", d2.logtext())
+polls = len(M2.requests("GET /master/state "))
+time.sleep(2.5)     # two refresh periods: no poll may happen while the stream is up
+t.eq(len(M2.requests("GET /master/state ")), polls, "fallback: polling rests again")
+d2.stop()
+M2.stop()
+
+# =============================================================================
+# 5. A master without the operator API (HTTP 404): polling, from the start.
+# =============================================================================
+M3 = StreamMaster(extra=("--api", "404"))
+d3 = daemon([M3.hostport], {"refreshSeconds": 1})
+t.ok(d3.wait_log(r"stream: .* has no operator API \(HTTP 404", timeout=5),
+     "404: the missing operator API is logged", d3.logtext())
+t.ok(d3.wait_log(POLL_LOADED, timeout=5), "404: the state is polled at once", d3.logtext())
+t.eq(lookup(d3.port, "nginx.marathon.mesos"), ("NOERROR", ["10.3.0.3"]), "404: answers from polls")
+M3.call("task_add", framework_id=MARATHON, task=dict(web, id="poll.2", name="oldmaster"))
+t.ok(wait_for(lambda: lookup(d3.port, "oldmaster.marathon.mesos")[1] == ["10.20.0.1"], 5),
+     "404: changes arrive with the next poll")
+t.eq(len(M3.requests("POST /api/v1")), 1, "404: the stream is not asked again at once")
+d3.stop()
+M3.stop()
+
+# =============================================================================
+# 6. HTTPS and basic authentication apply to the stream.
+# =============================================================================
+cert, key = os.path.join(TMP, "master.pem"), os.path.join(TMP, "master.key")
+made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                       "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                       "-keyout", key, "-out", cert], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode == 0
+t.ok(made, "tls: openssl made a certificate for 127.0.0.1")
+import ssl  # noqa: E402
+ctx = ssl.create_default_context(cafile=cert)
+M4 = StreamMaster(extra=("--tls-cert", cert, "--tls-key", key, "--basic-auth", "dns:s3cret"))
+d4 = daemon([M4.hostport], {"MesosHTTPSOn": True, "CACertFile": cert,
+                            "mesosAuthentication": "basic",
+                            "mesosCredentials": {"principal": "dns", "secret": "s3cret"}})
+t.ok(d4.wait_log(STREAM_LOADED), "tls+basic: subscribed over HTTPS with credentials", d4.logtext())
+r = M4.call("task_add", ctx=ctx, framework_id=MARATHON, task=web)
+step("task launched, over HTTPS", timed(d4, r["sent"], "web.marathon.mesos", has(["10.20.0.1"])))
+t.ok(timings[-1] is not None, "tls+basic: events arrive")
+t.eq(M4.requests("GET /master/state "), [], "tls+basic: no poll")
+d4.stop()
+M4.stop()
+
+# =============================================================================
+# 7. A leader change through ZooKeeper moves the stream.
+# =============================================================================
+from zkclient import EPHEMERAL, SEQUENTIAL, ZkServer, ZkSession, master_json  # noqa: E402
+
+ZKPORT = free_port()
+zk = ZkServer(ZKPORT)
+if t.ok(zk.start(), "zk: Debian's ZooKeeper answers on 127.0.0.1:%d" % ZKPORT):
+    admin = ZkSession(ZKPORT)
+    admin.ensure("/mesos")
+    with open(FAKE) as f:
+        doc = json.load(f)
+    for fw in doc["frameworks"]:
+        for task in fw["tasks"]:
+            for st in task.get("statuses", []):
+                for label in st.get("labels", []):
+                    if label["value"] == "10.3.0.3":
+                        label["value"] = "10.3.0.22"
+    state_b = os.path.join(TMP, "state-b.json")
+    with open(state_b, "w") as f:
+        json.dump(doc, f)
+    A = StreamMaster(host="127.0.0.21")
+    B = StreamMaster(state=state_b, host="127.0.0.22")
+    sa = ZkSession(ZKPORT, timeout_ms=2000)
+    sa.create("/mesos/json.info_", master_json(A.host, A.port), EPHEMERAL | SEQUENTIAL)
+    sb = ZkSession(ZKPORT, timeout_ms=2000)
+    sb.create("/mesos/json.info_", master_json(B.host, B.port), EPHEMERAL | SEQUENTIAL)
+    dz = daemon([], {"zk": "zk://127.0.0.1:%d/mesos" % ZKPORT})
+    t.ok(dz.wait_log(STREAM_LOADED + re.escape(A.hostport)), "zk: subscribed to the leader A",
+         dz.logtext())
+    t.eq(lookup(dz.port, "nginx.marathon.mesos")[1], ["10.3.0.3"], "zk: A's state answers")
+    t0 = time.monotonic()
+    sa.close()      # A's registration goes; its HTTP server (and stream) stays up
+    t.ok(dz.wait_log(r"stream: the leader moved to %s" % re.escape(B.hostport), timeout=10),
+         "zk: the leader change drops A's stream", dz.logtext())
+    t.ok(dz.wait_log(STREAM_LOADED + re.escape(B.hostport), timeout=10),
+         "zk: subscribed to the new leader B", dz.logtext())
+    ms = timed(dz, t0, "nginx.marathon.mesos", has(["10.3.0.22"]))
+    step("leader change (ZooKeeper) to B's answers", ms)
+    t.ok(ms is not None, "zk: B's state answers (nginx 10.3.0.22)")
+    t.eq(lookup(dz.port, "leader.mesos")[1], ["127.0.0.22"], "zk: leader.mesos is B")
+    t.eq(A.requests("GET /master/state ") + B.requests("GET /master/state "), [],
+         "zk: no poll on either master")
+    dz.stop()
+    sb.close()
+    admin.close()
+    zk.stop()
+
+good = [x for x in timings if x is not None]
+if good:
+    print("# event -> answer over %d steps: max %.1f ms, mean %.1f ms" %
+          (len(good), max(good), sum(good) / len(good)))
+t.done()
