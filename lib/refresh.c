@@ -2,6 +2,7 @@
 #include "lib/refresh.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,8 @@ struct build_job {
 	char *leader;			/* master of the subscription, or NULL */
 	uint64_t conn;			/* connection the records came on */
 	int dump;			/* also dump the model into body (stateCacheFile, rebuilds) */
+	int force;			/* build even when the records cannot have changed */
+	int unchanged;			/* out: they cannot have, and no zone was built */
 	struct statemodel_effect eff;	/* out: what the records did */
 	int model_rc;			/* out: 0, or why the model no longer matches */
 	uint64_t sub_conn;		/* connection whose SUBSCRIBED is among the records */
@@ -483,6 +486,9 @@ static void *builder_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		job->serial_floor = r->serial_floor;
 		run_job(job->cfg, r->hosts, &r->cache_hash, job);
+		/* The parser's many small blocks are free now: hand their pages
+		 * back so steady memory is the zone, not the last parse's peak. */
+		malloc_trim(0);
 		pthread_mutex_lock(&r->mu);
 		for (tail = &r->done; *tail; tail = &(*tail)->qnext)
 			;
@@ -1119,6 +1125,11 @@ static int stream_model_job(struct build_job *job, struct mesos_state **st)
 		snprintf(job->err, sizeof(job->err), "no snapshot yet");
 		return MDNS_EAGAIN;
 	}
+	if (!job->eff.changed && !job->force) {
+		/* Heartbeats, tasks staging or starting: the zone would come out the same. */
+		job->unchanged = 1;
+		return MDNS_EAGAIN;
+	}
 	if (job->dump && !(job->body = statemodel_dump(job->model, &job->len)))
 		log_warn("stream: out of memory writing the state for stateCacheFile");
 	rc = statemodel_view(job->model, st);
@@ -1160,9 +1171,12 @@ static void stream_flush(struct refresher *r)
 	job->cfg = config_hold(r->cfg);
 	job->model = r->model;
 	job->records = r->s_head;
-	for (struct stream_record *rec = r->s_head; rec; rec = rec->next)
+	int summary = 0;
+	for (struct stream_record *rec = r->s_head; rec; rec = rec->next) {
 		if (rec->first)
 			job->sub_conn = rec->conn;
+		summary |= rec->kind == STATEMODEL_SUMMARY;
+	}
 	r->s_head = NULL;
 	r->s_tail = &r->s_head;
 	masters_now(r, &job->masters);
@@ -1174,14 +1188,17 @@ static void stream_flush(struct refresher *r)
 		if (hostaddr_split(r->s_at, &host, &port) == 0)
 			job->asked_host = host;
 	}
-	/* The model goes to stateCacheFile at most once per refreshSeconds. */
-	if (r->cfg->state_cache_file[0] && now - r->s_dumped >= r->cfg->refresh_seconds) {
+	/* The model goes to stateCacheFile at most once per refreshSeconds, and
+	 * when framework pids arrive (just after a snapshot, the pids missing). */
+	if (r->cfg->state_cache_file[0] &&
+	    (now - r->s_dumped >= r->cfg->refresh_seconds || summary)) {
 		job->dump = 1;
 		r->s_dumped = now;
 	}
 	job->reset_cache = r->cache_reset;
 	r->cache_reset = 0;
 	job->prev = zonepub_current();
+	job->force = r->s_rebuild;
 	r->s_rebuild = 0;
 	r->s_inflight = 1;
 	r->stats.attempts++;
@@ -1261,6 +1278,11 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 		}
 		if (job->eff.frameworks)
 			stream_fetch_summary(r->streamer);
+	} else if (job->unchanged) {
+		r->stats.last_success = time(NULL);
+		if (job->dump)
+			r->s_dumped = 0;	/* the next build writes the cache */
+		log_debug("state: %u stream events, none changing records", job->eff.events);
 	} else if (job->model_rc) {
 		log_warn("stream: the events no longer match the model (%s)", job->err);
 		if (job->conn == r->s_conn)

@@ -1,4 +1,5 @@
-/* lib/state.c -- parse a Mesos /master/state document into the model of lib/state.h. */
+/* lib/state.c -- the state model: pids, ports, the v1 operator API shapes, and the entry to
+ * the /master/state parser (lib/statesax.c). */
 #include "lib/state.h"
 
 #include <jansson.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/statesax.h"
 
 /* ---- small helpers --------------------------------------------------- */
 
@@ -25,36 +27,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Copy at most 64 bytes of s for an error message, replacing anything that
- * is not printable ASCII, so a hostile document cannot forge log lines. */
-static const char *printable(const char *s, char buf[68])
-{
-	size_t i;
 
-	for (i = 0; s[i] && i < 64; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	if (s[i]) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
-}
-
-static const char *json_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:  return "an object";
-	case JSON_ARRAY:   return "an array";
-	case JSON_STRING:  return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:    return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:   return "a boolean";
-	case JSON_NULL:    return "null";
-	}
-	return "unknown";
-}
 
 /*
  * *out = copy of obj[key] when it is a string, else NULL.  Returns
@@ -482,184 +455,11 @@ static int take_running_status(const json_t *st, struct state_task *t)
 	return parse_status_ips(st, t);
 }
 
-/*
- * Fill t from one element of "tasks".  Returns 0 with t->id set, 0 with
- * t->id NULL when the task must be skipped, or MDNS_ENOMEM.
- */
-static int parse_task(const json_t *jt, struct state_task *t)
-{
-	const json_t *di, *st;
-	const char *state, *ports;
-	int rc;
-
-	t->healthy = -1;
-	if (!json_is_string(json_object_get(jt, "id")))
-		return 0;
-	if ((rc = dup_member(jt, "id", &t->id)) != 0 ||
-	    (rc = dup_member(jt, "name", &t->name)) != 0 ||
-	    (rc = dup_member(jt, "slave_id", &t->slave_id)) != 0)
-		return rc;
-	state = json_string_value(json_object_get(jt, "state"));
-	t->running = state && strcmp(state, "TASK_RUNNING") == 0;
-
-	/* A malformed ports string loses the ports, not the task. */
-	ports = json_string_value(json_object_get(json_object_get(jt, "resources"), "ports"));
-	if (ports) {
-		rc = state_parse_ports(ports, &t->ports, &t->nports);
-		if (rc == MDNS_ENOMEM)
-			return rc;
-	}
-
-	di = json_object_get(jt, "discovery");
-	if (json_is_object(di) && (rc = parse_discovery(di, t)) != 0)
-		return rc;
-
-	st = latest_running_status(json_object_get(jt, "statuses"));
-	if (st && (rc = take_running_status(st, t)) != 0)
-		return rc;
-	return 0;
-}
-
-/* ---- agents and frameworks ------------------------------------------- */
-
-static int parse_agents(const json_t *slaves, struct mesos_state *s)
-{
-	const json_t *js;
-	size_t i, cap = json_array_size(slaves);
-	int rc;
-
-	if (cap == 0)
-		return 0;
-	s->agents = calloc(cap, sizeof(*s->agents));
-	if (!s->agents)
-		return MDNS_ENOMEM;
-	json_array_foreach(slaves, i, js) {
-		struct state_agent *a;
-		const char *pid;
-
-		if (!json_is_string(json_object_get(js, "id")))
-			continue;	/* an agent without id cannot be matched */
-		a = &s->agents[s->nagents++];
-		if ((rc = dup_member(js, "id", &a->id)) != 0 ||
-		    (rc = dup_member(js, "hostname", &a->hostname)) != 0)
-			return rc;
-		pid = json_string_value(json_object_get(js, "pid"));
-		if (pid && state_parse_pid(pid, &a->pid) == MDNS_ENOMEM)
-			return MDNS_ENOMEM;
-	}
-	return 0;
-}
-
-static int parse_framework(const json_t *jf, struct state_framework *f)
-{
-	const json_t *tasks, *jt;
-	const char *pid;
-	size_t i, cap;
-	int rc;
-
-	if ((rc = dup_member(jf, "name", &f->name)) != 0 ||
-	    (rc = dup_member(jf, "hostname", &f->hostname)) != 0)
-		return rc;
-	pid = json_string_value(json_object_get(jf, "pid"));
-	if (pid) {
-		rc = state_parse_pid(pid, &f->pid);
-		if (rc == MDNS_ENOMEM)
-			return rc;
-		f->has_pid = rc == 0;
-	}
-
-	tasks = json_object_get(jf, "tasks");
-	cap = json_array_size(tasks);
-	if (cap == 0)
-		return 0;
-	f->tasks = calloc(cap, sizeof(*f->tasks));
-	if (!f->tasks)
-		return MDNS_ENOMEM;
-	json_array_foreach(tasks, i, jt) {
-		/* Counted before filling, so state_free also frees a task that
-		 * failed half-way; a skipped task is cleared and uncounted. */
-		struct state_task *t = &f->tasks[f->ntasks++];
-
-		rc = parse_task(jt, t);
-		if (rc)
-			return rc;
-		if (!t->id) {
-			state_task_clear(t);
-			f->ntasks--;
-		}
-	}
-	return 0;
-}
-
-static int parse_frameworks(const json_t *fws, struct mesos_state *s)
-{
-	const json_t *jf;
-	size_t i, cap = json_array_size(fws);
-	int rc;
-
-	if (cap == 0)
-		return 0;
-	s->frameworks = calloc(cap, sizeof(*s->frameworks));
-	if (!s->frameworks)
-		return MDNS_ENOMEM;
-	json_array_foreach(fws, i, jf) {
-		/* No name, no DomainFrag: nothing could be named after it. */
-		if (!json_is_string(json_object_get(jf, "name")))
-			continue;
-		rc = parse_framework(jf, &s->frameworks[s->nframeworks++]);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
 /* ---- the document ---------------------------------------------------- */
-
-static int parse_leader(const json_t *root, struct mesos_state *s,
-			char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(root, "leader");
-	const char *leader;
-	char buf[68];
-	int rc;
-
-	if (!v) {
-		set_err(err, errlen, "state has no \"leader\" (expected \"master@ip:port\"); "
-			"is this a master's /master/state?");
-		return MDNS_ENOLEADER;
-	}
-	if (!json_is_string(v)) {
-		set_err(err, errlen, "\"leader\" is %s, expected a string \"master@ip:port\"",
-			json_type_name(v));
-		return MDNS_ENOLEADER;
-	}
-	leader = json_string_value(v);
-	if (!*leader) {
-		set_err(err, errlen, "\"leader\" is empty: the master knows no leader "
-			"(election in progress?)");
-		return MDNS_ENOLEADER;
-	}
-	rc = state_parse_pid(leader, &s->leader);
-	if (rc == MDNS_ENOMEM) {
-		set_err(err, errlen, "out of memory parsing \"leader\"");
-		return rc;
-	}
-	if (rc) {
-		set_err(err, errlen, "\"leader\" \"%s\" is not a pid like \"master@ip:port\"",
-			printable(leader, buf));
-		return MDNS_ENOLEADER;
-	}
-	return 0;
-}
 
 int state_parse(const char *json, size_t len, struct mesos_state **out,
 		char *err, size_t errlen)
 {
-	struct mesos_state *s;
-	json_error_t jerr;
-	json_t *root;
-	int rc;
-
 	*out = NULL;
 	if (err && errlen)
 		err[0] = '\0';
@@ -672,50 +472,9 @@ int state_parse(const char *json, size_t len, struct mesos_state **out,
 			len, (unsigned)STATE_MAX_BYTES);
 		return MDNS_ETOOBIG;
 	}
-
-	/* jansson leaves the error (and its code byte) unset when its very
-	 * first allocation fails, so start from zeros and read an empty text as
-	 * out of memory too. */
-	memset(&jerr, 0, sizeof(jerr));
-	root = json_loadb(json, len, 0, &jerr);
-	if (!root) {
-		if (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]) {
-			set_err(err, errlen, "out of memory parsing the state JSON");
-			return MDNS_ENOMEM;
-		}
-		set_err(err, errlen, "state is not valid JSON: line %d column %d: %s",
-			jerr.line, jerr.column, jerr.text);
-		return MDNS_EPARSE;
-	}
-	if (!json_is_object(root)) {
-		set_err(err, errlen, "state is %s, expected a JSON object with "
-			"\"leader\", \"slaves\" and \"frameworks\"", json_type_name(root));
-		json_decref(root);
-		return MDNS_EPARSE;
-	}
-
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		json_decref(root);
-		set_err(err, errlen, "out of memory");
-		return MDNS_ENOMEM;
-	}
-	rc = parse_leader(root, s, err, errlen);
-	if (rc == 0) {
-		/* Wrong-typed "slaves" or "frameworks" read as empty. */
-		rc = parse_agents(json_object_get(root, "slaves"), s);
-		if (rc == 0)
-			rc = parse_frameworks(json_object_get(root, "frameworks"), s);
-		if (rc)
-			set_err(err, errlen, "out of memory building the state model");
-	}
-	json_decref(root);
-	if (rc) {
-		state_free(s);
-		return rc;
-	}
-	*out = s;
-	return 0;
+	/* A full document is read in one streaming pass (lib/statesax.c): no
+	 * JSON tree, so a 180 MB state costs its model, not gigabytes. */
+	return statesax_parse(json, len, out, err, errlen);
 }
 
 void state_free(struct mesos_state *st)

@@ -13,6 +13,7 @@ libldns-dev
 libcurl4-openssl-dev
 libssl-dev
 libjansson-dev
+libyajl-dev
 liburcu-dev
 libzookeeper-mt-dev
 zookeeper

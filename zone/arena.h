@@ -17,6 +17,10 @@ void *arena_alloc(struct arena *a, size_t n);
 /* A copy of n bytes (not NUL-terminated) in the arena; NULL on failure. */
 void *arena_memdup(struct arena *a, const void *p, size_t n);
 
+/* A copy of n bytes with no alignment (record data): small copies waste
+ * nothing on padding.  NULL on failure. */
+void *arena_bytes(struct arena *a, const void *p, size_t n);
+
 /* A copy of the string in the arena; NULL on failure. */
 char *arena_strdup(struct arena *a, const char *s);
 

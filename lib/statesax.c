@@ -1,0 +1,841 @@
+/* lib/statesax.c -- parse /master/state in one streaming pass (yajl), no JSON tree. */
+#include "lib/statesax.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "lib/err.h"
+#include "lib/state.h"
+
+/*
+ * Why not jansson here: a 100,000-task state is ~180 MB of JSON, and a
+ * jansson tree of it costs ~1.5 GB and ~4 CPU-seconds to build and free,
+ * for a document of which we read a few fields.  yajl hands us events; we
+ * keep a stack of what each open container is (a task, its statuses, ...)
+ * and copy only the fields of behaviour.md §1.4 into the model.  Anything
+ * else is skipped without being stored.  The result is the same model the
+ * rules of lib/state.h describe: same fields required, same things read as
+ * absent, and for a key given twice the last one wins (as in jansson).
+ */
+
+#define SAX_MAX_DEPTH 512
+
+/* What an open container is. */
+enum ctx {
+	C_SKIP = 0,		/* not ours: ignore everything inside */
+	C_ROOT,
+	C_SLAVES, C_SLAVE,
+	C_FWS, C_FW,
+	C_TASKS, C_TASK,
+	C_RESOURCES,
+	C_DISC, C_DISC_PORTS, C_DISC_PORT_ARR, C_DISC_PORT,
+	C_STATUSES, C_STATUS,
+	C_LABELS_WRAP, C_LABELS, C_LABEL,
+	C_CSTATUS, C_NETINFOS, C_NETINFO, C_IPADDRS, C_IPADDR,
+};
+
+/* A status being read; it replaces the task's only if it is the latest TASK_RUNNING one. */
+struct sax_status {
+	int running;
+	int has_ts;
+	double ts;
+	int healthy;
+	struct iplist mesos, docker, netinfo;
+};
+
+/* One NetworkInfo being read: ip_address counts only without ip_addresses. */
+struct sax_netinfo {
+	struct iplist list;	/* from ip_addresses[] */
+	int had_list;
+	char *single;		/* ip_address */
+};
+
+struct sax {
+	struct mesos_state *st;
+	enum ctx stack[SAX_MAX_DEPTH];
+	int depth;
+	int skip_depth;		/* >0: inside a skipped container, its depth */
+	char key[64];		/* last key in the current object (truncated) */
+	int key_long;		/* the key did not fit: matches nothing */
+	size_t cap_agents, cap_fws, cap_tasks, cap_diports;
+
+	/* the leader, kept raw until the end (its type decides the error) */
+	int leader_seen;
+	int leader_type;	/* 0 string, 1 other */
+	const char *leader_type_name;
+	char *leader;
+
+	/* containers being filled */
+	struct state_task *task;
+	struct state_diport *diport;
+	struct sax_status status;
+	struct sax_netinfo ni;
+	char *label_key, *label_value;
+
+	const char *root;	/* what the document is ("an object", ...), from its first event */
+	int oom;
+	int toodeep;
+	int nul;		/* a string held a NUL (rejected, as jansson does) */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int iplist_push(struct iplist *l, const struct ipaddr *a)
+{
+	if (l->n == 0 || (l->n & (l->n - 1)) == 0) {
+		size_t cap = l->n ? l->n * 2 : 1;
+		struct ipaddr *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return MDNS_ENOMEM;
+		l->v = v;
+	}
+	l->v[l->n++] = *a;
+	return 0;
+}
+
+/* Append the literal in s[0..n) when it is one; others are skipped. */
+static int iplist_push_text(struct iplist *l, const unsigned char *s, size_t n)
+{
+	char buf[64];
+	struct ipaddr a;
+
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	if (ipaddr_parse(buf, &a) != 0)
+		return 0;
+	return iplist_push(l, &a);
+}
+
+static void iplist_drop(struct iplist *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void status_reset(struct sax_status *s)
+{
+	iplist_drop(&s->mesos);
+	iplist_drop(&s->docker);
+	iplist_drop(&s->netinfo);
+	memset(s, 0, sizeof(*s));
+	s->healthy = -1;
+}
+
+static void netinfo_reset(struct sax_netinfo *ni)
+{
+	iplist_drop(&ni->list);
+	free(ni->single);
+	memset(ni, 0, sizeof(*ni));
+}
+
+/* Replace *dst with a copy of s[0..n); sets oom on failure. */
+static void set_str(struct sax *x, char **dst, const unsigned char *s, size_t n)
+{
+	char *c = malloc(n + 1);
+
+	if (!c) {
+		x->oom = 1;
+		return;
+	}
+	memcpy(c, s, n);
+	c[n] = 0;
+	free(*dst);
+	*dst = c;
+}
+
+static int key_is(const struct sax *x, const char *k)
+{
+	return !x->key_long && strcmp(x->key, k) == 0;
+}
+
+static enum ctx top(const struct sax *x)
+{
+	return x->stack[x->depth - 1];
+}
+
+/* Grow an array of elements of size sz held in *v with capacity *cap to hold n+1. */
+static void *grow(struct sax *x, void *v, size_t *cap, size_t n, size_t sz)
+{
+	if (n < *cap)
+		return v;
+	size_t nc = *cap ? *cap * 2 : 16;
+	void *nv = realloc(v, nc * sz);
+	if (!nv) {
+		x->oom = 1;
+		return NULL;
+	}
+	memset((char *)nv + *cap * sz, 0, (nc - *cap) * sz);
+	*cap = nc;
+	return nv;
+}
+
+/* ---- containers ------------------------------------------------------- */
+
+/* What a new object (is_map) or array opened under the current key becomes. */
+static enum ctx child_ctx(struct sax *x, int is_map)
+{
+	enum ctx parent = x->depth ? top(x) : C_SKIP;
+
+	if (x->depth == 0)
+		return is_map ? C_ROOT : C_SKIP;
+	switch (parent) {
+	case C_ROOT:
+		if (!is_map && key_is(x, "slaves"))
+			return C_SLAVES;
+		if (!is_map && key_is(x, "frameworks"))
+			return C_FWS;
+		return C_SKIP;
+	case C_SLAVES:	return is_map ? C_SLAVE : C_SKIP;
+	case C_FWS:	return is_map ? C_FW : C_SKIP;
+	case C_FW:	return !is_map && key_is(x, "tasks") ? C_TASKS : C_SKIP;
+	case C_TASKS:	return is_map ? C_TASK : C_SKIP;
+	case C_TASK:
+		if (is_map && key_is(x, "resources"))
+			return C_RESOURCES;
+		if (is_map && key_is(x, "discovery"))
+			return C_DISC;
+		if (!is_map && key_is(x, "statuses"))
+			return C_STATUSES;
+		return C_SKIP;
+	case C_DISC:	return is_map && key_is(x, "ports") ? C_DISC_PORTS : C_SKIP;
+	case C_DISC_PORTS: return !is_map && key_is(x, "ports") ? C_DISC_PORT_ARR : C_SKIP;
+	case C_DISC_PORT_ARR: return is_map ? C_DISC_PORT : C_SKIP;
+	case C_STATUSES: return is_map ? C_STATUS : C_SKIP;
+	case C_STATUS:
+		if (key_is(x, "labels"))
+			return is_map ? C_LABELS_WRAP : C_LABELS;
+		if (is_map && key_is(x, "container_status"))
+			return C_CSTATUS;
+		return C_SKIP;
+	case C_LABELS_WRAP: return !is_map && key_is(x, "labels") ? C_LABELS : C_SKIP;
+	case C_LABELS:	return is_map ? C_LABEL : C_SKIP;
+	case C_CSTATUS:	return !is_map && key_is(x, "network_infos") ? C_NETINFOS : C_SKIP;
+	case C_NETINFOS: return is_map ? C_NETINFO : C_SKIP;
+	case C_NETINFO:	return !is_map && key_is(x, "ip_addresses") ? C_IPADDRS : C_SKIP;
+	case C_IPADDRS:	return is_map ? C_IPADDR : C_SKIP;
+	default:	return C_SKIP;
+	}
+}
+
+static void open_ctx(struct sax *x, enum ctx c)
+{
+	struct mesos_state *st = x->st;
+
+	switch (c) {
+	case C_SLAVES:
+		/* A key given twice: the last one wins. */
+		for (size_t i = 0; i < st->nagents; i++)
+			state_agent_clear(&st->agents[i]);
+		st->nagents = 0;
+		break;
+	case C_FWS:
+		for (size_t i = 0; i < st->nframeworks; i++)
+			state_framework_clear(&st->frameworks[i]);
+		st->nframeworks = 0;
+		break;
+	case C_SLAVE: {
+		struct state_agent *v = grow(x, st->agents, &x->cap_agents, st->nagents, sizeof(*v));
+		if (v) {
+			st->agents = v;
+			st->nagents++;	/* counted now so state_free sees it; dropped at close if no id */
+		}
+		break;
+	}
+	case C_FW: {
+		struct state_framework *v = grow(x, st->frameworks, &x->cap_fws, st->nframeworks,
+						 sizeof(*v));
+		if (v) {
+			st->frameworks = v;
+			st->nframeworks++;
+			x->cap_tasks = 0;
+		}
+		break;
+	}
+	case C_TASKS: {
+		struct state_framework *f = &st->frameworks[st->nframeworks - 1];
+		for (size_t i = 0; i < f->ntasks; i++)
+			state_task_clear(&f->tasks[i]);
+		f->ntasks = 0;
+		break;
+	}
+	case C_TASK: {
+		struct state_framework *f = &st->frameworks[st->nframeworks - 1];
+		struct state_task *v = grow(x, f->tasks, &x->cap_tasks, f->ntasks, sizeof(*v));
+		if (v) {
+			f->tasks = v;
+			x->task = &f->tasks[f->ntasks++];
+			x->task->healthy = -1;
+		}
+		break;
+	}
+	case C_DISC:
+		x->task->has_discovery = 1;
+		break;
+	case C_DISC_PORT_ARR: {
+		struct state_task *t = x->task;
+		for (size_t i = 0; i < t->ndi_ports; i++) {
+			free(t->di_ports[i].name);
+			free(t->di_ports[i].protocol);
+		}
+		t->ndi_ports = 0;
+		x->cap_diports = t->di_ports ? x->cap_diports : 0;
+		break;
+	}
+	case C_DISC_PORT: {
+		struct state_task *t = x->task;
+		struct state_diport *v = grow(x, t->di_ports, &x->cap_diports, t->ndi_ports,
+					      sizeof(*v));
+		if (v) {
+			t->di_ports = v;
+			x->diport = &t->di_ports[t->ndi_ports++];
+			memset(x->diport, 0, sizeof(*x->diport));
+		}
+		break;
+	}
+	case C_STATUS:
+		status_reset(&x->status);
+		break;
+	case C_LABEL:
+		free(x->label_key);
+		free(x->label_value);
+		x->label_key = x->label_value = NULL;
+		break;
+	case C_NETINFO:
+		netinfo_reset(&x->ni);
+		break;
+	case C_IPADDRS:
+		x->ni.had_list = 1;	/* an empty list still hides ip_address? see close */
+		break;
+	default:
+		break;
+	}
+}
+
+static void close_ctx(struct sax *x, enum ctx c)
+{
+	struct mesos_state *st = x->st;
+
+	switch (c) {
+	case C_SLAVE: {
+		struct state_agent *a = &st->agents[st->nagents - 1];
+		if (!a->id) {	/* an agent without id cannot be matched */
+			state_agent_clear(a);
+			st->nagents--;
+		}
+		break;
+	}
+	case C_FW: {
+		struct state_framework *f = &st->frameworks[st->nframeworks - 1];
+		if (!f->name) {	/* no name, no DomainFrag: nothing is named after it */
+			state_framework_clear(f);
+			st->nframeworks--;
+		}
+		break;
+	}
+	case C_TASK: {
+		struct state_framework *f = &st->frameworks[st->nframeworks - 1];
+		if (!x->task->id) {
+			state_task_clear(x->task);
+			f->ntasks--;
+		}
+		x->task = NULL;
+		break;
+	}
+	case C_DISC_PORT: {
+		struct state_task *t = x->task;
+		if (x->diport->number == 0) {	/* not an integer in 1..65535 */
+			free(x->diport->name);
+			free(x->diport->protocol);
+			t->ndi_ports--;
+		}
+		x->diport = NULL;
+		break;
+	}
+	case C_LABEL:
+		if (x->label_key && x->label_value) {
+			struct iplist *dst = NULL;
+			if (strcmp(x->label_key, "MesosContainerizer.NetworkSettings.IPAddress") == 0)
+				dst = &x->status.mesos;
+			else if (strcmp(x->label_key, "Docker.NetworkSettings.IPAddress") == 0)
+				dst = &x->status.docker;
+			if (dst && iplist_push_text(dst, (const unsigned char *)x->label_value,
+						    strlen(x->label_value)))
+				x->oom = 1;
+		}
+		break;
+	case C_NETINFO:
+		/* The single ip_address predates ip_addresses (Mesos 0.28); it
+		 * counts only for a NetworkInfo without the list. */
+		if (x->ni.list.n == 0) {
+			if (x->ni.single &&
+			    iplist_push_text(&x->status.netinfo, (const unsigned char *)x->ni.single,
+					     strlen(x->ni.single)))
+				x->oom = 1;
+		} else {
+			for (size_t i = 0; i < x->ni.list.n; i++)
+				if (iplist_push(&x->status.netinfo, &x->ni.list.v[i]))
+					x->oom = 1;
+		}
+		netinfo_reset(&x->ni);
+		break;
+	case C_STATUS: {
+		/* The TASK_RUNNING status with the highest timestamp wins; one
+		 * without a numeric timestamp only when none has one; ties keep
+		 * the first in document order. */
+		struct state_task *t = x->task;
+		struct sax_status *s = &x->status;
+		if (s->running && (!t->has_run_status ||
+				   (s->has_ts && (!t->run_has_ts || s->ts > t->run_ts)))) {
+			iplist_drop(&t->ip_mesos);
+			iplist_drop(&t->ip_docker);
+			iplist_drop(&t->ip_netinfo);
+			t->ip_mesos = s->mesos;
+			t->ip_docker = s->docker;
+			t->ip_netinfo = s->netinfo;
+			memset(&s->mesos, 0, sizeof(s->mesos));
+			memset(&s->docker, 0, sizeof(s->docker));
+			memset(&s->netinfo, 0, sizeof(s->netinfo));
+			t->has_run_status = 1;
+			t->run_has_ts = s->has_ts;
+			t->run_ts = s->has_ts ? s->ts : 0;
+			t->healthy = s->healthy;
+		}
+		status_reset(s);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* ---- scalars ------------------------------------------------------------ */
+
+enum scalar { S_STRING, S_NUMBER, S_BOOL, S_NULL, S_OTHER };
+
+/* A scalar value under the current key in the current container. */
+static void scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_t n, int b)
+{
+	struct mesos_state *st = x->st;
+	char buf[64];
+
+	switch (top(x)) {
+	case C_ROOT:
+		if (key_is(x, "leader")) {
+			x->leader_seen = 1;
+			free(x->leader);
+			x->leader = NULL;
+			x->leader_type = kind == S_STRING ? 0 : 1;
+			x->leader_type_name = kind == S_NUMBER ? "a number" :
+					      kind == S_BOOL ? "a boolean" : "null";
+			if (kind == S_STRING)
+				set_str(x, &x->leader, s, n);
+		} else if (key_is(x, "slaves") || key_is(x, "frameworks")) {
+			/* Wrong-typed: reads as empty, and replaces an earlier one. */
+			open_ctx(x, key_is(x, "slaves") ? C_SLAVES : C_FWS);
+		}
+		break;
+	case C_SLAVE: {
+		struct state_agent *a = &st->agents[st->nagents - 1];
+		if (key_is(x, "id")) {
+			if (kind == S_STRING)
+				set_str(x, &a->id, s, n);
+			else {
+				free(a->id);
+				a->id = NULL;
+			}
+		} else if (key_is(x, "hostname") && kind == S_STRING) {
+			set_str(x, &a->hostname, s, n);
+		} else if (key_is(x, "pid") && kind == S_STRING) {
+			char *pid = NULL;
+			set_str(x, &pid, s, n);
+			state_endpoint_clear(&a->pid);
+			if (pid && state_parse_pid(pid, &a->pid) == MDNS_ENOMEM)
+				x->oom = 1;
+			free(pid);
+		}
+		break;
+	}
+	case C_FW: {
+		struct state_framework *f = &st->frameworks[st->nframeworks - 1];
+		if (key_is(x, "name")) {
+			if (kind == S_STRING)
+				set_str(x, &f->name, s, n);
+			else {
+				free(f->name);
+				f->name = NULL;
+			}
+		} else if (key_is(x, "hostname") && kind == S_STRING) {
+			set_str(x, &f->hostname, s, n);
+		} else if (key_is(x, "pid") && kind == S_STRING) {
+			char *pid = NULL;
+			set_str(x, &pid, s, n);
+			state_endpoint_clear(&f->pid);
+			f->has_pid = 0;
+			if (pid) {
+				int rc = state_parse_pid(pid, &f->pid);
+				if (rc == MDNS_ENOMEM)
+					x->oom = 1;
+				f->has_pid = rc == 0;
+			}
+			free(pid);
+		} else if (key_is(x, "tasks")) {
+			open_ctx(x, C_TASKS);	/* not an array: no tasks */
+		}
+		break;
+	}
+	case C_TASK: {
+		struct state_task *t = x->task;
+		if (key_is(x, "id")) {
+			if (kind == S_STRING)
+				set_str(x, &t->id, s, n);
+			else {
+				free(t->id);
+				t->id = NULL;
+			}
+		} else if (key_is(x, "name") && kind == S_STRING) {
+			set_str(x, &t->name, s, n);
+		} else if (key_is(x, "slave_id") && kind == S_STRING) {
+			set_str(x, &t->slave_id, s, n);
+		} else if (key_is(x, "state")) {
+			t->running = kind == S_STRING && n == 12 && memcmp(s, "TASK_RUNNING", 12) == 0;
+		}
+		break;
+	}
+	case C_RESOURCES:
+		if (key_is(x, "ports") && kind == S_STRING) {
+			struct state_task *t = x->task;
+			char *text = NULL;
+			free(t->ports);
+			t->ports = NULL;
+			t->nports = 0;
+			set_str(x, &text, s, n);
+			/* A malformed ports string loses the ports, not the task. */
+			if (text && state_parse_ports(text, &t->ports, &t->nports) == MDNS_ENOMEM)
+				x->oom = 1;
+			free(text);
+		}
+		break;
+	case C_DISC:
+		if (key_is(x, "name")) {
+			free(x->task->di_name);
+			x->task->di_name = NULL;
+			if (kind == S_STRING && n > 0)
+				set_str(x, &x->task->di_name, s, n);
+		}
+		break;
+	case C_DISC_PORT:
+		if (key_is(x, "number")) {
+			/* An integer 1..65535; reals and anything else skip the port. */
+			long v = 0;
+			int okint = kind == S_NUMBER && n > 0 && n < 12;
+			for (size_t i = 0; okint && i < n; i++) {
+				if (s[i] < '0' || s[i] > '9')
+					okint = (i == 0 && s[i] == '-');
+				else
+					v = v * 10 + (s[i] - '0');
+			}
+			if (okint && s[0] == '-')
+				v = -v;
+			x->diport->number = okint && v >= 1 && v <= 65535 ? (uint32_t)v : 0;
+		} else if (key_is(x, "name") && kind == S_STRING) {
+			set_str(x, &x->diport->name, s, n);
+		} else if (key_is(x, "protocol") && kind == S_STRING) {
+			set_str(x, &x->diport->protocol, s, n);
+		}
+		break;
+	case C_STATUS:
+		if (key_is(x, "state"))
+			x->status.running = kind == S_STRING && n == 12 &&
+					    memcmp(s, "TASK_RUNNING", 12) == 0;
+		else if (key_is(x, "timestamp")) {
+			x->status.has_ts = kind == S_NUMBER && n < sizeof(buf);
+			if (x->status.has_ts) {
+				memcpy(buf, s, n);
+				buf[n] = 0;
+				x->status.ts = strtod(buf, NULL);
+			}
+		} else if (key_is(x, "healthy"))
+			x->status.healthy = kind == S_BOOL ? b : -1;
+		break;
+	case C_LABEL:
+		if (key_is(x, "key") && kind == S_STRING)
+			set_str(x, &x->label_key, s, n);
+		else if (key_is(x, "value") && kind == S_STRING)
+			set_str(x, &x->label_value, s, n);
+		break;
+	case C_NETINFO:
+		if (key_is(x, "ip_address") && kind == S_STRING)
+			set_str(x, &x->ni.single, s, n);
+		break;
+	case C_IPADDR:
+		if (key_is(x, "ip_address") && kind == S_STRING &&
+		    iplist_push_text(&x->ni.list, s, n))
+			x->oom = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- yajl callbacks ------------------------------------------------------ */
+
+#define X ((struct sax *)ctx)
+
+static int sax_scalar(void *ctx, enum scalar k, const unsigned char *s, size_t n, int b)
+{
+	if (X->depth == 0 && !X->root)
+		X->root = k == S_STRING ? "a string" : k == S_NUMBER ? "a number" :
+			  k == S_BOOL ? "a boolean" : "null";
+	if (k == S_STRING && memchr(s, 0, n)) {
+		X->nul = 1;
+		return 0;
+	}
+	if (X->skip_depth || X->depth == 0)
+		return 1;
+	scalar(X, k, s, n, b);
+	return !X->oom;
+}
+
+static int cb_null(void *ctx) { return sax_scalar(ctx, S_NULL, NULL, 0, 0); }
+static int cb_bool(void *ctx, int b) { return sax_scalar(ctx, S_BOOL, NULL, 0, b); }
+static int cb_number(void *ctx, const char *s, size_t n)
+{
+	return sax_scalar(ctx, S_NUMBER, (const unsigned char *)s, n, 0);
+}
+static int cb_string(void *ctx, const unsigned char *s, size_t n)
+{
+	return sax_scalar(ctx, S_STRING, s, n, 0);
+}
+
+static int cb_key(void *ctx, const unsigned char *s, size_t n)
+{
+	if (memchr(s, 0, n)) {
+		X->nul = 1;
+		return 0;
+	}
+	if (X->skip_depth)
+		return 1;
+	X->key_long = n >= sizeof(X->key);
+	if (!X->key_long) {
+		memcpy(X->key, s, n);
+		X->key[n] = 0;
+	}
+	return 1;
+}
+
+static int open_container(void *ctx, int is_map)
+{
+	struct sax *x = X;
+
+	if (x->skip_depth) {
+		x->skip_depth++;
+		return 1;
+	}
+	if (x->depth == 0 && !x->root)
+		x->root = is_map ? "an object" : "an array";
+	enum ctx c = child_ctx(x, is_map);
+	if (x->depth == 0 && !is_map)
+		c = C_SKIP;
+	if (c == C_SKIP && x->depth > 0) {
+		/* Containers in the places of scalars we read make those read as absent. */
+		if (top(x) == C_ROOT || top(x) == C_FW)
+			scalar(x, S_OTHER, NULL, 0, 0);
+		else if (top(x) == C_TASK || top(x) == C_SLAVE || top(x) == C_STATUS ||
+			 top(x) == C_DISC || top(x) == C_DISC_PORT)
+			scalar(x, S_OTHER, NULL, 0, 0);
+		x->skip_depth = 1;
+		return !x->oom;
+	}
+	if (x->depth == SAX_MAX_DEPTH) {
+		x->toodeep = 1;
+		return 0;
+	}
+	x->stack[x->depth++] = c;
+	x->key[0] = 0;
+	x->key_long = 0;
+	open_ctx(x, c);
+	return !x->oom;
+}
+
+static int close_container(void *ctx)
+{
+	struct sax *x = X;
+
+	if (x->skip_depth) {
+		x->skip_depth--;
+		return 1;
+	}
+	if (x->depth == 0)
+		return 1;
+	close_ctx(x, x->stack[--x->depth]);
+	x->key[0] = 0;
+	return !x->oom;
+}
+
+static int cb_start_map(void *ctx) { return open_container(ctx, 1); }
+static int cb_start_array(void *ctx) { return open_container(ctx, 0); }
+static int cb_end(void *ctx) { return close_container(ctx); }
+
+#undef X
+
+static const yajl_callbacks callbacks = {
+	.yajl_null = cb_null,
+	.yajl_boolean = cb_bool,
+	.yajl_number = cb_number,
+	.yajl_string = cb_string,
+	.yajl_start_map = cb_start_map,
+	.yajl_map_key = cb_key,
+	.yajl_end_map = cb_end,
+	.yajl_start_array = cb_start_array,
+	.yajl_end_array = cb_end,
+};
+
+/* Line and column (1-based) of byte offset off in text. */
+static void line_col(const char *text, size_t off, size_t *line, size_t *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static int finish_leader(struct sax *x, char *err, size_t errlen)
+{
+	char buf[68];
+	size_t i;
+	int rc;
+
+	if (!x->leader_seen) {
+		set_err(err, errlen, "state has no \"leader\" (expected \"master@ip:port\"); "
+			"is this a master's /master/state?");
+		return MDNS_ENOLEADER;
+	}
+	if (x->leader_type != 0) {
+		set_err(err, errlen, "\"leader\" is %s, expected a string \"master@ip:port\"",
+			x->leader_type_name);
+		return MDNS_ENOLEADER;
+	}
+	if (!x->leader[0]) {
+		set_err(err, errlen, "\"leader\" is empty: the master knows no leader "
+			"(election in progress?)");
+		return MDNS_ENOLEADER;
+	}
+	rc = state_parse_pid(x->leader, &x->st->leader);
+	if (rc == MDNS_ENOMEM) {
+		set_err(err, errlen, "out of memory parsing \"leader\"");
+		return rc;
+	}
+	if (rc) {
+		/* Printable ASCII only, so a hostile document cannot forge log lines. */
+		for (i = 0; x->leader[i] && i < 64; i++)
+			buf[i] = (x->leader[i] >= 0x20 && x->leader[i] < 0x7f) ? x->leader[i] : '?';
+		buf[i] = 0;
+		set_err(err, errlen, "\"leader\" \"%s%s\" is not a pid like \"master@ip:port\"",
+			buf, x->leader[i] ? "..." : "");
+		return MDNS_ENOLEADER;
+	}
+	return 0;
+}
+
+int statesax_parse(const char *json, size_t len, struct mesos_state **out,
+		   char *err, size_t errlen)
+{
+	struct sax *x;
+	yajl_handle h;
+	int rc = 0;
+
+	*out = NULL;
+	x = calloc(1, sizeof(*x));
+	if (!x || !(x->st = calloc(1, sizeof(*x->st)))) {
+		free(x);
+		set_err(err, errlen, "out of memory");
+		return MDNS_ENOMEM;
+	}
+	x->status.healthy = -1;
+	h = yajl_alloc(&callbacks, NULL, x);
+	if (!h) {
+		rc = MDNS_ENOMEM;
+		set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	yajl_status ys = yajl_parse(h, (const unsigned char *)json, len);
+	if (ys == yajl_status_ok)
+		ys = yajl_complete_parse(h);
+	if (x->oom) {
+		rc = MDNS_ENOMEM;
+		set_err(err, errlen, "out of memory building the state model");
+	} else if (x->nul) {
+		rc = MDNS_EPARSE;
+		set_err(err, errlen, "state is not valid JSON: a string holds a NUL character");
+	} else if (x->toodeep) {
+		rc = MDNS_EPARSE;
+		set_err(err, errlen, "state is nested more than %d levels deep", SAX_MAX_DEPTH);
+	} else if (ys != yajl_status_ok) {
+		size_t line, col, off = yajl_get_bytes_consumed(h);
+		unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)json, len);
+		char text[160];
+		size_t i;
+		/* yajl's message ends in a newline; keep one line. */
+		snprintf(text, sizeof(text), "%s", msg ? (const char *)msg : "parse error");
+		for (i = 0; text[i]; i++)
+			if (text[i] == '\n')
+				text[i] = ' ';
+		while (i > 0 && text[i - 1] == ' ')
+			text[--i] = 0;
+		if (msg)
+			yajl_free_error(h, msg);
+		line_col(json, off < len ? off : len, &line, &col);
+		rc = MDNS_EPARSE;
+		set_err(err, errlen, "state is not valid JSON: line %zu column %zu: %s", line, col,
+			text);
+	} else if (!x->root) {
+		rc = MDNS_EPARSE;
+		set_err(err, errlen, "state is empty, expected a JSON object");
+	} else if (strcmp(x->root, "an object") != 0) {
+		rc = MDNS_EPARSE;
+		set_err(err, errlen, "state is %s, expected a JSON object with "
+			"\"leader\", \"slaves\" and \"frameworks\"", x->root);
+	} else {
+		rc = finish_leader(x, err, errlen);
+	}
+out:
+	if (h)
+		yajl_free(h);
+	/* Containers left open by an error still hold partial data. */
+	status_reset(&x->status);
+	netinfo_reset(&x->ni);
+	free(x->label_key);
+	free(x->label_value);
+	free(x->leader);
+	if (rc) {
+		state_free(x->st);
+	} else {
+		*out = x->st;
+	}
+	free(x);
+	return rc;
+}
