@@ -33,6 +33,10 @@
 #define TCP_OUTPUT_HIGH (256 * 1024)
 /* Datagrams handled per readiness wake-up before yielding to other events. */
 #define UDP_BATCH 64
+/* A UDP query larger than this is cut short and answered FORMERR. */
+#define UDP_IN_MAX 4096
+/* The largest UDP reply: ednsUDPSize is at most 4096. */
+#define UDP_OUT_MAX 4096
 /*
  * Zone transfers: messages of at most 16 KiB (small enough to interleave
  * with other connections' work, large enough that headers cost nothing),
@@ -68,6 +72,14 @@ struct dns_worker {
 	uint32_t rotate;
 	uint8_t in[ANSWER_MAX];
 	uint8_t out[ANSWER_MAX + 2];
+	/* UDP batch: UDP_BATCH datagrams in with one recvmmsg, their replies
+	 * out with one sendmmsg (the kernel's per-call cost is most of a
+	 * query's, so it is paid once per batch). */
+	struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
+	struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
+	struct sockaddr_storage peer[UDP_BATCH];
+	uint8_t uin[UDP_BATCH][UDP_IN_MAX];
+	uint8_t uout[UDP_BATCH][UDP_OUT_MAX];
 };
 
 /*
@@ -141,13 +153,13 @@ static int make_socket(const struct sockaddr *sa, socklen_t salen, int type, cha
 	return fd;
 }
 
-/* Answer one query from the current zone into w->out + off. */
-static size_t answer_one(struct dns_worker *w, const uint8_t *q, size_t qlen, int tcp, size_t off,
-			 struct answer_info *info)
+/* Answer one query from the current zone into out (outcap bytes). */
+static size_t answer_one(struct dns_worker *w, const uint8_t *q, size_t qlen, int tcp,
+			 uint8_t *out, size_t outcap, struct answer_info *info)
 {
 	struct answer_req req = { .tcp = tcp, .rotate = w->rotate++ };
 	const struct zone *z = zonepub_reader_enter();
-	size_t n = answer_query(z, q, qlen, w->out + off, ANSWER_MAX, &req, info);
+	size_t n = answer_query(z, q, qlen, out, outcap, &req, info);
 	zonepub_reader_leave();
 	return n;
 }
@@ -207,18 +219,18 @@ static size_t count_query(struct dns_worker *w, int tcp, const struct answer_inf
 /*
  * Handle one query: answer it from the zone, or hand a name outside the
  * domain to the forwarder when this client may use it.  Returns the length of
- * the reply written at w->out + off to send now, or 0 when nothing is sent
+ * the reply written at out to send now, or 0 when nothing is sent
  * now (no reply is due, or the forwarder replies later).  Every query's
  * outcome is decided here, so per-query counters belong here.
  */
-static size_t handle_query(struct dns_worker *w, const uint8_t *q, size_t qlen, size_t off,
-			   const struct client *cl)
+static size_t handle_query(struct dns_worker *w, const uint8_t *q, size_t qlen, uint8_t *out,
+			   size_t outcap, const struct client *cl)
 {
 	struct answer_info info;
 	int tcp = cl->conn != NULL;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	size_t r = answer_one(w, q, qlen, tcp, off, &info);
+	size_t r = answer_one(w, q, qlen, tcp, out, outcap, &info);
 
 	if (!r || !info.outside || !w->fwd)
 		return count_query(w, tcp, &info, r, r, &t0);
@@ -247,16 +259,49 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 	struct dns_worker *w = arg;
 	(void)what;
 
-	for (int i = 0; i < UDP_BATCH; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		ssize_t n = recvfrom(fd, w->in, sizeof(w->in), 0, (struct sockaddr *)&peer, &plen);
-		if (n < 0)
+	/* A few batches per wake-up, then back to the loop so TCP and the
+	 * forwarder's sockets get their turn. */
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < UDP_BATCH; i++) {
+			w->riov[i].iov_base = w->uin[i];
+			w->riov[i].iov_len = UDP_IN_MAX;
+			memset(&w->rmsg[i].msg_hdr, 0, sizeof(w->rmsg[i].msg_hdr));
+			w->rmsg[i].msg_hdr.msg_iov = &w->riov[i];
+			w->rmsg[i].msg_hdr.msg_iovlen = 1;
+			w->rmsg[i].msg_hdr.msg_name = &w->peer[i];
+			w->rmsg[i].msg_hdr.msg_namelen = sizeof(w->peer[i]);
+		}
+		int n = recvmmsg(fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			return;	/* EAGAIN: drained */
-		struct client cl = { .udp_fd = fd, .peer = (struct sockaddr *)&peer, .peerlen = plen };
-		size_t r = handle_query(w, w->in, (size_t)n, 0, &cl);
-		if (r)
-			sendto(fd, w->out, r, 0, (struct sockaddr *)&peer, plen);
+		int m = 0;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *h = &w->rmsg[i].msg_hdr;
+			struct client cl = { .udp_fd = fd, .peer = (struct sockaddr *)&w->peer[i],
+					     .peerlen = h->msg_namelen };
+			size_t len = w->rmsg[i].msg_len;
+			if (h->msg_flags & MSG_TRUNC)
+				len = UDP_IN_MAX;	/* cut short: it will not parse */
+			size_t r = handle_query(w, w->uin[i], len, w->uout[m], UDP_OUT_MAX, &cl);
+			if (!r)
+				continue;
+			w->siov[m].iov_base = w->uout[m];
+			w->siov[m].iov_len = r;
+			memset(&w->smsg[m].msg_hdr, 0, sizeof(w->smsg[m].msg_hdr));
+			w->smsg[m].msg_hdr.msg_iov = &w->siov[m];
+			w->smsg[m].msg_hdr.msg_iovlen = 1;
+			w->smsg[m].msg_hdr.msg_name = &w->peer[i];
+			w->smsg[m].msg_hdr.msg_namelen = h->msg_namelen;
+			m++;
+		}
+		/* sendmmsg stops at the first datagram it cannot send: skip that
+		 * one (the client retries) and go on with the rest. */
+		for (int sent = 0; sent < m;) {
+			int k = sendmmsg(fd, w->smsg + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+			sent += k > 0 ? k : 1;
+		}
+		if (n < UDP_BATCH)
+			return;
 	}
 }
 
@@ -403,7 +448,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 			continue;
 		}
 		struct client cl = { .udp_fd = -1, .conn = c };
-		size_t r = handle_query(w, w->in, len, 2, &cl);
+		size_t r = handle_query(w, w->in, len, w->out + 2, ANSWER_MAX, &cl);
 		if (r) {
 			w->out[0] = (uint8_t)(r >> 8);
 			w->out[1] = (uint8_t)r;
