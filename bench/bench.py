@@ -727,7 +727,7 @@ def report(b, meta):
              % (", ".join("%s %s%%" % (n, fmt(m((n, "nx_pct")), "%.1f")) for n in names[:3]),
                 qps(min(m((n, "fixed_qps")) for n in names)),
                 ", ".join("%s %s" % (n, fmt(m((n, "fixed_lost")), "%.0f")) for n in names)))
-    L.append("Average UDP reply size (bytes; the same records, so these should be close): %s."
+    L.append("Average UDP reply size (bytes; NSD and Knot empty the answer of a reply over 512 bytes): %s."
              % ", ".join("%s %s" % (n, fmt(m((n, "resp_bytes")), "%.0f")) for n in names[:3]))
     L.append("")
     L.append("%s; %s; load average %s before the run, %s after; %.0f s; `%s`." % (

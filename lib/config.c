@@ -194,6 +194,16 @@ static const struct config_key config_table[] = {
 	      "integer 1..1000000",
 	      "forwarded queries waiting for an upstream at once (more get SERVFAIL)",
 	      .reload = CONFIG_RELOAD_FORWARD),
+	K_INT("rateLimit", rate_limit, 0, 1000000, 0, "0",
+	      "integer 0..1000000, 0 meaning off",
+	      "UDP replies a second per client /24 (IPv4) or /56 (IPv6), per worker "
+	      "thread; TCP and forwarded queries are not limited",
+	      .reload = CONFIG_RELOAD_RESTART),
+	K_INT("rateLimitSlip", rate_limit_slip, 0, 100, 0, "2",
+	      "integer 0..100",
+	      "every Nth reply over rateLimit is sent truncated (TC=1, no records) so a "
+	      "real client retries over TCP; the others are dropped; 0: drop them all",
+	      .reload = CONFIG_RELOAD_RESTART),
 	K_STR("logLevel", log_level, CONFIG_FMT_LOGLEVEL, "\"\"",
 	      "\"\", \"error\", \"warning\", \"info\" or \"debug\"",
 	      "log level; \"\" means info (debug with -v), and -v wins over it"),

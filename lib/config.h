@@ -81,6 +81,8 @@ struct config {
 	int tcp_idle_timeout;			/* tcpIdleTimeout, seconds */
 	int tcp_max_connections;		/* tcpMaxConnections */
 	int forward_max_inflight;		/* forwardMaxInflight */
+	int rate_limit;				/* rateLimit: UDP replies/s per prefix, 0 off */
+	int rate_limit_slip;			/* rateLimitSlip: every Nth limited reply TC */
 	char *log_level;			/* logLevel: "", "error", "warning", "info", "debug" */
 	struct strlist reverse_zones;		/* reverseZones: zone names, or the one entry "auto" */
 	bool health_aware;			/* healthAware */

@@ -24,6 +24,7 @@
 #include "lib/forward.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/rrl.h"
 #include "lib/zonepub.h"
 #include "zone/answer.h"
 #include "zone/xfr.h"
@@ -37,6 +38,8 @@
 #define UDP_IN_MAX 4096
 /* The largest UDP reply: ednsUDPSize is at most 4096. */
 #define UDP_OUT_MAX 4096
+/* Rate limiting buckets per worker (lib/rrl.h), 32 bytes each: 1 MiB. */
+#define RRL_SLOTS 32768
 /*
  * Zone transfers: messages of at most 16 KiB (small enough to interleave
  * with other connections' work, large enough that headers cost nothing),
@@ -69,6 +72,7 @@ struct dns_worker {
 	unsigned next_seq;
 	atomic_uint seq_seen;		/* the generation this worker uses (release) */
 	struct metrics_dns *metrics;	/* this worker's counters (lib/metrics), may be NULL */
+	struct rrl *rrl;		/* UDP response rate limiting; NULL: off */
 	uint32_t rotate;
 	uint8_t in[ANSWER_MAX];
 	uint8_t out[ANSWER_MAX + 2];
@@ -274,6 +278,14 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 		int n = recvmmsg(fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;	/* EAGAIN: drained */
+		/* Rate limiting: one clock read for the batch (the coarse clock,
+		 * a few ms of resolution, is plenty for buckets of one second). */
+		uint64_t now_ms = 0;
+		if (w->rrl) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+			now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		}
 		int m = 0;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *h = &w->rmsg[i].msg_hdr;
@@ -285,6 +297,15 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 			size_t r = handle_query(w, w->uin[i], len, w->uout[m], UDP_OUT_MAX, &cl);
 			if (!r)
 				continue;
+			/* Only replies we send now are limited: a query the
+			 * forwarder took (r == 0) is not. */
+			if (w->rrl) {
+				enum rrl_verdict v = rrl_check(w->rrl, cl.peer, now_ms);
+				if (v == RRL_DROP)
+					continue;
+				if (v == RRL_SLIP)
+					r = rrl_slip_reply(w->uout[m], r);
+			}
 			w->siov[m].iov_base = w->uout[m];
 			w->siov[m].iov_len = r;
 			memset(&w->smsg[m].msg_hdr, 0, sizeof(w->smsg[m].msg_hdr));
@@ -628,6 +649,13 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 		pthread_mutex_init(&w->switch_mu, NULL);
 		w->metrics = metrics_dns_new();
 		w->udp_fd = w->tcp_fd = -1;
+		if (o->rate_limit > 0) {
+			w->rrl = rrl_new(o->rate_limit, o->rate_limit_slip, RRL_SLOTS);
+			if (!w->rrl) {
+				snprintf(err, errlen, "dns: out of memory");
+				goto fail;
+			}
+		}
 		w->base = event_base_new();
 		if (!w->base)
 			goto fail;
@@ -673,6 +701,13 @@ int dnsserver_start(struct dnsserver *s)
 	}
 	log_info("dns: serving on %s port %u (UDP and TCP, %d worker%s)", s->o.listener,
 		 (unsigned)s->o.port, s->nworkers, s->nworkers == 1 ? "" : "s");
+	if (s->o.rate_limit > 0 && s->o.rate_limit_slip > 0)
+		log_info("dns: UDP replies limited to %d/s per client /24 or /56 and worker, "
+			 "1 in %d limited replies sent truncated, the others dropped",
+			 s->o.rate_limit, s->o.rate_limit_slip);
+	else if (s->o.rate_limit > 0)
+		log_info("dns: UDP replies limited to %d/s per client /24 or /56 and worker, "
+			 "limited replies dropped", s->o.rate_limit);
 	return 0;
 }
 
@@ -721,6 +756,7 @@ void dnsserver_free(struct dnsserver *s)
 		if (w->switch_ev)
 			event_free(w->switch_ev);
 		pthread_mutex_destroy(&w->switch_mu);
+		rrl_free(w->rrl);
 		if (w->base)
 			event_base_free(w->base);
 		if (w->udp_fd >= 0)

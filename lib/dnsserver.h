@@ -26,6 +26,12 @@ struct dnsserver_opts {
 	/* Zone transfers (AXFR/IXFR over TCP, zone/xfr.h) for clients in
 	 * transfer_to; others get REFUSED. */
 	const struct acl *transfer_to;	/* borrowed, outlives the server; NULL: nobody */
+	/* Response rate limiting of UDP replies sent from the zone (lib/rrl.h):
+	 * rate_limit replies a second per client prefix and worker, 0: off;
+	 * every rate_limit_slip-th limited reply goes out truncated (0: none).
+	 * TCP and forwarded queries are never limited. */
+	int rate_limit;
+	int rate_limit_slip;
 };
 
 /*

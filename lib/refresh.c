@@ -1569,6 +1569,10 @@ void refresher_trigger(struct refresher *r)
 void refresher_stats(const struct refresher *r, struct refresh_stats *out)
 {
 	*out = r->stats;
+	/* A live stream is watched for silence (heartbeats): its zone is current
+	 * even when the cluster has been quiet for longer than 3 x refreshSeconds. */
+	if (r->s_live)
+		out->last_success = time(NULL);
 }
 
 int refresher_stale(const struct refresher *r)

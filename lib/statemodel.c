@@ -304,10 +304,11 @@ static void task_remove(struct statemodel *m, const char *key)
 	task_free(sm_del(&m->tasks, key));
 }
 
-/* TASK_ADDED, and the tasks of a snapshot: insert or replace. */
-static int add_task(struct statemodel *m, const json_t *jt)
+/* TASK_ADDED, and the tasks of a snapshot: insert or replace.  *touched is set
+ * when a running task comes or goes (the records may change). */
+static int add_task(struct statemodel *m, const json_t *jt, int *touched)
 {
-	struct sm_task *st = calloc(1, sizeof(*st));
+	struct sm_task *st = calloc(1, sizeof(*st)), *old;
 	const char *state = json_string_value(json_object_get(jt, "state"));
 	int rc;
 
@@ -324,6 +325,9 @@ static int add_task(struct statemodel *m, const json_t *jt)
 		return MDNS_ENOMEM;
 	}
 	snprintf(st->state, sizeof(st->state), "%s", state ? state : "");
+	old = sm_get(&m->tasks, st->key);
+	if (st->t.running || (old && old->t.running))
+		*touched = 1;
 	task_remove(m, st->key);
 	if (state_terminal(state)) {
 		task_free(st);
@@ -335,7 +339,8 @@ static int add_task(struct statemodel *m, const json_t *jt)
 	return rc;
 }
 
-static int update_task(struct statemodel *m, const json_t *ev, char *err, size_t errlen)
+static int update_task(struct statemodel *m, const json_t *ev, int *touched, char *err,
+		       size_t errlen)
 {
 	const char *fwid = json_string_value(json_object_get(json_object_get(ev, "framework_id"),
 							     "value"));
@@ -366,9 +371,20 @@ static int update_task(struct statemodel *m, const json_t *ev, char *err, size_t
 			rc = MDNS_ENOENT;
 		}
 	} else if (state_terminal(state)) {
+		if (st->t.running)
+			*touched = 1;
 		task_remove(m, key);
 	} else {
+		struct state_task before = st->t;
+
 		rc = state_task_update_v1(&st->t, status, state);
+		/* Records change when it starts or stops running, or a status replaced
+		 * its addresses or health. */
+		if (before.running != st->t.running ||
+		    (st->t.running && (before.has_run_status != st->t.has_run_status ||
+				       before.run_has_ts != st->t.run_has_ts ||
+				       before.run_ts != st->t.run_ts)))
+			*touched = 1;
 		if (state)
 			snprintf(st->state, sizeof(st->state), "%s", state);
 	}
@@ -462,10 +478,10 @@ static int load_tasks(struct statemodel *m, const json_t *list)
 {
 	const json_t *jt;
 	size_t i;
-	int rc;
+	int rc, touched = 0;
 
 	json_array_foreach(list, i, jt)
-		if ((rc = add_task(m, jt)) != 0)
+		if ((rc = add_task(m, jt, &touched)) != 0)
 			return rc;
 	return 0;
 }
@@ -525,14 +541,18 @@ static int apply_event(struct statemodel *m, const json_t *ev, struct statemodel
 		set_err(err, errlen, "%.40s event before SUBSCRIBED", type);
 		return MDNS_EPARSE;
 	}
-	eff->changed = 1;
 	if (strcmp(type, "TASK_ADDED") == 0)
-		return add_task(m, json_object_get(json_object_get(ev, "task_added"), "task"));
+		return add_task(m, json_object_get(json_object_get(ev, "task_added"), "task"),
+				&eff->changed);
 	if (strcmp(type, "TASK_UPDATED") == 0)
-		return update_task(m, json_object_get(ev, "task_updated"), err, errlen);
-	if (strcmp(type, "AGENT_ADDED") == 0)
+		return update_task(m, json_object_get(ev, "task_updated"), &eff->changed, err,
+				   errlen);
+	if (strcmp(type, "AGENT_ADDED") == 0) {
+		eff->changed = 1;
 		return add_agent(m, json_object_get(json_object_get(ev, "agent_added"), "agent"));
+	}
 	if (strcmp(type, "AGENT_REMOVED") == 0) {
+		eff->changed = 1;
 		const char *id = json_string_value(json_object_get(json_object_get(
 			json_object_get(ev, "agent_removed"), "agent_id"), "value"));
 		if (id)
@@ -540,17 +560,19 @@ static int apply_event(struct statemodel *m, const json_t *ev, struct statemodel
 		return 0;
 	}
 	if (strcmp(type, "FRAMEWORK_ADDED") == 0 || strcmp(type, "FRAMEWORK_UPDATED") == 0) {
-		body = json_object_get(ev, type[10] == 'A' ? "framework_added" : "framework_updated");
+		body = json_object_get(ev, strcmp(type, "FRAMEWORK_ADDED") == 0 ?
+				       "framework_added" : "framework_updated");
 		eff->frameworks = 1;
+		eff->changed = 1;
 		return add_framework(m, json_object_get(body, "framework"));
 	}
 	if (strcmp(type, "FRAMEWORK_REMOVED") == 0) {
+		eff->changed = 1;
 		remove_framework(m, json_object_get(json_object_get(ev, "framework_removed"),
 						    "framework_info"));
 		return 0;
 	}
-	eff->changed = 0;	/* a type this version does not know: nothing we read */
-	return 0;
+	return 0;	/* a type this version does not know: nothing we read */
 }
 
 /* /master/state-summary: the pids the operator API leaves out. */

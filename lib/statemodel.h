@@ -37,7 +37,10 @@ struct statemodel_effect {
 	double heartbeat;	/* its heartbeat_interval_seconds (0: none sent) */
 	int frameworks;		/* frameworks were added or updated: their pids are worth
 				   asking /master/state-summary for */
-	int changed;		/* an input other than a HEARTBEAT was applied */
+	int changed;		/* the records may have changed: a snapshot, a summary, an
+				   agent or framework event, a running task added, gone or
+				   given new addresses or health (not: heartbeats, tasks
+				   staging or starting, unknown types) */
 	unsigned events;	/* events applied (heartbeats included) */
 };
 

@@ -41,6 +41,7 @@ fakeroot
 lintian
 groff-base
 dnsmasq-base
+valgrind
 "
 
 missing=""

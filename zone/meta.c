@@ -137,8 +137,13 @@ void zone_meta_finish(struct zone_meta *m)
 	 * only ever moves records towards the front. */
 	for (size_t i = 0; i < m->ntasks; i++) {
 		struct zone_meta_task *t = &m->tasks[i];
-		struct zone_meta_record *r = m->records + t->first;
 		size_t n = 0;
+
+		if (t->n == 0) {	/* no records (and perhaps no array at all) */
+			t->first = out;
+			continue;
+		}
+		struct zone_meta_record *r = m->records + t->first;
 
 		qsort(r, t->n, sizeof(*r), record_cmp);
 		for (size_t k = 0; k < t->n; k++)

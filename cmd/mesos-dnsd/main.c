@@ -474,6 +474,8 @@ int main(int argc, char **argv)
 			.forward_max_inflight = cfg->forward_max_inflight,
 			.edns_udp_size = cfg->edns_udp_size,
 			.transfer_to = d.transfer_to,
+			.rate_limit = cfg->rate_limit,
+			.rate_limit_slip = cfg->rate_limit_slip,
 		};
 		d.dns = dnsserver_new(&dopts, err, sizeof(err));
 		if (!d.dns) {

@@ -26,18 +26,21 @@ Tests change the state with POST /control/<op> (JSON body; the answer is JSON):
   heartbeats      {"on": bool}: pause or resume heartbeats (the stream stays open)
   cut             close every stream now
   api             {"mode": "ok" | "404" | "503" | "hang"}: how SUBSCRIBE is answered
-  stats           {} -> {"subscribes", "streams", "events"}
+  stats           {} -> {"subscribes", "streams", "events", "refused"}
 
 Each state-changing op answers {"sent": T, "streams": N}: T is time.monotonic() (the
 system's CLOCK_MONOTONIC, comparable across processes) right after the event was written to
 every open stream (null when none was open), so a test can time event -> DNS answer.
 
   stream_master.py --port P --state FILE [--host H] [--heartbeat S] [--api MODE]
-                   [--ready-file F] [--log F] [--basic-auth USER:PASS]
+                   [--ready-file F] [--log F] [--basic-auth USER:PASS] [--iam-uid UID]
                    [--tls-cert PEM --tls-key PEM]
 
 The state file is a /master/state document (tests/data/fake.json): its leader becomes
-master@<host>:<port>; a task id repeated within a framework gets ".dup" appended.  --log appends "<method> <path>" per request.  The v1 shapes of the
+master@<host>:<port>; a task id repeated within a framework gets ".dup" appended.
+With --iam-uid every request but /control/ must carry "Authorization: token=T" where T is
+a JWT-shaped token whose claims name that uid and an exp ahead (as fake_master.py's login
+endpoint issues them; the signature is that server's business), else 401.  --log appends "<method> <path>" per request.  The v1 shapes of the
 same objects come from the functions below, which tests/data/stream/make_events.py also uses
 to write the unit test's fixture.
 """
@@ -233,6 +236,7 @@ class Master:
         self.api = opts.api
         self.subscribes = 0
         self.events = 0
+        self.refused = 0        # requests refused for want of a token
 
     def broadcast(self, records):
         """Hand records to every open stream; wait until each wrote them."""
@@ -285,9 +289,25 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
+    def _token_ok(self):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("token="):
+            return False
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(auth[6:].split(".")[1] + "=="))
+        except (ValueError, IndexError):
+            return False
+        return claims.get("uid") == self.server.opts.iam_uid and claims.get("exp", 0) > time.time()
+
     def _auth_ok(self):
         auth = self.server.opts.basic_auth
-        if not auth or self.path.startswith("/control/"):
+        if self.path.startswith("/control/"):
+            return True
+        if self.server.opts.iam_uid and not self._token_ok():
+            self.server.master.refused += 1
+            self._send(401, {"code": "ERR_INVALID_TOKEN"})
+            return False
+        if not auth:
             return True
         if self.headers.get("Authorization", "") == \
                 "Basic " + base64.b64encode(auth.encode()).decode():
@@ -321,7 +341,7 @@ class Handler(BaseHTTPRequestHandler):
             m = self.server.master
             with m.lock:
                 return self._send(200, {"subscribes": m.subscribes, "streams": len(m.subs),
-                                        "events": m.events})
+                                        "events": m.events, "refused": m.refused})
         return self._send(404, "", "text/plain")
 
     def do_POST(self):
@@ -428,6 +448,7 @@ def main():
     ap.add_argument("--ready-file")
     ap.add_argument("--log")
     ap.add_argument("--basic-auth", metavar="USER:PASS")
+    ap.add_argument("--iam-uid", help="require a token of this uid (see above)")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     opts = ap.parse_args()

@@ -10,20 +10,24 @@ answer is measured and printed), and after each the daemon's whole zone (/v1/axf
 equals the zone state2zone builds from the master's /master/state; missed heartbeats
 and a cut stream (resubscribed with the changes made meanwhile); no stream for a while
 (polling takes over, then rests again); a master without the operator API (HTTP 404:
-polling); HTTPS with basic authentication; and a leader change through ZooKeeper
-(the stream moves to the new leader).  Waits are on log lines and answers.
+polling); HTTPS with basic authentication; DC/OS IAM (the login's token on the
+stream); and a leader change through ZooKeeper (the stream moves to the new leader);
+a stateCacheFile written from the model.  Waits are on log lines and answers.
 """
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
-from harness import (DATA, ROOT, Daemon, Tap, _dirs, _procs, build_dir, free_port, make_query,
-                     parse_msg, udp_send, wait_for)
+from harness import (DATA, ROOT, Daemon, FakeMaster, Tap, _dirs, _procs, build_dir, free_port,
+                     make_query, parse_msg, udp_send, wait_for)
+from zkclient import EPHEMERAL, SEQUENTIAL, ZkServer, ZkSession, master_json
 
 BUILD = build_dir()
 FAKE = os.path.join(DATA, "fake.json")
@@ -147,10 +151,12 @@ def axfr_set(d):
     return out
 
 
-def full_set(master, ctx=None):
-    path = os.path.join(TMP, "full-state.json")
-    with open(path, "w") as f:
-        json.dump(master.get("/master/state", ctx), f)
+def full_set(master, ctx=None, path=None):
+    """The records state2zone builds from the master's /master/state (or from path)."""
+    if path is None:
+        path = os.path.join(TMP, "full-state.json")
+        with open(path, "w") as f:
+            json.dump(master.get("/master/state", ctx), f)
     p = subprocess.run([os.path.join(BUILD, "bin", "state2zone"), "-masters", master.hostport,
                         "-ns-ip", "127.0.0.1", path], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
@@ -202,7 +208,8 @@ def step(name, ms):
 # 1. The snapshot: answers without a poll; framework pids from the summary.
 # =============================================================================
 M = StreamMaster()
-d = daemon([M.hostport])
+CACHE = os.path.join(TMP, "cache.json")
+d = daemon([M.hostport], {"stateCacheFile": CACHE})
 t.ok(d.wait_log(STREAM_LOADED), "snapshot: the zone is loaded from the event stream", d.logtext())
 t.eq(lookup(d.port, "nginx.marathon.mesos"), ("NOERROR", ["10.3.0.3"]),
      "snapshot: nginx.marathon.mesos answers from the SUBSCRIBED state")
@@ -214,6 +221,8 @@ t.eq(M.requests("GET /master/state "), [], "snapshot: /master/state was never po
 t.ok(len(M.requests("POST /api/v1")) == 1 and M.requests("GET /master/state-summary"),
      "snapshot: one SUBSCRIBE and a state-summary request", M.requests())
 same_zone(d, M, "snapshot")
+t.ok(wait_for(lambda: os.path.exists(CACHE), 3) and full_set(M, path=CACHE) == axfr_set(d),
+     "snapshot: stateCacheFile holds the model as a /master/state that builds the same zone")
 
 # =============================================================================
 # 2. Scripted events, each answered over DNS; the zone equals a full rebuild.
@@ -334,6 +343,22 @@ t.eq(len(M2.requests("GET /master/state ")), polls, "fallback: polling rests aga
 d2.stop()
 M2.stop()
 
+# A live stream keeps /health fresh through a quiet spell longer than 3 x refreshSeconds,
+# even between heartbeats (here every 10 s): the silence watchdog vouches for it.
+M6 = StreamMaster(extra=("--heartbeat", "10"))
+d6 = daemon([M6.hostport], {"refreshSeconds": 1})
+t.ok(d6.wait_log(STREAM_LOADED), "health: streaming", d6.logtext())
+time.sleep(4.2)     # the quiet spell is what is tested: no event, no heartbeat, no poll
+try:
+    with urllib.request.urlopen("http://127.0.0.1:%d/health" % d6.http, timeout=5) as resp:
+        status = resp.status
+except urllib.error.HTTPError as e:
+    status = e.code
+t.eq(status, 200, "health: 200 after 4.2 s without a byte from the master (limit 3 s)")
+t.eq(M6.requests("GET /master/state "), [], "health: and no poll was made for it")
+d6.stop()
+M6.stop()
+
 # =============================================================================
 # 5. A master without the operator API (HTTP 404): polling, from the start.
 # =============================================================================
@@ -359,7 +384,6 @@ made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes
                        "-keyout", key, "-out", cert], stdout=subprocess.DEVNULL,
                       stderr=subprocess.DEVNULL).returncode == 0
 t.ok(made, "tls: openssl made a certificate for 127.0.0.1")
-import ssl  # noqa: E402
 ctx = ssl.create_default_context(cafile=cert)
 M4 = StreamMaster(extra=("--tls-cert", cert, "--tls-key", key, "--basic-auth", "dns:s3cret"))
 d4 = daemon([M4.hostport], {"MesosHTTPSOn": True, "CACertFile": cert,
@@ -373,10 +397,34 @@ t.eq(M4.requests("GET /master/state "), [], "tls+basic: no poll")
 d4.stop()
 M4.stop()
 
+# DC/OS IAM: the token of a login (fake_master.py plays the login endpoint) goes with the
+# SUBSCRIBE and the state-summary request.
+iam_key, iam_pub = os.path.join(TMP, "iam.key"), os.path.join(TMP, "iam.pub")
+made = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                       "rsa_keygen_bits:2048", "-out", iam_key], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode == 0 and \
+    subprocess.run(["openssl", "pkey", "-in", iam_key, "-pubout", "-out", iam_pub],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+login = FakeMaster(FAKE, extra=("--iam-public-key", iam_pub, "--iam-uid", "dcos-dns"))
+iam_conf = os.path.join(TMP, "iam.json")
+with open(iam_key) as fh, open(iam_conf, "w") as out:
+    json.dump({"scheme": "RS256", "uid": "dcos-dns", "private_key": fh.read(),
+               "login_endpoint": "http://%s/acs/api/v1/auth/login" % login.hostport}, out)
+M5 = StreamMaster(extra=("--iam-uid", "dcos-dns"))
+d5 = daemon([M5.hostport], {"mesosAuthentication": "iam", "IAMConfigFile": iam_conf})
+t.ok(made and d5.wait_log(STREAM_LOADED), "iam: subscribed with the token of a login", d5.logtext())
+t.ok(wait_for(lambda: lookup(d5.port, "_framework._tcp.marathon.mesos", "SRV")[1] ==
+              ["25501 marathon.mesos."], 3), "iam: the state-summary request carried it too")
+t.eq(M5.get("/control/stats")["refused"], 0, "iam: the master refused nothing")
+t.eq([r for r in login.requests() if r[0] == "POST"], [("POST", "/acs/api/v1/auth/login")],
+     "iam: one login")
+d5.stop()
+M5.stop()
+login.stop()
+
 # =============================================================================
 # 7. A leader change through ZooKeeper moves the stream.
 # =============================================================================
-from zkclient import EPHEMERAL, SEQUENTIAL, ZkServer, ZkSession, master_json  # noqa: E402
 
 ZKPORT = free_port()
 zk = ZkServer(ZKPORT)

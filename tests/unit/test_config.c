@@ -40,7 +40,7 @@ static void test_table(void)
 	size_t n = config_keys(&keys);
 	int bad_rows = 0, bad_int = 0, dup = 0;
 
-	is_int(n, 50, "the table has every spec key plus our additions");
+	is_int(n, 52, "the table has every spec key plus our additions");
 	for (size_t i = 0; i < n; i++) {
 		const struct config_key *k = &keys[i];
 		enum config_ctype want;
@@ -136,6 +136,8 @@ static void test_defaults(void)
 	is_int(c.edns_udp_size, 1232, "default ednsUDPSize");
 	is_int(c.tcp_idle_timeout, 10, "default tcpIdleTimeout");
 	is_int(c.tcp_max_connections, 1024, "default tcpMaxConnections");
+	is_int(c.rate_limit, 0, "default rateLimit 0 (off)");
+	is_int(c.rate_limit_slip, 2, "default rateLimitSlip 2");
 	config_clear(&c);
 	ok(c.domain == NULL && c.resolvers.n == 0, "config_clear zeroes");
 	config_clear(&c);
@@ -167,7 +169,8 @@ static void test_every_key(void)
 		"\"IAMConfigFile\": \"/etc/iam.json\", \"stateFile\": \"/var/lib/state.json\",\n"
 		"\"recurseFrom\": [\"10.0.0.0/8\", \"192.168.1.7\", \"2001:DB8::/32\", \"::1/128\"],\n"
 		"\"workers\": 4, \"stateCacheFile\": \"/var/cache/s.json\",\n"
-		"\"ednsUDPSize\": 4096, \"tcpIdleTimeout\": 30, \"tcpMaxConnections\": 100000\n"
+		"\"ednsUDPSize\": 4096, \"tcpIdleTimeout\": 30, \"tcpMaxConnections\": 100000,\n"
+		"\"rateLimit\": 250, \"rateLimitSlip\": 0\n"
 		"}\n";
 	struct config c;
 	struct warnings w;
@@ -244,6 +247,8 @@ static void test_every_key(void)
 	is_int(c.edns_udp_size, 4096, "ednsUDPSize");
 	is_int(c.tcp_idle_timeout, 30, "tcpIdleTimeout");
 	is_int(c.tcp_max_connections, 100000, "tcpMaxConnections");
+	is_int(c.rate_limit, 250, "rateLimit");
+	is_int(c.rate_limit_slip, 0, "rateLimitSlip 0 (drop all)");
 
 	/* output: spec spelling, secret redacted, and it reads back the same */
 	{
@@ -399,6 +404,10 @@ static void test_bad_values(void)
 		{ "\"tcpIdleTimeout\": 3601", "tcpIdleTimeout" },
 		{ "\"tcpMaxConnections\": 0", "tcpMaxConnections" },
 		{ "\"tcpMaxConnections\": 100001", "tcpMaxConnections" },
+		{ "\"rateLimit\": -1", "rateLimit" },
+		{ "\"rateLimit\": 1000001", "rateLimit" },
+		{ "\"rateLimitSlip\": 101", "rateLimitSlip" },
+		{ "\"rateLimitSlip\": -1", "rateLimitSlip" },
 		{ "\"dnson\": 1", "dnson" },
 		{ "\"httpon\": \"true\"", "httpon" },
 		{ "\"externalon\": null, \"recurseon\": \"yes\"", "recurseon" },
