@@ -109,3 +109,9 @@ bench_pid=
 if [ -n "${BENCH_README:-}" ]; then
 	python3 bench/readme.py README.md "$work/results.md"
 fi
+
+# Forwarding overhead (issue 4): through mesos-dnsd to NSD vs straight to NSD.
+if [ -z "${BENCH_ONLY:-}" ]; then
+	echo "bench: forwarding overhead"
+	BUILD="$build" sh bench/forwarding.sh
+fi
