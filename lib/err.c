@@ -1,6 +1,8 @@
 /* lib/err.c -- describe error codes. */
 #include "lib/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *mdns_strerror(int code)
@@ -17,4 +19,15 @@ const char *mdns_strerror(int code)
 			return strerror(-code);
 		return "unknown error";
 	}
+}
+
+void mdns_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
 
 /*
  * Fallible functions return int: 0 (MDNS_EOK) on success, a negative code
@@ -25,6 +26,13 @@ enum {
 	MDNS_ENOLEADER = -1004,	/* state names no leader */
 	MDNS_ECURL    = -1005,	/* transfer failed in libcurl */
 };
+
+/*
+ * Write a printf-style message into a parser's err buffer (errlen bytes);
+ * a NULL or empty buffer is left alone.  The one way modules fill `err`.
+ */
+void mdns_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Describe an error code; returns a static string, never NULL. */
 const char *mdns_strerror(int code);

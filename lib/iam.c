@@ -15,20 +15,6 @@
 
 #define IAM_FILE_MAX (1024 * 1024)
 
-static void iam_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void iam_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- the account file ------------------------------------------------------ */
 
 void iam_account_clear(struct iam_account *a)
@@ -51,7 +37,7 @@ static int iam_field(json_t *root, const char *key, char **dst, char *err, size_
 
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
-		iam_err(err, errlen, "IAM account: \"%s\" is missing or not a non-empty string", key);
+		mdns_set_err(err, errlen, "IAM account: \"%s\" is missing or not a non-empty string", key);
 		return MDNS_EINVAL;
 	}
 	*dst = strdup(json_string_value(v));
@@ -69,9 +55,9 @@ int iam_account_parse(const char *json, size_t len, struct iam_account *out,
 	root = json_loadb(json, len, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		if (root)
-			iam_err(err, errlen, "IAM account: the document is not an object");
+			mdns_set_err(err, errlen, "IAM account: the document is not an object");
 		else
-			iam_err(err, errlen, "IAM account: %s at line %d, column %d", jerr.text,
+			mdns_set_err(err, errlen, "IAM account: %s at line %d, column %d", jerr.text,
 				jerr.line, jerr.column);
 		json_decref(root);
 		return MDNS_EPARSE;
@@ -81,7 +67,7 @@ int iam_account_parse(const char *json, size_t len, struct iam_account *out,
 	    (rc = iam_field(root, "login_endpoint", &out->login_endpoint, err, errlen)) == 0 &&
 	    strncmp(out->login_endpoint, "http://", 7) != 0 &&
 	    strncmp(out->login_endpoint, "https://", 8) != 0) {
-		iam_err(err, errlen, "IAM account: \"login_endpoint\" is not an http(s) URL");
+		mdns_set_err(err, errlen, "IAM account: \"login_endpoint\" is not an http(s) URL");
 		rc = MDNS_EINVAL;
 	}
 	json_decref(root);
@@ -100,7 +86,7 @@ int iam_account_load(const char *path, struct iam_account *out, char *err, size_
 	memset(out, 0, sizeof(*out));
 	if (!f) {
 		rc = -errno;
-		iam_err(err, errlen, "IAMConfigFile %s: %s", path, strerror(errno));
+		mdns_set_err(err, errlen, "IAMConfigFile %s: %s", path, strerror(errno));
 		return rc;
 	}
 	buf = malloc(IAM_FILE_MAX + 1);
@@ -110,14 +96,14 @@ int iam_account_load(const char *path, struct iam_account *out, char *err, size_
 	}
 	n = fread(buf, 1, IAM_FILE_MAX + 1, f);
 	if (ferror(f) || n > IAM_FILE_MAX) {
-		iam_err(err, errlen, "IAMConfigFile %s: %s", path,
+		mdns_set_err(err, errlen, "IAMConfigFile %s: %s", path,
 			ferror(f) ? "read error" : "larger than 1 MiB");
 		rc = ferror(f) ? MDNS_EINVAL : MDNS_ETOOBIG;
 	} else {
 		char why[256];
 		rc = iam_account_parse(buf, n, out, why, sizeof(why));
 		if (rc)
-			iam_err(err, errlen, "IAMConfigFile %s: %s", path, why);
+			mdns_set_err(err, errlen, "IAMConfigFile %s: %s", path, why);
 	}
 	fclose(f);
 	OPENSSL_cleanse(buf, n < IAM_FILE_MAX + 1 ? n : IAM_FILE_MAX + 1);
@@ -240,13 +226,13 @@ int iam_jwt_rs256(const char *uid, long long exp, const char *pem, char **out,
 		goto out;
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	if (!pkey) {
-		iam_err(err, errlen, "IAM private_key: not a readable PEM private key (%s)",
+		mdns_set_err(err, errlen, "IAM private_key: not a readable PEM private key (%s)",
 			ossl_reason(why, sizeof(why)));
 		rc = MDNS_EINVAL;
 		goto out;
 	}
 	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-		iam_err(err, errlen, "IAM private_key: not an RSA key (RS256 needs one)");
+		mdns_set_err(err, errlen, "IAM private_key: not an RSA key (RS256 needs one)");
 		rc = MDNS_EINVAL;
 		goto out;
 	}
@@ -286,11 +272,11 @@ int iam_jwt_rs256(const char *uid, long long exp, const char *pem, char **out,
 	rc = 0;
 	goto out;
 sign_failed:
-	iam_err(err, errlen, "IAM: signing the JWT failed (%s)", ossl_reason(why, sizeof(why)));
+	mdns_set_err(err, errlen, "IAM: signing the JWT failed (%s)", ossl_reason(why, sizeof(why)));
 	rc = MDNS_EINVAL;
 out:
 	if (rc == MDNS_ENOMEM)
-		iam_err(err, errlen, "IAM: out of memory building the JWT");
+		mdns_set_err(err, errlen, "IAM: out of memory building the JWT");
 	ERR_clear_error();
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(pkey);
@@ -323,16 +309,16 @@ int iam_login_reply(const char *body, size_t len, char **token, char *err, size_
 
 	*token = NULL;
 	if (!root)
-		iam_err(err, errlen, "login reply: %s at line %d, column %d", jerr.text, jerr.line,
+		mdns_set_err(err, errlen, "login reply: %s at line %d, column %d", jerr.text, jerr.line,
 			jerr.column);
 	else if (!json_is_string(t) || json_string_length(t) == 0)
-		iam_err(err, errlen, "login reply: no \"token\" string");
+		mdns_set_err(err, errlen, "login reply: no \"token\" string");
 	else {
 		const char *s = json_string_value(t);
 		/* The token goes into an HTTP header: refuse anything that could split it. */
 		for (const char *p = s; *p; p++)
 			if ((unsigned char)*p < 0x21 || *p == 0x7f) {
-				iam_err(err, errlen, "login reply: the token has a control character");
+				mdns_set_err(err, errlen, "login reply: the token has a control character");
 				goto out;
 			}
 		*token = strdup(s);

@@ -13,20 +13,6 @@
 #define MASTERINFO_DEFAULT_PORT 5050
 #define MASTERINFO_MAX_DEPTH 2		/* MasterInfo, then its Address */
 
-static void mi_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void mi_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 void masterinfo_clear(struct masterinfo *mi)
 {
 	if (!mi)
@@ -85,11 +71,11 @@ static int json_str(json_t *obj, const char *key, char **dst, char *err, size_t 
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v)) {
-		mi_err(err, errlen, "MasterInfo JSON: \"%s\" is not a string", key);
+		mdns_set_err(err, errlen, "MasterInfo JSON: \"%s\" is not a string", key);
 		return MDNS_EPARSE;
 	}
 	if (strlen(json_string_value(v)) != json_string_length(v)) {
-		mi_err(err, errlen, "MasterInfo JSON: \"%s\" contains a NUL character", key);
+		mdns_set_err(err, errlen, "MasterInfo JSON: \"%s\" contains a NUL character", key);
 		return MDNS_EPARSE;
 	}
 	free(*dst);
@@ -107,7 +93,7 @@ static int json_int(json_t *obj, const char *key, long long lo, long long hi, in
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		mi_err(err, errlen, "MasterInfo JSON: \"%s\" is not an integer in %lld..%lld",
+		mdns_set_err(err, errlen, "MasterInfo JSON: \"%s\" is not an integer in %lld..%lld",
 		       key, lo, hi);
 		return MDNS_EPARSE;
 	}
@@ -127,12 +113,12 @@ int masterinfo_parse_json(const char *buf, size_t len, struct masterinfo *out,
 	memset(out, 0, sizeof(*out));
 	root = json_loadb(buf, len, JSON_ALLOW_NUL, &jerr);
 	if (!root) {
-		mi_err(err, errlen, "MasterInfo JSON: %s at line %d, column %d", jerr.text,
+		mdns_set_err(err, errlen, "MasterInfo JSON: %s at line %d, column %d", jerr.text,
 		       jerr.line, jerr.column);
 		return MDNS_EPARSE;
 	}
 	if (!json_is_object(root)) {
-		mi_err(err, errlen, "MasterInfo JSON: the document is not an object");
+		mdns_set_err(err, errlen, "MasterInfo JSON: the document is not an object");
 		rc = MDNS_EPARSE;
 		goto out;
 	}
@@ -150,7 +136,7 @@ int masterinfo_parse_json(const char *buf, size_t len, struct masterinfo *out,
 	addr = json_object_get(root, "address");
 	if (addr && !json_is_null(addr)) {
 		if (!json_is_object(addr)) {
-			mi_err(err, errlen, "MasterInfo JSON: \"address\" is not an object");
+			mdns_set_err(err, errlen, "MasterInfo JSON: \"address\" is not an object");
 			rc = MDNS_EPARSE;
 			goto out;
 		}
@@ -211,7 +197,7 @@ static int pb_string(const uint8_t *p, size_t n, char **dst, const char *what,
 	char *s;
 
 	if (memchr(p, 0, n)) {
-		mi_err(err, errlen, "MasterInfo protobuf: %s contains a NUL byte", what);
+		mdns_set_err(err, errlen, "MasterInfo protobuf: %s contains a NUL byte", what);
 		return MDNS_EPARSE;
 	}
 	s = malloc(n + 1);
@@ -234,20 +220,20 @@ static int pb_message(struct pb_reader *r, int depth, struct masterinfo *mi,
 		int rc;
 
 		if (pb_varint(r, &key) != 0) {
-			mi_err(err, errlen, "MasterInfo protobuf: truncated field key");
+			mdns_set_err(err, errlen, "MasterInfo protobuf: truncated field key");
 			return MDNS_EPARSE;
 		}
 		uint64_t field = key >> 3;
 		unsigned wt = (unsigned)(key & 7);
 		if (field == 0 || field > 0x1fffffff) {
-			mi_err(err, errlen, "MasterInfo protobuf: invalid field number %llu",
+			mdns_set_err(err, errlen, "MasterInfo protobuf: invalid field number %llu",
 			       (unsigned long long)field);
 			return MDNS_EPARSE;
 		}
 		switch (wt) {
 		case PB_VARINT:
 			if (pb_varint(r, &v) != 0) {
-				mi_err(err, errlen, "MasterInfo protobuf: field %llu: bad varint",
+				mdns_set_err(err, errlen, "MasterInfo protobuf: field %llu: bad varint",
 				       (unsigned long long)field);
 				return MDNS_EPARSE;
 			}
@@ -256,7 +242,7 @@ static int pb_message(struct pb_reader *r, int depth, struct masterinfo *mi,
 		case PB_FIXED32: {
 			size_t w = wt == PB_FIXED64 ? 8 : 4;
 			if ((size_t)(r->end - r->p) < w) {
-				mi_err(err, errlen, "MasterInfo protobuf: field %llu: truncated",
+				mdns_set_err(err, errlen, "MasterInfo protobuf: field %llu: truncated",
 				       (unsigned long long)field);
 				return MDNS_EPARSE;
 			}
@@ -265,7 +251,7 @@ static int pb_message(struct pb_reader *r, int depth, struct masterinfo *mi,
 		}
 		case PB_LEN:
 			if (pb_varint(r, &n) != 0 || n > (uint64_t)(r->end - r->p)) {
-				mi_err(err, errlen, "MasterInfo protobuf: field %llu: length past the end",
+				mdns_set_err(err, errlen, "MasterInfo protobuf: field %llu: length past the end",
 				       (unsigned long long)field);
 				return MDNS_EPARSE;
 			}
@@ -273,7 +259,7 @@ static int pb_message(struct pb_reader *r, int depth, struct masterinfo *mi,
 			r->p += n;
 			break;
 		default:
-			mi_err(err, errlen, "MasterInfo protobuf: field %llu: unsupported wire type %u",
+			mdns_set_err(err, errlen, "MasterInfo protobuf: field %llu: unsupported wire type %u",
 			       (unsigned long long)field, wt);
 			return MDNS_EPARSE;
 		}
@@ -330,7 +316,7 @@ int masterinfo_parse_pb(const uint8_t *buf, size_t len, struct masterinfo *out,
 	if (!buf && len)
 		return MDNS_EINVAL;
 	if (len == 0) {
-		mi_err(err, errlen, "MasterInfo protobuf: empty node");
+		mdns_set_err(err, errlen, "MasterInfo protobuf: empty node");
 		return MDNS_EPARSE;
 	}
 	rc = pb_message(&r, 0, out, err, errlen);

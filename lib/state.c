@@ -13,20 +13,6 @@
 
 /* ---- small helpers --------------------------------------------------- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 
 
 /*
@@ -464,11 +450,11 @@ int state_parse(const char *json, size_t len, struct mesos_state **out,
 	if (err && errlen)
 		err[0] = '\0';
 	if (!json) {
-		set_err(err, errlen, "no state document");
+		mdns_set_err(err, errlen, "no state document");
 		return MDNS_EPARSE;
 	}
 	if (len > STATE_MAX_BYTES) {
-		set_err(err, errlen, "state document of %zu bytes is over the %u byte limit",
+		mdns_set_err(err, errlen, "state document of %zu bytes is over the %u byte limit",
 			len, (unsigned)STATE_MAX_BYTES);
 		return MDNS_ETOOBIG;
 	}

@@ -167,20 +167,6 @@ struct statemodel {
 	int subscribed;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void task_free(struct sm_task *st)
 {
 	if (!st)
@@ -353,7 +339,7 @@ static int update_task(struct statemodel *m, const json_t *ev, int *touched, cha
 	int rc = 0;
 
 	if (!fwid || !tid) {
-		set_err(err, errlen, "TASK_UPDATED without framework_id.value or "
+		mdns_set_err(err, errlen, "TASK_UPDATED without framework_id.value or "
 			"status.task_id.value");
 		return MDNS_EPARSE;
 	}
@@ -366,7 +352,7 @@ static int update_task(struct statemodel *m, const json_t *ev, int *touched, cha
 	if (!st) {
 		/* Terminal tasks left the model already; anything else was missed. */
 		if (!state_terminal(state)) {
-			set_err(err, errlen, "TASK_UPDATED to %.32s for task %.200s, which the "
+			mdns_set_err(err, errlen, "TASK_UPDATED to %.32s for task %.200s, which the "
 				"snapshot and events did not add", state ? state : "(no state)", tid);
 			rc = MDNS_ENOENT;
 		}
@@ -496,7 +482,7 @@ static int load_snapshot(struct statemodel *m, const json_t *sub, struct statemo
 	int rc;
 
 	if (!json_is_object(gs)) {
-		set_err(err, errlen, "SUBSCRIBED without a get_state object");
+		mdns_set_err(err, errlen, "SUBSCRIBED without a get_state object");
 		return MDNS_EPARSE;
 	}
 	model_clear(m);
@@ -527,7 +513,7 @@ static int apply_event(struct statemodel *m, const json_t *ev, struct statemodel
 	const json_t *body;
 
 	if (!type) {
-		set_err(err, errlen, "event without a \"type\" string");
+		mdns_set_err(err, errlen, "event without a \"type\" string");
 		return MDNS_EPARSE;
 	}
 	eff->events++;
@@ -538,7 +524,7 @@ static int apply_event(struct statemodel *m, const json_t *ev, struct statemodel
 		return load_snapshot(m, json_object_get(ev, "subscribed"), eff, err, errlen);
 	}
 	if (!m->subscribed) {
-		set_err(err, errlen, "%.40s event before SUBSCRIBED", type);
+		mdns_set_err(err, errlen, "%.40s event before SUBSCRIBED", type);
 		return MDNS_EPARSE;
 	}
 	if (strcmp(type, "TASK_ADDED") == 0)
@@ -614,18 +600,18 @@ int statemodel_apply(struct statemodel *m, enum statemodel_input kind, const cha
 	root = json_loadb(text, len, 0, &jerr);
 	if (!root) {
 		if (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]) {
-			set_err(err, errlen, "out of memory parsing %s",
+			mdns_set_err(err, errlen, "out of memory parsing %s",
 				kind == STATEMODEL_EVENT ? "an event" : "the state summary");
 			return MDNS_ENOMEM;
 		}
-		set_err(err, errlen, "%s is not valid JSON: line %d column %d: %s",
+		mdns_set_err(err, errlen, "%s is not valid JSON: line %d column %d: %s",
 			kind == STATEMODEL_EVENT ? "event" : "state summary",
 			jerr.line, jerr.column, jerr.text);
 		return MDNS_EPARSE;
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		set_err(err, errlen, "%s is not a JSON object",
+		mdns_set_err(err, errlen, "%s is not a JSON object",
 			kind == STATEMODEL_EVENT ? "event" : "state summary");
 		return MDNS_EPARSE;
 	}
@@ -637,7 +623,7 @@ int statemodel_apply(struct statemodel *m, enum statemodel_input kind, const cha
 		rc = apply_event(m, root, eff, err, errlen);
 	}
 	if (rc == MDNS_ENOMEM)
-		set_err(err, errlen, "out of memory applying an event");
+		mdns_set_err(err, errlen, "out of memory applying an event");
 	json_decref(root);
 	return rc;
 }

@@ -81,20 +81,6 @@ struct sax {
 	int nul;		/* a string held a NUL (rejected, as jansson does) */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int iplist_push(struct iplist *l, const struct ipaddr *a)
 {
 	if (l->n == 0 || (l->n & (l->n - 1)) == 0) {
@@ -730,23 +716,23 @@ static int finish_leader(struct sax *x, char *err, size_t errlen)
 	int rc;
 
 	if (!x->leader_seen) {
-		set_err(err, errlen, "state has no \"leader\" (expected \"master@ip:port\"); "
+		mdns_set_err(err, errlen, "state has no \"leader\" (expected \"master@ip:port\"); "
 			"is this a master's /master/state?");
 		return MDNS_ENOLEADER;
 	}
 	if (x->leader_type != 0) {
-		set_err(err, errlen, "\"leader\" is %s, expected a string \"master@ip:port\"",
+		mdns_set_err(err, errlen, "\"leader\" is %s, expected a string \"master@ip:port\"",
 			x->leader_type_name);
 		return MDNS_ENOLEADER;
 	}
 	if (!x->leader[0]) {
-		set_err(err, errlen, "\"leader\" is empty: the master knows no leader "
+		mdns_set_err(err, errlen, "\"leader\" is empty: the master knows no leader "
 			"(election in progress?)");
 		return MDNS_ENOLEADER;
 	}
 	rc = state_parse_pid(x->leader, &x->st->leader);
 	if (rc == MDNS_ENOMEM) {
-		set_err(err, errlen, "out of memory parsing \"leader\"");
+		mdns_set_err(err, errlen, "out of memory parsing \"leader\"");
 		return rc;
 	}
 	if (rc) {
@@ -754,7 +740,7 @@ static int finish_leader(struct sax *x, char *err, size_t errlen)
 		for (i = 0; x->leader[i] && i < 64; i++)
 			buf[i] = (x->leader[i] >= 0x20 && x->leader[i] < 0x7f) ? x->leader[i] : '?';
 		buf[i] = 0;
-		set_err(err, errlen, "\"leader\" \"%s%s\" is not a pid like \"master@ip:port\"",
+		mdns_set_err(err, errlen, "\"leader\" \"%s%s\" is not a pid like \"master@ip:port\"",
 			buf, x->leader[i] ? "..." : "");
 		return MDNS_ENOLEADER;
 	}
@@ -772,14 +758,14 @@ int statesax_parse(const char *json, size_t len, struct mesos_state **out,
 	x = calloc(1, sizeof(*x));
 	if (!x || !(x->st = calloc(1, sizeof(*x->st)))) {
 		free(x);
-		set_err(err, errlen, "out of memory");
+		mdns_set_err(err, errlen, "out of memory");
 		return MDNS_ENOMEM;
 	}
 	x->status.healthy = -1;
 	h = yajl_alloc(&callbacks, NULL, x);
 	if (!h) {
 		rc = MDNS_ENOMEM;
-		set_err(err, errlen, "out of memory");
+		mdns_set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	yajl_status ys = yajl_parse(h, (const unsigned char *)json, len);
@@ -787,13 +773,13 @@ int statesax_parse(const char *json, size_t len, struct mesos_state **out,
 		ys = yajl_complete_parse(h);
 	if (x->oom) {
 		rc = MDNS_ENOMEM;
-		set_err(err, errlen, "out of memory building the state model");
+		mdns_set_err(err, errlen, "out of memory building the state model");
 	} else if (x->nul) {
 		rc = MDNS_EPARSE;
-		set_err(err, errlen, "state is not valid JSON: a string holds a NUL character");
+		mdns_set_err(err, errlen, "state is not valid JSON: a string holds a NUL character");
 	} else if (x->toodeep) {
 		rc = MDNS_EPARSE;
-		set_err(err, errlen, "state is nested more than %d levels deep", SAX_MAX_DEPTH);
+		mdns_set_err(err, errlen, "state is nested more than %d levels deep", SAX_MAX_DEPTH);
 	} else if (ys != yajl_status_ok) {
 		size_t line, col, off = yajl_get_bytes_consumed(h);
 		unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)json, len);
@@ -810,14 +796,14 @@ int statesax_parse(const char *json, size_t len, struct mesos_state **out,
 			yajl_free_error(h, msg);
 		line_col(json, off < len ? off : len, &line, &col);
 		rc = MDNS_EPARSE;
-		set_err(err, errlen, "state is not valid JSON: line %zu column %zu: %s", line, col,
+		mdns_set_err(err, errlen, "state is not valid JSON: line %zu column %zu: %s", line, col,
 			text);
 	} else if (!x->root) {
 		rc = MDNS_EPARSE;
-		set_err(err, errlen, "state is empty, expected a JSON object");
+		mdns_set_err(err, errlen, "state is empty, expected a JSON object");
 	} else if (strcmp(x->root, "an object") != 0) {
 		rc = MDNS_EPARSE;
-		set_err(err, errlen, "state is %s, expected a JSON object with "
+		mdns_set_err(err, errlen, "state is %s, expected a JSON object with "
 			"\"leader\", \"slaves\" and \"frameworks\"", x->root);
 	} else {
 		rc = finish_leader(x, err, errlen);

@@ -46,20 +46,6 @@ void stream_framer_clear(struct stream_framer *fr)
 	fr->in_body = 0;
 }
 
-static void framer_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void framer_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The length line is complete: check it and get ready for the record's bytes. */
 static int framer_start_record(struct stream_framer *fr, char *err, size_t errlen)
 {
@@ -67,20 +53,20 @@ static int framer_start_record(struct stream_framer *fr, char *err, size_t errle
 	unsigned long long want = 0;
 
 	if (fr->hlen == 0) {
-		framer_err(err, errlen, "RecordIO: empty length line");
+		mdns_set_err(err, errlen, "RecordIO: empty length line");
 		return MDNS_EPARSE;
 	}
 	for (size_t i = 0; i < fr->hlen; i++) {
 		unsigned d = (unsigned)(fr->hdr[i] - '0');
 		if (want > (~0ULL - d) / 10) {
-			framer_err(err, errlen, "RecordIO: record length out of range");
+			mdns_set_err(err, errlen, "RecordIO: record length out of range");
 			return MDNS_ETOOBIG;
 		}
 		want = want * 10 + d;
 	}
 	fr->hlen = 0;
 	if (want > bound) {
-		framer_err(err, errlen, "RecordIO: a %s record of %llu bytes is over the %zu byte limit",
+		mdns_set_err(err, errlen, "RecordIO: a %s record of %llu bytes is over the %zu byte limit",
 			   fr->records == 0 ? "first" : "", want, bound);
 		return MDNS_ETOOBIG;
 	}
@@ -115,7 +101,7 @@ int stream_framer_feed(struct stream_framer *fr, const char *data, size_t len,
 			} else if (c >= '0' && c <= '9' && fr->hlen < 20) {
 				fr->hdr[fr->hlen++] = c;
 			} else {
-				framer_err(err, errlen, "RecordIO: byte 0x%02x where a record length "
+				mdns_set_err(err, errlen, "RecordIO: byte 0x%02x where a record length "
 					   "belongs", (unsigned char)c);
 				return MDNS_EPARSE;
 			}
