@@ -39,6 +39,9 @@ FUZZ_REPLAY := $(FUZZ_SRC:%.c=$(BUILD)/%-replay)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
+# Object files are intermediates of pattern rules; keep them so rebuilds are incremental.
+.SECONDARY:
+
 .PHONY: all deps test test-unit test-asan fuzz run clean install
 
 all: $(DEPS_STAMP) mesos-dnsd
