@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #define DNAME_MAXLEN 255	/* wire length, root label included */
+#define DNAME_TEXT_MAX 1024	/* presentation text of any name, escapes included */
 
 /*
  * Text (dots between labels, optional trailing dot, "" or "." for the root)

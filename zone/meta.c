@@ -7,6 +7,7 @@
 
 #include "lib/err.h"
 #include "zone/arena.h"
+#include "zone/dname.h"
 #include "zone/zone.h"
 
 struct zone_meta *zone_meta_new(void)
@@ -28,6 +29,7 @@ void zone_meta_free(struct zone_meta *m)
 	if (!m)
 		return;
 	arena_free(m->arena);
+	free(m->itab);
 	free(m->frameworks);
 	free(m->tasks);
 	free(m->records);
@@ -89,29 +91,70 @@ void zone_meta_task_end(struct zone_meta *m)
 	m->in_task = 0;
 }
 
+/* The arena copy of s (len bytes, NUL added), shared by equal strings; NULL on no memory. */
+static const char *intern(struct zone_meta *m, const char *s, size_t len)
+{
+	if (m->nitab * 2 >= m->itabsize) {
+		size_t ns = m->itabsize ? m->itabsize * 2 : 4096;
+		const char **nt = calloc(ns, sizeof(*nt));
+		if (!nt)
+			return NULL;
+		for (size_t i = 0; i < m->itabsize; i++) {
+			if (!m->itab[i])
+				continue;
+			uint64_t h = 0xcbf29ce484222325ULL;
+			for (const char *p = m->itab[i]; *p; p++)
+				h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+			size_t j = h & (ns - 1);
+			while (nt[j])
+				j = (j + 1) & (ns - 1);
+			nt[j] = m->itab[i];
+		}
+		free(m->itab);
+		m->itab = nt;
+		m->itabsize = ns;
+	}
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	size_t j = h & (m->itabsize - 1);
+	for (; m->itab[j]; j = (j + 1) & (m->itabsize - 1))
+		if (strncmp(m->itab[j], s, len) == 0 && m->itab[j][len] == '\0')
+			return m->itab[j];
+	char *c = arena_bytes(m->arena, s, len + 1);
+	if (!c)
+		return NULL;
+	c[len] = '\0';
+	m->itab[j] = c;
+	m->nitab++;
+	return c;
+}
+
 int zone_meta_record(struct zone_meta *m, const char *owner, uint16_t type, const char *host)
 {
+	char name[DNAME_TEXT_MAX + 2], data[DNAME_TEXT_MAX + 16];
+
 	if (!m->in_task)
 		return 0;
 	if (grow((void **)&m->records, m->nrecords, &m->caprecords, sizeof(*m->records)) != 0)
 		return MDNS_ENOMEM;
-	size_t ol = strlen(owner);
+	size_t ol = strlen(owner), dl = strlen(host);
 	while (ol && owner[ol - 1] == '.')
 		ol--;
-	char *name = arena_alloc(m->arena, ol + 2);
-	char *data = arena_strdup(m->arena, host);
-	if (!name || !data)
-		return MDNS_ENOMEM;
+	if (ol + 1 >= sizeof(name) || dl >= sizeof(data))
+		return 0;	/* longer than any name in a zone: nothing to list */
 	for (size_t i = 0; i < ol; i++)
 		name[i] = (char)tolower((unsigned char)owner[i]);
 	name[ol] = '.';
-	name[ol + 1] = '\0';
-	for (char *p = data; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	struct zone_meta_record *r = &m->records[m->nrecords++];
-	r->name = name;
-	r->host = data;
+	for (size_t i = 0; i < dl; i++)
+		data[i] = (char)tolower((unsigned char)host[i]);
+	struct zone_meta_record *r = &m->records[m->nrecords];
+	r->name = intern(m, name, ol + 1);
+	r->host = intern(m, data, dl);
+	if (!r->name || !r->host)
+		return MDNS_ENOMEM;
 	r->type = type;
+	m->nrecords++;
 	m->tasks[m->ntasks - 1].n++;
 	return 0;
 }
@@ -133,6 +176,9 @@ void zone_meta_finish(struct zone_meta *m)
 	size_t out = 0;
 
 	m->in_task = 0;
+	free(m->itab);	/* the strings stay; only the building index goes */
+	m->itab = NULL;
+	m->itabsize = m->nitab = 0;
 	/* Tasks own consecutive runs of records in order, so compacting in place
 	 * only ever moves records towards the front. */
 	for (size_t i = 0; i < m->ntasks; i++) {

@@ -44,6 +44,10 @@ struct zone_meta {
 	struct zone_meta_record *records;
 	size_t nrecords, caprecords;
 	int in_task;		/* building: records go to the last task */
+	/* building: record names and data interned (an app's name repeats for
+	 * every instance), so each distinct string is stored once */
+	const char **itab;	/* open addressing, NULL = empty */
+	size_t itabsize, nitab;	/* itabsize a power of two */
 };
 
 /* An empty meta; NULL on out of memory.  Free with zone_meta_free. */
