@@ -285,45 +285,6 @@ static int parse_question(const uint8_t *q, size_t qlen, struct query *pq)
 }
 
 /*
- * Skip a possibly compressed name at *offp (additional section).  Pointers
- * must point backwards into the body, so pointer-only cycles are impossible,
- * and the decoded length is bounded by 255, so label cycles end too.  Sets
- * *is_root when the name is the root; -1 when malformed.
- */
-static int skip_name(const uint8_t *q, size_t qlen, size_t *offp, int *is_root)
-{
-	size_t off = *offp, end = 0, total = 0;
-
-	for (;;) {
-		if (off >= qlen)
-			return -1;
-		uint8_t c = q[off];
-		if ((c & 0xc0) == 0xc0) {
-			if (qlen - off < 2)
-				return -1;
-			size_t t = (size_t)(c & 0x3f) << 8 | q[off + 1];
-			if (t < HDR_LEN || t >= off)
-				return -1;
-			if (!end)
-				end = off + 2;
-			off = t;
-			continue;
-		}
-		if (c & 0xc0)
-			return -1;	/* 0x40 / 0x80 label types */
-		total += c + 1u;
-		if (total > DNAME_MAXLEN)
-			return -1;
-		if (c == 0)
-			break;
-		off += c + 1u;
-	}
-	*offp = end ? end : off + 1;
-	*is_root = total == 1;
-	return 0;
-}
-
-/*
  * The additional section: every record must be whole; at most one OPT, with
  * the root as owner and well-formed options.  Anything after the last record
  * is ignored.  -1 when malformed.
@@ -335,7 +296,7 @@ static int parse_additional(const uint8_t *q, size_t qlen, struct query *pq)
 	/* An IXFR's authority record (checked by the caller) comes first. */
 	for (unsigned i = 0; i < (unsigned)pq->nscount + pq->arcount; i++) {
 		int root;
-		if (skip_name(q, qlen, &off, &root) || qlen - off < 10)
+		if (dname_skip(q, qlen, &off, &root) || qlen - off < 10)
 			return -1;
 		uint16_t type = get16(q + off);
 		uint16_t rdlen = get16(q + off + 8);

@@ -124,3 +124,37 @@ int dname_under(const uint8_t *name, size_t namelen, const uint8_t *apex, size_t
 		return -1;
 	return (int)off;
 }
+
+int dname_skip(const uint8_t *msg, size_t end, size_t *offp, int *is_root)
+{
+	size_t off = *offp, next = 0, total = 0;
+
+	for (;;) {
+		if (off >= end)
+			return -1;
+		uint8_t c = msg[off];
+		if ((c & 0xc0) == 0xc0) {
+			if (end - off < 2)
+				return -1;
+			size_t t = (size_t)(c & 0x3f) << 8 | msg[off + 1];
+			if (t < 12 || t >= off)
+				return -1;
+			if (!next)
+				next = off + 2;
+			off = t;
+			continue;
+		}
+		if (c & 0xc0)
+			return -1;	/* 0x40 / 0x80 label types */
+		total += c + 1u;
+		if (total > DNAME_MAXLEN)
+			return -1;
+		if (c == 0)
+			break;
+		off += c + 1u;
+	}
+	*offp = next ? next : off + 1;
+	if (is_root)
+		*is_root = total == 1;
+	return 0;
+}

@@ -21,6 +21,15 @@ size_t dname_from_text(const char *text, uint8_t *out);
  */
 char *dname_to_text(const uint8_t *wire, char *buf, size_t len);
 
+/*
+ * Step over a possibly compressed name in a message at *offp, within
+ * [0, end).  Pointers must point backwards and past the 12-byte header, so
+ * pointer cycles are impossible, and the decoded name stays within 255
+ * bytes.  On success *offp is just past the name and, when is_root is not
+ * NULL, *is_root says whether it was the root.  -1 when malformed.
+ */
+int dname_skip(const uint8_t *msg, size_t end, size_t *offp, int *is_root);
+
 /* Number of labels, root excluded. */
 unsigned dname_labels(const uint8_t *wire);
 

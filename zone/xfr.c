@@ -91,49 +91,12 @@ int xfr_is_request(const uint8_t *q, size_t qlen)
 	return t == RR_AXFR || t == RR_IXFR;
 }
 
-/*
- * Skip a possibly compressed name at *offp within [0, end).  Pointers must
- * point backwards into the body; decoded names stay within 255 bytes.
- * -1 when malformed.
- */
-static int skip_name(const uint8_t *q, size_t end, size_t *offp)
-{
-	size_t off = *offp, next = 0, total = 0;
-
-	for (;;) {
-		if (off >= end)
-			return -1;
-		uint8_t c = q[off];
-		if ((c & 0xc0) == 0xc0) {
-			if (end - off < 2)
-				return -1;
-			size_t t = (size_t)(c & 0x3f) << 8 | q[off + 1];
-			if (t < HDR_LEN || t >= off)
-				return -1;
-			if (!next)
-				next = off + 2;
-			off = t;
-			continue;
-		}
-		if (c & 0xc0)
-			return -1;
-		total += c + 1u;
-		if (total > DNAME_MAXLEN)
-			return -1;
-		if (c == 0)
-			break;
-		off += c + 1u;
-	}
-	*offp = next ? next : off + 1;
-	return 0;
-}
-
 /* The serial of the SOA in an IXFR's authority section; -1 when there is none. */
 static int ixfr_client_serial(const uint8_t *q, size_t qlen, size_t qend, uint32_t *serial)
 {
 	size_t off = qend;
 
-	if (get16(q + 8) != 1 || skip_name(q, qlen, &off) || qlen - off < 10)
+	if (get16(q + 8) != 1 || dname_skip(q, qlen, &off, NULL) || qlen - off < 10)
 		return -1;
 	uint16_t type = get16(q + off);
 	uint16_t rdlen = get16(q + off + 8);
@@ -141,7 +104,7 @@ static int ixfr_client_serial(const uint8_t *q, size_t qlen, size_t qend, uint32
 	if (type != RR_SOA || rdlen > qlen - off)
 		return -1;
 	size_t end = off + rdlen;
-	if (skip_name(q, end, &off) || skip_name(q, end, &off) || end - off < 20)
+	if (dname_skip(q, end, &off, NULL) || dname_skip(q, end, &off, NULL) || end - off < 20)
 		return -1;
 	*serial = get32(q + off);
 	return 0;
