@@ -23,6 +23,7 @@ import tempfile
 import time
 
 import harness
+from upstreams import ServerProcess
 from harness import (Daemon, Msg, Tap, build_dir, dig, dig_batch, free_port, make_query,
                      recv_exact, tcp_connect, wait_for, wire_name)
 
@@ -67,23 +68,7 @@ def write_state(doc):
 
 
 # ---- secondaries -----------------------------------------------------------------------
-class Secondary:
-    def logtext(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
+class Secondary(ServerProcess):
     def serial(self, zone):
         r = dig(self.port, zone, "SOA", timeout=1)
         soa = r.data("ANSWER", "SOA")

@@ -25,8 +25,32 @@ def _track(proc):
     harness._procs.append(proc)  # killed by harness's exit hook if still running
 
 
+# ---- a server process started by a test ----------------------------------------
+class ServerProcess:
+    """What every server a test runs has: a log file and a stop that waits,
+    then kills.  Subclasses set self.proc and self.log_path."""
+
+    stop_wait = 5
+
+    def logtext(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(self.stop_wait)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 # ---- NSD ------------------------------------------------------------------------
-class Nsd:
+class Nsd(ServerProcess):
     """NSD on ip:port (port 0: a free one) serving zones {origin: records text}.
 
     The records text is a master file body without $ORIGIN/SOA: both are added."""
@@ -76,25 +100,9 @@ class Nsd:
     def addr(self):
         return ("[%s]:%d" if ":" in self.ip else "%s:%d") % (self.ip, self.port)
 
-    def logtext(self):
-        try:
-            with open(self.log_path) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
 
 # ---- BIND -----------------------------------------------------------------------
-class Named:
+class Named(ServerProcess):
     """named -g with a config body; DIR in body is replaced by its directory and
     PORT by the port it listens on (127.0.0.1)."""
 
@@ -115,21 +123,13 @@ class Named:
             self.stop()
             raise OSError("named did not start:\n" + self.logtext()[-3000:])
 
-    def logtext(self):
-        with open(self.log_path) as f:
-            return f.read()
+    stop_wait = 10
 
     def running(self):
         return any(line.endswith(" running") for line in self.logtext().splitlines())
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().stop()
         self.log.close()
 
 
