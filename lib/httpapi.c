@@ -393,10 +393,12 @@ static json_t *do_enumerate(void)
 
 			for (size_t r = tk->first; recs && r < tk->first + tk->n; r++) {
 				const struct zone_meta_record *rec = &m->records[r];
-				json_array_append_new(recs, json_pack("{s:s, s:s, s:s}",
-								      "name", rec->name,
-								      "host", rec->host, "rtype",
-								      zone_meta_type_name(rec->type)));
+				char name[DNAME_TEXT_MAX + 2], host[DNAME_TEXT_MAX + 16];
+				json_array_append_new(recs, json_pack(
+					"{s:s, s:s, s:s}",
+					"name", zone_meta_name(rec, name, sizeof(name)),
+					"host", zone_meta_host(rec, host, sizeof(host)),
+					"rtype", zone_meta_type_name(rec->type)));
 			}
 			json_array_append_new(tasks, json_pack("{s:s, s:s, s:o*}", "name", tk->name,
 								"id", tk->id, "records", recs));

@@ -487,8 +487,11 @@ static void *builder_main(void *arg)
 		job->serial_floor = r->serial_floor;
 		run_job(job->cfg, r->hosts, &r->cache_hash, job);
 		/* The parser's many small blocks are free now: hand their pages
-		 * back so steady memory is the zone, not the last parse's peak. */
-		malloc_trim(0);
+		 * back so steady memory is the zone, not the last parse's peak.
+		 * Stream events parse next to nothing: trimming after each would
+		 * only make the next build fault the same pages in again. */
+		if (!job->model || job->eff.subscribed)
+			malloc_trim(0);
 		pthread_mutex_lock(&r->mu);
 		for (tail = &r->done; *tail; tail = &(*tail)->qnext)
 			;

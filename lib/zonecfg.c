@@ -21,6 +21,7 @@ void zonecfg_params(const struct config *cfg, struct zone_params *p)
 	p->recurse_on = cfg->recurse_on;
 	p->set_tc = cfg->set_truncate_bit;
 	p->edns_max = cfg->edns_udp_size;
+	p->no_history = cfg->transfer_to.n == 0;
 }
 
 void zonecfg_records(const struct config *cfg, struct records_config *rc)

@@ -1,7 +1,8 @@
 /* zone/meta.c -- which framework and task each task record came from (/v1/enumerate). */
 #include "zone/meta.h"
 
-#include <ctype.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +30,6 @@ void zone_meta_free(struct zone_meta *m)
 	if (!m)
 		return;
 	arena_free(m->arena);
-	free(m->itab);
 	free(m->frameworks);
 	free(m->tasks);
 	free(m->records);
@@ -91,70 +91,18 @@ void zone_meta_task_end(struct zone_meta *m)
 	m->in_task = 0;
 }
 
-/* The arena copy of s (len bytes, NUL added), shared by equal strings; NULL on no memory. */
-static const char *intern(struct zone_meta *m, const char *s, size_t len)
+int zone_meta_record(struct zone_meta *m, const uint8_t *owner, uint16_t type,
+		     const uint8_t *rdata, uint16_t rdlen)
 {
-	if (m->nitab * 2 >= m->itabsize) {
-		size_t ns = m->itabsize ? m->itabsize * 2 : 4096;
-		const char **nt = calloc(ns, sizeof(*nt));
-		if (!nt)
-			return NULL;
-		for (size_t i = 0; i < m->itabsize; i++) {
-			if (!m->itab[i])
-				continue;
-			uint64_t h = 0xcbf29ce484222325ULL;
-			for (const char *p = m->itab[i]; *p; p++)
-				h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-			size_t j = h & (ns - 1);
-			while (nt[j])
-				j = (j + 1) & (ns - 1);
-			nt[j] = m->itab[i];
-		}
-		free(m->itab);
-		m->itab = nt;
-		m->itabsize = ns;
-	}
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-	size_t j = h & (m->itabsize - 1);
-	for (; m->itab[j]; j = (j + 1) & (m->itabsize - 1))
-		if (strncmp(m->itab[j], s, len) == 0 && m->itab[j][len] == '\0')
-			return m->itab[j];
-	char *c = arena_bytes(m->arena, s, len + 1);
-	if (!c)
-		return NULL;
-	c[len] = '\0';
-	m->itab[j] = c;
-	m->nitab++;
-	return c;
-}
-
-int zone_meta_record(struct zone_meta *m, const char *owner, uint16_t type, const char *host)
-{
-	char name[DNAME_TEXT_MAX + 2], data[DNAME_TEXT_MAX + 16];
-
 	if (!m->in_task)
 		return 0;
 	if (grow((void **)&m->records, m->nrecords, &m->caprecords, sizeof(*m->records)) != 0)
 		return MDNS_ENOMEM;
-	size_t ol = strlen(owner), dl = strlen(host);
-	while (ol && owner[ol - 1] == '.')
-		ol--;
-	if (ol + 1 >= sizeof(name) || dl >= sizeof(data))
-		return 0;	/* longer than any name in a zone: nothing to list */
-	for (size_t i = 0; i < ol; i++)
-		name[i] = (char)tolower((unsigned char)owner[i]);
-	name[ol] = '.';
-	for (size_t i = 0; i < dl; i++)
-		data[i] = (char)tolower((unsigned char)host[i]);
-	struct zone_meta_record *r = &m->records[m->nrecords];
-	r->name = intern(m, name, ol + 1);
-	r->host = intern(m, data, dl);
-	if (!r->name || !r->host)
-		return MDNS_ENOMEM;
+	struct zone_meta_record *r = &m->records[m->nrecords++];
+	r->name = owner;
+	r->rdata = rdata;
+	r->rdlen = rdlen;
 	r->type = type;
-	m->nrecords++;
 	m->tasks[m->ntasks - 1].n++;
 	return 0;
 }
@@ -162,13 +110,19 @@ int zone_meta_record(struct zone_meta *m, const char *owner, uint16_t type, cons
 static int record_cmp(const void *x, const void *y)
 {
 	const struct zone_meta_record *a = x, *b = y;
-	int c = strcmp(a->name, b->name);
 
-	if (c)
-		return c;
+	if (a->name != b->name) {	/* the zone interns owners: equal names, one pointer */
+		size_t la = dname_len(a->name), lb = dname_len(b->name);
+		int c = memcmp(a->name, b->name, la < lb ? la : lb);
+		if (c)
+			return c;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+	}
 	if (a->type != b->type)
 		return a->type < b->type ? -1 : 1;
-	return strcmp(a->host, b->host);
+	int c = memcmp(a->rdata, b->rdata, a->rdlen < b->rdlen ? a->rdlen : b->rdlen);
+	return c ? c : (int)a->rdlen - (int)b->rdlen;
 }
 
 void zone_meta_finish(struct zone_meta *m)
@@ -176,9 +130,6 @@ void zone_meta_finish(struct zone_meta *m)
 	size_t out = 0;
 
 	m->in_task = 0;
-	free(m->itab);	/* the strings stay; only the building index goes */
-	m->itab = NULL;
-	m->itabsize = m->nitab = 0;
 	/* Tasks own consecutive runs of records in order, so compacting in place
 	 * only ever moves records towards the front. */
 	for (size_t i = 0; i < m->ntasks; i++) {
@@ -201,6 +152,27 @@ void zone_meta_finish(struct zone_meta *m)
 		out += n;
 	}
 	m->nrecords = out;
+}
+
+char *zone_meta_name(const struct zone_meta_record *r, char *buf, size_t len)
+{
+	return dname_to_text(r->name, buf, len);
+}
+
+char *zone_meta_host(const struct zone_meta_record *r, char *buf, size_t len)
+{
+	char target[DNAME_TEXT_MAX + 2];
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if ((r->type == RR_A && r->rdlen == 4) || (r->type == RR_AAAA && r->rdlen == 16)) {
+		inet_ntop(r->type == RR_A ? AF_INET : AF_INET6, r->rdata, buf, (socklen_t)len);
+	} else if (r->type == RR_SRV && r->rdlen > 6) {
+		dname_to_text(r->rdata + 6, target, sizeof(target));
+		snprintf(buf, len, "%s:%u", target, (unsigned)(r->rdata[4] << 8 | r->rdata[5]));
+	}
+	return buf;
 }
 
 const char *zone_meta_type_name(uint16_t type)

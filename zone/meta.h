@@ -11,15 +11,17 @@
  * set) and hands it to the zone builder, so it is published, and freed,
  * together with its zone.  Pure data: no I/O.
  *
- * Strings are lower-case presentation text: names absolute with the
- * trailing dot ("nginx.marathon.mesos."), A/AAAA data the address, SRV data
- * "target.:port" as mesos-dns writes it.  Framework and task names and ids are
- * kept as the state spelled them.
+ * A record is the zone's own owner name and rdata (wire format, lower
+ * case, in the zone's arena: nothing is copied, so the index costs 24 bytes
+ * a record and no formatting at build time); zone_meta_name and
+ * zone_meta_host write them as mesos-dns does when /v1/enumerate asks.
+ * Framework and task names and ids are kept as the state spelled them.
  */
 
 struct zone_meta_record {
-	const char *name;
-	const char *host;
+	const uint8_t *name;	/* wire owner */
+	const uint8_t *rdata;
+	uint16_t rdlen;
 	uint16_t type;		/* RR_A, RR_AAAA or RR_SRV */
 };
 
@@ -44,10 +46,6 @@ struct zone_meta {
 	struct zone_meta_record *records;
 	size_t nrecords, caprecords;
 	int in_task;		/* building: records go to the last task */
-	/* building: record names and data interned (an app's name repeats for
-	 * every instance), so each distinct string is stored once */
-	const char **itab;	/* open addressing, NULL = empty */
-	size_t itabsize, nitab;	/* itabsize a power of two */
 };
 
 /* An empty meta; NULL on out of memory.  Free with zone_meta_free. */
@@ -68,16 +66,25 @@ int zone_meta_task(struct zone_meta *m, const char *name, const char *id);
 void zone_meta_task_end(struct zone_meta *m);
 
 /*
- * Attribute a record to the open task: owner as text (any case, trailing dot
- * optional), type and data text as described above.  Without an open task it
- * is ignored (framework, agent and master records belong to no task).
- * 0 or MDNS_ENOMEM.
+ * Attribute a record to the open task: its owner (lower-case wire name) and
+ * rdata, which must stay valid as long as m (the zone's arena does).
+ * Without an open task it is ignored (framework, agent and master records
+ * belong to no task).  0 or MDNS_ENOMEM.
  */
-int zone_meta_record(struct zone_meta *m, const char *owner, uint16_t type, const char *host);
+int zone_meta_record(struct zone_meta *m, const uint8_t *owner, uint16_t type,
+		     const uint8_t *rdata, uint16_t rdlen);
 
-/* Sort each task's records (name, type, data) and drop repeats.  Call once
+/* Sort each task's records (owner, type, data) and drop repeats.  Call once
  * after the last record. */
 void zone_meta_finish(struct zone_meta *m);
+
+/* The record's owner as mesos-dns writes it: lower-case text with the
+ * trailing dot ("nginx.marathon.mesos.").  Returns buf. */
+char *zone_meta_name(const struct zone_meta_record *r, char *buf, size_t len);
+
+/* The record's data as mesos-dns writes it: the address for A/AAAA,
+ * "target.:port" for SRV.  Returns buf. */
+char *zone_meta_host(const struct zone_meta_record *r, char *buf, size_t len);
 
 /* Name of a record type as mesos-dns spells it: "A", "AAAA", "SRV"... */
 const char *zone_meta_type_name(uint16_t type);

@@ -58,6 +58,17 @@ static int builder_rc(struct rec_ctx *c, int rc)
 	return 0;
 }
 
+/* List the record just added under the open task for /v1/enumerate. */
+static int meta_last(struct rec_ctx *c, uint16_t type)
+{
+	const uint8_t *owner, *rdata;
+	uint16_t rdlen;
+
+	if (!c->meta || zone_builder_last(c->b, &owner, &rdata, &rdlen) != 0)
+		return 0;
+	return zone_meta_record(c->meta, owner, type, rdata, rdlen);
+}
+
 /* A/AAAA for every address of ips (NULL or empty: nothing) at a formatted owner. */
 static int add_addrs(struct rec_ctx *c, const struct iplist *ips, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -82,12 +93,8 @@ static int add_addrs(struct rec_ctx *c, const struct iplist *ips, const char *fm
 		int rc = builder_rc(c, added);
 		if (rc)
 			return rc;
-		if (added == 0 && c->meta) {
-			char ip[64];
-			ipaddr_format(&ips->v[i], ip, sizeof(ip));
-			if (zone_meta_record(c->meta, owner, ips->v[i].af == 6 ? RR_AAAA : RR_A, ip))
-				return MDNS_ENOMEM;
-		}
+		if (added == 0 && (rc = meta_last(c, ips->v[i].af == 6 ? RR_AAAA : RR_A)))
+			return rc;
 	}
 	return 0;
 }
@@ -110,15 +117,8 @@ static int add_srv(struct rec_ctx *c, uint16_t port, const char *target, const c
 		return 0;
 	}
 	int added = zone_builder_add_srv(c->b, owner, 0, c->rc->srv_weight, port, target);
-	if (added == 0 && c->meta) {
-		/* mesos-dns's "target.:port" (its names always end in a dot). */
-		char host[NAME_BUF + 8];
-		size_t tl = strlen(target);
-		snprintf(host, sizeof(host), "%s%s:%u", target,
-			 tl && target[tl - 1] == '.' ? "" : ".", (unsigned)port);
-		if (zone_meta_record(c->meta, owner, RR_SRV, host))
-			return MDNS_ENOMEM;
-	}
+	if (added == 0)
+		return meta_last(c, RR_SRV);
 	return builder_rc(c, added);
 }
 

@@ -10,6 +10,7 @@
 #include "zone/arena.h"
 #include "zone/diff.h"
 #include "zone/dname.h"
+#include "zone/itab.h"
 #include "zone/meta.h"
 
 /* A record as added, before sorting; owner and rdata live in the arena. */
@@ -20,6 +21,7 @@ struct brec {
 	uint16_t type;
 	uint16_t rdlen;
 	uint8_t unhealthy;	/* from a task whose last status said healthy: false */
+	uint32_t tid;		/* SRV/NS target: its index in targets + 1; 0 = none */
 	const uint8_t *rdata;
 };
 
@@ -29,7 +31,13 @@ struct bowner {
 	const uint8_t *name;	/* lower-case wire, in the zone's arena */
 	uint8_t len;
 	uint32_t rank;		/* position in canonical order, set at finish */
-	struct zone_node *node;
+};
+
+/* A distinct SRV or NS target name (the bytes are the first record's rdata). */
+struct btarget {
+	const uint8_t *name;
+	uint8_t len;
+	uint32_t rank;		/* set at finish: the owner's rank + 1; 0 = no such node */
 };
 
 struct zone_builder {
@@ -41,8 +49,12 @@ struct zone_builder {
 	 * names, so each name is stored once and sorting compares ranks. */
 	struct bowner *owners;
 	size_t nowners, capowners;
-	uint32_t *otab;		/* open addressing: owner index + 1, 0 = empty */
-	size_t otabsize;	/* power of two */
+	struct itab otab;	/* ids: owners[id - 1] */
+	/* Target interning: a task's name is the target of all its SRVs, so
+	 * each distinct target is looked up once at finish, not per record. */
+	struct btarget *targets;
+	size_t ntargets, captargets;
+	struct itab ttab;	/* ids: targets[id - 1] */
 };
 
 static uint64_t name_hash(const uint8_t *name, size_t len)
@@ -126,7 +138,9 @@ void zone_builder_free(struct zone_builder *b)
 	zone_free(b->z);
 	free(b->recs);
 	free(b->owners);
-	free(b->otab);
+	itab_clear(&b->otab);
+	free(b->targets);
+	itab_clear(&b->ttab);
 	free(b);
 }
 
@@ -139,26 +153,15 @@ void zone_builder_set_meta(struct zone_builder *b, struct zone_meta *m)
 /* Index of the interned copy of wire name (len bytes), adding it; -1 on no memory. */
 static long intern_owner(struct zone_builder *b, const uint8_t *wire, size_t len)
 {
-	if (b->nowners * 2 >= b->otabsize) {
-		size_t ns = b->otabsize ? b->otabsize * 2 : 1024;
-		uint32_t *nt = calloc(ns, sizeof(*nt));
-		if (!nt)
-			return -1;
-		for (size_t i = 0; i < b->nowners; i++) {
-			size_t h = name_hash(b->owners[i].name, b->owners[i].len) & (ns - 1);
-			while (nt[h])
-				h = (h + 1) & (ns - 1);
-			nt[h] = (uint32_t)i + 1;
-		}
-		free(b->otab);
-		b->otab = nt;
-		b->otabsize = ns;
-	}
-	size_t h = name_hash(wire, len) & (b->otabsize - 1);
-	for (; b->otab[h]; h = (h + 1) & (b->otabsize - 1)) {
-		const struct bowner *o = &b->owners[b->otab[h] - 1];
-		if (o->len == len && memcmp(o->name, wire, len) == 0)
-			return (long)b->otab[h] - 1;
+	if (itab_reserve(&b->otab) != 0)
+		return -1;
+	uint32_t h = itab_hash(wire, len);
+	size_t i = itab_first(&b->otab, h);
+	for (; b->otab.v[i].id; i = itab_next(&b->otab, i)) {
+		const struct itab_slot *sl = &b->otab.v[i];
+		const struct bowner *o = &b->owners[sl->id - 1];
+		if (sl->hash == h && o->len == len && memcmp(o->name, wire, len) == 0)
+			return (long)sl->id - 1;
 	}
 	if (b->nowners == b->capowners) {
 		size_t nc = b->capowners ? b->capowners * 2 : 1024;
@@ -174,9 +177,57 @@ static long intern_owner(struct zone_builder *b, const uint8_t *wire, size_t len
 		return -1;
 	o->len = (uint8_t)len;
 	o->rank = 0;
-	o->node = NULL;
-	b->otab[h] = (uint32_t)++b->nowners;
+	itab_put(&b->otab, i, h, (uint32_t)++b->nowners);
 	return (long)b->nowners - 1;
+}
+
+/* Index of the interned wire name (len bytes); -1 when it is not there. */
+static long find_owner(const struct zone_builder *b, const uint8_t *wire, size_t len)
+{
+	uint32_t h = itab_hash(wire, len);
+
+	if (!b->otab.size)
+		return -1;
+	for (size_t i = itab_first(&b->otab, h); b->otab.v[i].id; i = itab_next(&b->otab, i)) {
+		const struct itab_slot *sl = &b->otab.v[i];
+		const struct bowner *o = &b->owners[sl->id - 1];
+		if (sl->hash == h && o->len == len && memcmp(o->name, wire, len) == 0)
+			return (long)sl->id - 1;
+	}
+	return -1;
+}
+
+/* Note the target name at rdata + off of the record added last; 0 or MDNS_ENOMEM. */
+static int set_target(struct zone_builder *b, size_t off)
+{
+	struct brec *r = &b->recs[b->n - 1];
+	const uint8_t *name = r->rdata + off;
+	size_t len = r->rdlen - off;
+	uint32_t h = itab_hash(name, len);
+
+	if (itab_reserve(&b->ttab) != 0)
+		return MDNS_ENOMEM;
+	size_t i = itab_first(&b->ttab, h);
+	for (; b->ttab.v[i].id; i = itab_next(&b->ttab, i)) {
+		const struct itab_slot *sl = &b->ttab.v[i];
+		const struct btarget *t = &b->targets[sl->id - 1];
+		if (sl->hash == h && t->len == len && memcmp(t->name, name, len) == 0) {
+			r->tid = sl->id;
+			return 0;
+		}
+	}
+	if (b->ntargets == b->captargets) {
+		size_t nc = b->captargets ? b->captargets * 2 : 256;
+		struct btarget *nt = realloc(b->targets, nc * sizeof(*nt));
+		if (!nt)
+			return MDNS_ENOMEM;
+		b->targets = nt;
+		b->captargets = nc;
+	}
+	b->targets[b->ntargets] = (struct btarget){ name, (uint8_t)len, 0 };
+	itab_put(&b->ttab, i, h, (uint32_t)++b->ntargets);
+	r->tid = (uint32_t)b->ntargets;
+	return 0;
 }
 
 /* Append a record whose owner is given as text; checks it is in the zone. */
@@ -209,7 +260,20 @@ static int add_rec(struct zone_builder *b, const char *owner, uint16_t type,
 	r->type = type;
 	r->rdlen = rdlen;
 	r->unhealthy = b->unhealthy;
+	r->tid = 0;
 	b->n++;
+	return 0;
+}
+
+int zone_builder_last(const struct zone_builder *b, const uint8_t **owner,
+		      const uint8_t **rdata, uint16_t *rdlen)
+{
+	if (b->n == 0)
+		return -1;
+	const struct brec *r = &b->recs[b->n - 1];
+	*owner = r->owner;
+	*rdata = r->rdata;
+	*rdlen = r->rdlen;
 	return 0;
 }
 
@@ -248,7 +312,8 @@ int zone_builder_add_srv(struct zone_builder *b, const char *owner, uint16_t pri
 	rd[0] = (uint8_t)(priority >> 8); rd[1] = (uint8_t)priority;
 	rd[2] = (uint8_t)(weight >> 8);   rd[3] = (uint8_t)weight;
 	rd[4] = (uint8_t)(port >> 8);     rd[5] = (uint8_t)port;
-	return add_rec(b, owner, RR_SRV, rd, (uint16_t)(6 + tl));
+	int rc = add_rec(b, owner, RR_SRV, rd, (uint16_t)(6 + tl));
+	return rc ? rc : set_target(b, 6);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -272,9 +337,9 @@ static int add_apex(struct zone_builder *b)
 	put32(f + 12, p->soa_expire);
 	put32(f + 16, p->soa_minttl);
 	int rc = add_rec(b, p->domain, RR_SOA, rd, (uint16_t)(m + r + 20));
-	if (rc)
+	if (rc || (rc = add_rec(b, p->domain, RR_NS, rd, (uint16_t)m)))
 		return rc;
-	return add_rec(b, p->domain, RR_NS, rd, (uint16_t)m);
+	return set_target(b, 0);
 }
 
 static int rdata_cmp(const uint8_t *a, uint16_t al, const uint8_t *b, uint16_t bl)
@@ -283,23 +348,20 @@ static int rdata_cmp(const uint8_t *a, uint16_t al, const uint8_t *b, uint16_t b
 	return c ? c : (int)al - (int)bl;
 }
 
-/* Order of owner (by canonical rank), type and rdata: what makes two records the same. */
-static int brec_key_cmp(const struct bowner *ow, const struct brec *a, const struct brec *b)
+/* Order of two records of one owner by type and rdata: what makes them the same. */
+static int brec_key_cmp(const struct brec *a, const struct brec *b)
 {
-	uint32_t ra = ow[a->oid].rank, rb = ow[b->oid].rank;
-	if (ra != rb)
-		return ra < rb ? -1 : 1;
 	if (a->type != b->type)
 		return a->type < b->type ? -1 : 1;
 	return rdata_cmp(a->rdata, a->rdlen, b->rdata, b->rdlen);
 }
 
-/* The sort order: the key, then healthy before unhealthy, so that keeping the
- * first of equal keys keeps a healthy copy when there is one. */
-static int brec_cmp(const void *x, const void *y, void *owners)
+/* The sort order within an owner: the key, then healthy before unhealthy,
+ * so that keeping the first of equal keys keeps a healthy copy. */
+static int brec_cmp(const void *x, const void *y)
 {
 	const struct brec *a = x, *b = y;
-	int c = brec_key_cmp(owners, a, b);
+	int c = brec_key_cmp(a, b);
 	return c ? c : (int)a->unhealthy - (int)b->unhealthy;
 }
 
@@ -398,6 +460,53 @@ out:
 	return rc;
 }
 
+/*
+ * Sort the records into canonical order: a counting sort on the owner's rank
+ * (ranks are 0 .. nowners-1), then each owner's few records by type and
+ * rdata.  A comparison sort of 1.5 M records looked the rank up through
+ * the owner table on every comparison, a cache miss each.  0 or MDNS_ENOMEM.
+ */
+static int sort_recs(struct zone_builder *b)
+{
+	size_t n = b->n, no = b->nowners;
+	size_t *start = calloc(no + 1, sizeof(*start));
+	struct brec *out = malloc((n ? n : 1) * sizeof(*out));
+
+	if (!start || !out) {
+		free(start);
+		free(out);
+		return MDNS_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		start[b->owners[b->recs[i].oid].rank + 1]++;
+	for (size_t r = 0; r < no; r++)
+		start[r + 1] += start[r];
+	for (size_t i = 0; i < n; i++)
+		out[start[b->owners[b->recs[i].oid].rank]++] = b->recs[i];
+	/* start[r] is now the end of rank r's run, the start of rank r+1's.
+	 * Most runs are a handful of records: insertion sort those. */
+	for (size_t r = 0, lo = 0; r < no; lo = start[r++]) {
+		size_t cnt = start[r] - lo;
+		struct brec *v = out + lo;
+		if (cnt > 16) {
+			qsort(v, cnt, sizeof(*v), brec_cmp);
+			continue;
+		}
+		for (size_t i = 1; i < cnt; i++) {
+			struct brec x = v[i];
+			size_t j = i;
+			for (; j > 0 && brec_cmp(&v[j - 1], &x) > 0; j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+	}
+	free(start);
+	free(b->recs);
+	b->recs = out;
+	b->cap = n ? n : 1;
+	return 0;
+}
+
 /* Intern every ancestor of every owner down to the apex: the empty
  * non-terminals (RFC 8020: they exist, with no data).  0 or MDNS_ENOMEM. */
 static int add_empty_nonterminals(struct zone_builder *b)
@@ -436,39 +545,42 @@ static void insert_node(struct zone *z, struct zone_node *n)
 	z->buckets[h] = n;
 }
 
-/* Point SRV targets and NS names at their nodes for the additional section. */
-static void link_targets(struct zone *z)
-{
-	for (size_t i = 0; i < z->nnodes; i++) {
-		struct zone_node *n = z->nodes[i];
-		for (unsigned j = 0; j < n->nrrsets; j++) {
-			struct zone_rrset *rs = &n->rrsets[j];
-			size_t off = rs->type == RR_SRV ? 6 : rs->type == RR_NS ? 0 : SIZE_MAX;
-			if (off == SIZE_MAX)
-				continue;
-			for (unsigned k = 0; k < rs->count; k++) {
-				const uint8_t *t = rs->rrs[k].rdata + off;
-				rs->rrs[k].target = lookup_mut(z, t, dname_len(t));
-			}
-		}
-	}
-}
-
+/*
+ * The nodes, in one array in canonical order (z->nodes[rank] points at
+ * nodes[rank]), so an SRV target's node is known from its rank before it is
+ * filled; the hash index over them; RRsets from the sorted records.
+ */
 static int build_index(struct zone_builder *b)
 {
 	struct zone *z = b->z;
 	struct arena *a = z->arena;
-	size_t nb = 16;
+	size_t nb = 16, no = b->nowners;
 
-	while (nb < b->nowners * 2)
+	while (nb < no * 2)
 		nb <<= 1;
 	z->nbuckets = nb;
 	z->buckets = arena_alloc(a, nb * sizeof(*z->buckets));
-	z->nodes = arena_alloc(a, (b->nowners ? b->nowners : 1) * sizeof(*z->nodes));
-	if (!z->buckets || !z->nodes)
+	z->nodes = arena_alloc(a, (no ? no : 1) * sizeof(*z->nodes));
+	struct zone_node *nodes = arena_alloc(a, (no ? no : 1) * sizeof(*nodes));
+	if (!z->buckets || !z->nodes || !nodes)
 		return MDNS_ENOMEM;
 	memset(z->buckets, 0, nb * sizeof(*z->buckets));
-	memset(z->nodes, 0, b->nowners * sizeof(*z->nodes));
+	memset(nodes, 0, no * sizeof(*nodes));
+
+	/* Every interned name is a node: the owners, and empty non-terminals
+	 * (no RRsets) for the rest. */
+	for (size_t i = 0; i < no; i++) {
+		const struct bowner *o = &b->owners[i];
+		struct zone_node *n = &nodes[o->rank];
+		n->name = o->name;
+		n->namelen = o->len;
+		z->nodes[o->rank] = n;
+	}
+	for (size_t t = 0; t < b->ntargets; t++) {
+		struct btarget *bt = &b->targets[t];
+		long oid = find_owner(b, bt->name, bt->len);
+		bt->rank = oid < 0 ? 0 : b->owners[oid].rank + 1;
+	}
 
 	for (size_t i = 0; i < b->n;) {
 		/* Records [i, j) share an owner; they are sorted by type then rdata. */
@@ -478,24 +590,20 @@ static int build_index(struct zone_builder *b)
 				ntypes++;
 			j++;
 		}
-		struct zone_node *n = arena_alloc(a, sizeof(*n));
-		if (!n)
-			return MDNS_ENOMEM;
-		memset(n, 0, sizeof(*n));
-		n->name = b->recs[i].owner;
-		n->namelen = (uint8_t)b->recs[i].ownerlen;
+		struct zone_node *n = &nodes[b->owners[b->recs[i].oid].rank];
 		n->nrrsets = (uint8_t)ntypes;
 		n->rrsets = arena_alloc(a, ntypes * sizeof(*n->rrsets));
 		if (!n->rrsets)
 			return MDNS_ENOMEM;
 		struct zone_rrset *rs = NULL;
 		for (size_t k = i; k < j; k++) {
-			if (k == i || b->recs[k].type != b->recs[k - 1].type) {
+			const struct brec *r = &b->recs[k];
+			if (k == i || r->type != b->recs[k - 1].type) {
 				size_t cnt = 0;
-				while (k + cnt < j && b->recs[k + cnt].type == b->recs[k].type)
+				while (k + cnt < j && b->recs[k + cnt].type == r->type)
 					cnt++;
 				rs = rs ? rs + 1 : n->rrsets;
-				rs->type = b->recs[k].type;
+				rs->type = r->type;
 				rs->count = 0;
 				rs->ttl = z->p.ttl;
 				rs->rrs = arena_alloc(a, cnt * sizeof(*rs->rrs));
@@ -503,35 +611,19 @@ static int build_index(struct zone_builder *b)
 					return MDNS_ENOMEM;
 			}
 			struct zone_rr *rr = &rs->rrs[rs->count++];
-			rr->rdata = b->recs[k].rdata;
-			rr->rdlen = b->recs[k].rdlen;
-			rr->target = NULL;
+			uint32_t trank = r->tid ? b->targets[r->tid - 1].rank : 0;
+			rr->rdata = r->rdata;
+			rr->rdlen = r->rdlen;
+			rr->target = trank ? &nodes[trank - 1] : NULL;
 			z->nrecords++;
 		}
-		b->owners[b->recs[i].oid].node = n;
 		i = j;
 	}
-
-	/* Every interned name is a node: the owners above, and empty
-	 * non-terminals for the rest; z->nodes[rank] is canonical order. */
-	for (size_t i = 0; i < b->nowners; i++) {
-		struct bowner *o = &b->owners[i];
-		struct zone_node *n = o->node;
-		if (!n) {
-			n = arena_alloc(a, sizeof(*n));
-			if (!n)
-				return MDNS_ENOMEM;
-			memset(n, 0, sizeof(*n));
-			n->name = o->name;
-			n->namelen = o->len;
-		}
-		insert_node(z, n);
-		z->nodes[o->rank] = n;
-	}
-	z->nnodes = b->nowners;
+	for (size_t i = 0; i < no; i++)
+		insert_node(z, &nodes[i]);
+	z->nnodes = no;
 	z->apex_node = lookup_mut(z, z->apex, z->apexlen);
 	z->soa = zone_node_rrset(z->apex_node, RR_SOA);
-	link_targets(z);
 	return 0;
 }
 
@@ -541,10 +633,12 @@ struct zone *zone_builder_finish(struct zone_builder *b, const struct zone *prev
 
 	if (add_apex(b) != 0 || add_empty_nonterminals(b) != 0 || rank_owners(b) != 0)
 		goto out;
-	qsort_r(b->recs, b->n, sizeof(*b->recs), brec_cmp, b->owners);
+	if (sort_recs(b) != 0)
+		goto out;
 	size_t o = 0;
 	for (size_t i = 0; i < b->n; i++)
-		if (o == 0 || brec_key_cmp(b->owners, &b->recs[o - 1], &b->recs[i]) != 0)
+		if (o == 0 || b->recs[o - 1].oid != b->recs[i].oid ||
+		    brec_key_cmp(&b->recs[o - 1], &b->recs[i]) != 0)
 			b->recs[o++] = b->recs[i];
 	size_t held_back;
 	b->n = drop_unhealthy(b->recs, o, &held_back);
@@ -568,7 +662,7 @@ struct zone *zone_builder_finish(struct zone_builder *b, const struct zone *prev
 	uint8_t *serial = (uint8_t *)soa->rdata + soa->rdlen - 20;
 	put32(serial, z->serial);
 	/* Without history (no memory for it) IXFR falls back to AXFR: not fatal. */
-	if (prev && prev->loaded)
+	if (prev && prev->loaded && !z->p.no_history)
 		zone_history_extend(z, prev);
 out:
 	zone_builder_free(b);

@@ -31,6 +31,8 @@ struct zone_params {
 	int set_tc;		/* set TC when an answer was trimmed */
 	uint16_t edns_max;	/* cap on the client's EDNS UDP size (>= 512) */
 	size_t arena_block;	/* arena block size; 0 = 64 KiB (small zones: 4096) */
+	int no_history;		/* nobody may transfer: keep no IXFR diffs (they cost
+				 * a walk of both zones at every publish) */
 };
 
 /* One record's data in uncompressed wire format (names lower-case). */
@@ -125,6 +127,14 @@ int zone_builder_add_addr(struct zone_builder *b, const char *owner, const struc
 /* Add an SRV record (priority, weight, port, target text). Same rules. */
 int zone_builder_add_srv(struct zone_builder *b, const char *owner, uint16_t priority,
 			 uint16_t weight, uint16_t port, const char *target);
+
+/*
+ * The owner (lower-case wire, interned) and rdata of the record added last,
+ * both in the zone's arena and valid as long as the zone; what the
+ * /v1/enumerate index keeps.  -1 before any record.
+ */
+int zone_builder_last(const struct zone_builder *b, const uint8_t **owner,
+		      const uint8_t **rdata, uint16_t *rdlen);
 
 /*
  * Add a PTR record at owner (a reverse name inside the apex) pointing to

@@ -2,29 +2,45 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "zone/dname.h"
 #include "zone/meta.h"
 #include "zone/zone.h"
 #include "tests/unit/tap.h"
 
+/* Wire names as the zone builder interns them (lower case). */
+static uint8_t web[DNAME_MAXLEN], web2[DNAME_MAXLEN], srv[DNAME_MAXLEN], slave[DNAME_MAXLEN],
+	db[DNAME_MAXLEN], root[DNAME_MAXLEN];
+
+static const uint8_t a1[4] = { 10, 0, 0, 1 }, a2[4] = { 10, 0, 0, 2 }, a9[4] = { 10, 0, 0, 9 };
+static const uint8_t v6[16] = { 0xfd, [15] = 1 };
+
 int main(void)
 {
+	uint8_t srvrd[6 + DNAME_MAXLEN] = { 0, 0, 0, 1, 0x7a, 0x18 };	/* port 31256 */
+	char buf[DNAME_TEXT_MAX + 16];
 	struct zone_meta *m = zone_meta_new();
 
-	ok(m != NULL, "new");
+	dname_from_text("Web-App.Marathon.mesos", web);
+	dname_from_text("web-app.marathon.mesos.", web2);	/* same name, another copy */
+	dname_from_text("_web-app._tcp.marathon.mesos", srv);
+	dname_from_text("slave.mesos", slave);
+	dname_from_text("db.marathon.mesos", db);
+	dname_from_text("marathon.mesos", root);
+	size_t tl = dname_from_text("WEB-APP-x.marathon.slave.mesos", srvrd + 6);
+
 	is_int(zone_meta_task(m, "t", "id"), MDNS_EINVAL, "a task needs a framework");
 	is_int(zone_meta_framework(m, "Marathon"), 0, "framework");
-	is_int(zone_meta_record(m, "marathon.mesos", RR_A, "1.2.3.4"), 0,
-	       "a record outside a task is accepted");
-	is_int(m->nrecords, 0, "and not attributed");
+	is_int(zone_meta_record(m, root, RR_A, a1, 4), 0,
+	       "a record outside any task is accepted and ignored");
 	is_int(zone_meta_task(m, "Web App", "web.1"), 0, "task");
-	zone_meta_record(m, "Web-App.Marathon.mesos", RR_A, "10.0.0.2");
-	zone_meta_record(m, "_web-app._tcp.marathon.mesos", RR_SRV, "WEB-APP-x.marathon.slave.mesos.:31000");
-	zone_meta_record(m, "web-app.marathon.mesos.", RR_A, "10.0.0.1");
-	zone_meta_record(m, "web-app.marathon.mesos", RR_A, "10.0.0.2");
+	zone_meta_record(m, web, RR_A, a2, 4);
+	zone_meta_record(m, srv, RR_SRV, srvrd, (uint16_t)(6 + tl));
+	zone_meta_record(m, web2, RR_A, a1, 4);
+	zone_meta_record(m, web2, RR_A, a2, 4);	/* the first one again, other copies */
 	zone_meta_task_end(m);
-	zone_meta_record(m, "slave.mesos", RR_A, "10.0.0.9");
+	zone_meta_record(m, slave, RR_A, a9, 4);
 	is_int(zone_meta_task(m, "db", "db.1"), 0, "second task");
-	zone_meta_record(m, "db.marathon.mesos", RR_AAAA, "FD00::1");
+	zone_meta_record(m, db, RR_AAAA, v6, 16);
 	is_int(zone_meta_framework(m, "empty"), 0, "a framework without tasks");
 	zone_meta_finish(m);
 
@@ -36,13 +52,19 @@ int main(void)
 	is_str(m->tasks[0].id, "web.1", "task id");
 	is_int(m->tasks[0].n, 3, "the repeated record is dropped, the one after the task ends too");
 	const struct zone_meta_record *r = m->records + m->tasks[0].first;
-	is_str(r[0].name, "_web-app._tcp.marathon.mesos.", "sorted; names lower-case with a dot");
-	is_str(r[0].host, "web-app-x.marathon.slave.mesos.:31000", "SRV data lower-case");
-	is_str(zone_meta_type_name(r[0].type), "SRV", "type name");
-	is_str(r[1].host, "10.0.0.1", "A records sorted by data");
-	is_str(r[2].host, "10.0.0.2", "second A");
+	/* Sorted by wire owner: the 7-byte label "web-app" before "_web-app". */
+	is_str(zone_meta_name(&r[0], buf, sizeof(buf)), "web-app.marathon.mesos.",
+	       "sorted; names lower-case with a dot");
+	is_str(zone_meta_type_name(r[0].type), "A", "type name");
+	is_str(zone_meta_host(&r[0], buf, sizeof(buf)), "10.0.0.1", "A records sorted by data");
+	is_str(zone_meta_host(&r[1], buf, sizeof(buf)), "10.0.0.2", "second A");
+	is_str(zone_meta_name(&r[2], buf, sizeof(buf)), "_web-app._tcp.marathon.mesos.", "SRV name");
+	is_str(zone_meta_host(&r[2], buf, sizeof(buf)), "web-app-x.marathon.slave.mesos.:31256",
+	       "SRV data is target.:port, lower-case");
+	is_str(zone_meta_type_name(r[2].type), "SRV", "SRV type name");
 	is_int(m->tasks[1].n, 1, "second task's record");
-	is_str(m->records[m->tasks[1].first].host, "fd00::1", "its data");
+	is_str(zone_meta_host(&m->records[m->tasks[1].first], buf, sizeof(buf)), "fd00::1",
+	       "AAAA data");
 	is_int(m->tasks[1].first, 3, "records stay packed after de-duplication");
 	is_int(m->nrecords, 4, "four records in all");
 	zone_meta_free(m);
