@@ -576,11 +576,22 @@ static void schedule_next(struct refresher *r)
 		start_rebuild(r);
 }
 
-/* Keep the state of a job that built a zone, for rebuilds after a reload. */
+/*
+ * Keep the state of a job that built a zone, for rebuilds after a reload.
+ * A stateFile is not kept: the file is there to read again (a rebuild reads
+ * it as it is then), and a 100,000-task state is 180 MB of text.
+ */
 static void keep_state(struct refresher *r, struct build_job *job)
 {
 	if (job->borrowed_body || !job->body)
 		return;
+	if (job->file && !job->from_cache) {
+		free(r->last_body);
+		r->last_body = NULL;
+		if (job->cfg == r->cfg)
+			r->rebuild_pending = 0;
+		return;
+	}
 	free(r->last_body);
 	r->last_body = job->body;
 	r->last_len = job->len;
@@ -971,7 +982,8 @@ static void start_rebuild(struct refresher *r)
 		return;
 	}
 	r->rebuild_pending = 0;
-	if (!r->last_body) {
+	int from_file = r->cfg->state_file[0] && cur && cur->loaded;
+	if (!r->last_body && !from_file) {
 		if (!cur || !cur->loaded) {
 			struct zone_params zp;
 			zonecfg_params(r->cfg, &zp);
@@ -989,9 +1001,13 @@ static void start_rebuild(struct refresher *r)
 		abort();
 	}
 	job->cfg = config_hold(r->cfg);
-	job->body = r->last_body;
-	job->len = r->last_len;
-	job->borrowed_body = 1;
+	if (from_file) {
+		job->file = job->cfg->state_file;
+	} else {
+		job->body = r->last_body;
+		job->len = r->last_len;
+		job->borrowed_body = 1;
+	}
 	job->rebuild = 1;
 	job->prev = cur;
 	r->running = 1;

@@ -33,11 +33,12 @@ struct bowner {
 	uint32_t rank;		/* position in canonical order, set at finish */
 };
 
-/* A distinct SRV or NS target name (the bytes are the first record's rdata). */
+/* A distinct rdata naming a target (SRV, NS), stored once in the arena. */
 struct btarget {
-	const uint8_t *name;
-	uint8_t len;
-	uint32_t rank;		/* set at finish: the owner's rank + 1; 0 = no such node */
+	const uint8_t *rdata;
+	uint16_t rdlen;
+	uint8_t off;		/* the target name is rdata + off */
+	uint32_t rank;		/* set at finish: the target's rank + 1; 0 = no such node */
 };
 
 struct zone_builder {
@@ -50,8 +51,9 @@ struct zone_builder {
 	struct bowner *owners;
 	size_t nowners, capowners;
 	struct itab otab;	/* ids: owners[id - 1] */
-	/* Target interning: a task's name is the target of all its SRVs, so
-	 * each distinct target is looked up once at finish, not per record. */
+	/* SRV rdata interning: every (port, target) of a task is the rdata of
+	 * four SRVs (tcp and udp, under the framework and under slave), so it
+	 * is stored once and its target looked up once at finish. */
 	struct btarget *targets;
 	size_t ntargets, captargets;
 	struct itab ttab;	/* ids: targets[id - 1] */
@@ -197,42 +199,45 @@ static long find_owner(const struct zone_builder *b, const uint8_t *wire, size_t
 	return -1;
 }
 
-/* Note the target name at rdata + off of the record added last; 0 or MDNS_ENOMEM. */
-static int set_target(struct zone_builder *b, size_t off)
+/* The arena copy of rdata whose target name starts at off, shared by equal
+ * rdata; *tid its index + 1.  NULL on no memory. */
+static const uint8_t *intern_rdata(struct zone_builder *b, const uint8_t *rdata, size_t rdlen,
+				   size_t off, uint32_t *tid)
 {
-	struct brec *r = &b->recs[b->n - 1];
-	const uint8_t *name = r->rdata + off;
-	size_t len = r->rdlen - off;
-	uint32_t h = itab_hash(name, len);
+	uint32_t h = itab_hash(rdata, rdlen);
 
 	if (itab_reserve(&b->ttab) != 0)
-		return MDNS_ENOMEM;
+		return NULL;
 	size_t i = itab_first(&b->ttab, h);
 	for (; b->ttab.v[i].id; i = itab_next(&b->ttab, i)) {
 		const struct itab_slot *sl = &b->ttab.v[i];
 		const struct btarget *t = &b->targets[sl->id - 1];
-		if (sl->hash == h && t->len == len && memcmp(t->name, name, len) == 0) {
-			r->tid = sl->id;
-			return 0;
+		if (sl->hash == h && t->rdlen == rdlen && memcmp(t->rdata, rdata, rdlen) == 0) {
+			*tid = sl->id;
+			return t->rdata;
 		}
 	}
 	if (b->ntargets == b->captargets) {
 		size_t nc = b->captargets ? b->captargets * 2 : 256;
 		struct btarget *nt = realloc(b->targets, nc * sizeof(*nt));
 		if (!nt)
-			return MDNS_ENOMEM;
+			return NULL;
 		b->targets = nt;
 		b->captargets = nc;
 	}
-	b->targets[b->ntargets] = (struct btarget){ name, (uint8_t)len, 0 };
+	const uint8_t *copy = arena_bytes(b->z->arena, rdata, rdlen);
+	if (!copy)
+		return NULL;
+	b->targets[b->ntargets] = (struct btarget){ copy, (uint16_t)rdlen, (uint8_t)off, 0 };
 	itab_put(&b->ttab, i, h, (uint32_t)++b->ntargets);
-	r->tid = (uint32_t)b->ntargets;
-	return 0;
+	*tid = (uint32_t)b->ntargets;
+	return copy;
 }
 
-/* Append a record whose owner is given as text; checks it is in the zone. */
-static int add_rec(struct zone_builder *b, const char *owner, uint16_t type,
-		   const uint8_t *rdata, uint16_t rdlen)
+/* Append a record whose owner is given as text; checks it is in the zone.
+ * rdata is the arena's (tid: its target's index + 1, or 0). */
+static int add_rec_in(struct zone_builder *b, const char *owner, uint16_t type,
+		      const uint8_t *rdata, uint16_t rdlen, uint32_t tid)
 {
 	uint8_t wire[DNAME_MAXLEN];
 	size_t len = dname_from_text(owner, wire);
@@ -253,16 +258,31 @@ static int add_rec(struct zone_builder *b, const char *owner, uint16_t type,
 		return MDNS_ENOMEM;
 	r->oid = (uint32_t)oid;
 	r->owner = b->owners[oid].name;
-	r->rdata = arena_bytes(b->z->arena, rdata, rdlen);
-	if (!r->rdata)
-		return MDNS_ENOMEM;
+	r->rdata = rdata;
 	r->ownerlen = (uint16_t)len;
 	r->type = type;
 	r->rdlen = rdlen;
 	r->unhealthy = b->unhealthy;
-	r->tid = 0;
+	r->tid = tid;
 	b->n++;
 	return 0;
+}
+
+/* Append a record, rdata copied into the arena. */
+static int add_rec(struct zone_builder *b, const char *owner, uint16_t type,
+		   const uint8_t *rdata, uint16_t rdlen)
+{
+	const uint8_t *copy = arena_bytes(b->z->arena, rdata, rdlen);
+	return copy ? add_rec_in(b, owner, type, copy, rdlen, 0) : MDNS_ENOMEM;
+}
+
+/* Append a record whose rdata names a target at rdata + off (SRV, NS). */
+static int add_rec_named(struct zone_builder *b, const char *owner, uint16_t type,
+			 const uint8_t *rdata, uint16_t rdlen, size_t off)
+{
+	uint32_t tid;
+	const uint8_t *shared = intern_rdata(b, rdata, rdlen, off, &tid);
+	return shared ? add_rec_in(b, owner, type, shared, rdlen, tid) : MDNS_ENOMEM;
 }
 
 int zone_builder_last(const struct zone_builder *b, const uint8_t **owner,
@@ -312,8 +332,7 @@ int zone_builder_add_srv(struct zone_builder *b, const char *owner, uint16_t pri
 	rd[0] = (uint8_t)(priority >> 8); rd[1] = (uint8_t)priority;
 	rd[2] = (uint8_t)(weight >> 8);   rd[3] = (uint8_t)weight;
 	rd[4] = (uint8_t)(port >> 8);     rd[5] = (uint8_t)port;
-	int rc = add_rec(b, owner, RR_SRV, rd, (uint16_t)(6 + tl));
-	return rc ? rc : set_target(b, 6);
+	return add_rec_named(b, owner, RR_SRV, rd, (uint16_t)(6 + tl), 6);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -337,9 +356,7 @@ static int add_apex(struct zone_builder *b)
 	put32(f + 12, p->soa_expire);
 	put32(f + 16, p->soa_minttl);
 	int rc = add_rec(b, p->domain, RR_SOA, rd, (uint16_t)(m + r + 20));
-	if (rc || (rc = add_rec(b, p->domain, RR_NS, rd, (uint16_t)m)))
-		return rc;
-	return set_target(b, 0);
+	return rc ? rc : add_rec_named(b, p->domain, RR_NS, rd, (uint16_t)m, 0);
 }
 
 static int rdata_cmp(const uint8_t *a, uint16_t al, const uint8_t *b, uint16_t bl)
@@ -578,7 +595,7 @@ static int build_index(struct zone_builder *b)
 	}
 	for (size_t t = 0; t < b->ntargets; t++) {
 		struct btarget *bt = &b->targets[t];
-		long oid = find_owner(b, bt->name, bt->len);
+		long oid = find_owner(b, bt->rdata + bt->off, bt->rdlen - bt->off);
 		bt->rank = oid < 0 ? 0 : b->owners[oid].rank + 1;
 	}
 
