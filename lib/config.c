@@ -429,11 +429,9 @@ static int perr(struct cfg_parser *p, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (p->err && p->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(p->err, p->errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	mdns_vset_err(p->err, p->errlen, fmt, ap);
+	va_end(ap);
 	return code;
 }
 

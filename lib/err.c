@@ -21,13 +21,21 @@ const char *mdns_strerror(int code)
 	}
 }
 
+void mdns_vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+	if (!err || errlen == 0)
+		return;
+	vsnprintf(err, errlen, fmt, ap);
+	for (char *c = err; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
 void mdns_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!err || errlen == 0)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	mdns_vset_err(err, errlen, fmt, ap);
 	va_end(ap);
 }

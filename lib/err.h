@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 /*
@@ -30,9 +31,15 @@ enum {
 /*
  * Write a printf-style message into a parser's err buffer (errlen bytes);
  * a NULL or empty buffer is left alone.  The one way modules fill `err`.
+ * Control bytes (a quoted newline of the input, say) become '?': an error
+ * is one printable log line.
  */
 void mdns_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The same with a va_list. */
+void mdns_vset_err(char *err, size_t errlen, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Describe an error code; returns a static string, never NULL. */
 const char *mdns_strerror(int code);

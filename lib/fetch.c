@@ -178,7 +178,7 @@ static void fetch_err(struct fetch_result *r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	mdns_vset_err(r->err, sizeof(r->err), fmt, ap);
 	va_end(ap);
 }
 

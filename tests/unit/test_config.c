@@ -364,6 +364,11 @@ static void test_unknown(void)
 	rc = parse("{" BASE ", \"bad\\nkey\": 1}", &c, &w, err, sizeof(err));
 	ok(rc == 0 && w.n == 1 && !strchr(w.last, '\n'), "warnings stay on one line");
 	config_clear(&c);
+	/* Found by fuzz_config: jansson quotes the bad token, raw newline included. */
+	rc = parse("{\"exter:\\\n]\"\"}", &c, &w, err, sizeof(err));
+	ok(rc == MDNS_EPARSE && strstr(err, "invalid escape") && !strchr(err, '\n'),
+	   "a JSON error quoting a newline of the input stays on one line");
+	config_clear(&c);
 	rc = config_parse("{" BASE ", \"ttll\": 1}", strlen("{" BASE ", \"ttll\": 1}"), &c,
 			  NULL, NULL, err, sizeof(err));
 	is_int(rc, 0, "no warn callback: still fine");
