@@ -2,20 +2,35 @@
 #include "zone/itab.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/err.h"
 
 uint32_t itab_hash(const void *p, size_t len)
 {
+	/*
+	 * Eight bytes per multiply instead of FNV's one: names are 20-60
+	 * bytes and hashing them was an eighth of a zone build.  Each word is
+	 * mixed in with a multiply and the high half folded down, so the low
+	 * bits used as the slot index depend on every byte.
+	 */
 	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ s[i]) * 0x100000001b3ULL;
-	/* FNV's multiply only carries upwards: fold the high bits down. */
-	h ^= h >> 32;
-	h *= 0xd6e8feb86659fd93ULL;
-	h ^= h >> 32;
+	for (; len >= 8; s += 8, len -= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	if (len) {
+		uint64_t w = 0;
+		memcpy(&w, s, len);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
 	return (uint32_t)h;
 }
 

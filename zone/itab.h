@@ -22,8 +22,8 @@ struct itab {
 	size_t n;
 };
 
-/* Hash of len bytes: FNV-1a, then a multiply-xorshift so the low bits used
- * as the slot index depend on every byte. */
+/* Hash of len bytes, a word at a time; the low bits depend on every byte.
+ * Also the zone's own name hash (zone_lookup). */
 uint32_t itab_hash(const void *p, size_t len);
 
 /* Room for one more entry at load <= 1/2; 0 or MDNS_ENOMEM. */

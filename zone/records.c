@@ -29,6 +29,48 @@ struct rec_ctx {
 	struct zone_meta *meta;		/* NULL unless rc->enumerate */
 };
 
+/*
+ * vsnprintf for the formats of this file ("%s" and "%u" between literal
+ * text): about 1.5 M names for a 100,000-task zone, where the general
+ * printf machinery was a tenth of the build.  Anything else goes to
+ * vsnprintf.  Returns the length written, or -1 when it does not fit.
+ */
+static int name_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	size_t o = 0;
+
+	for (const char *f = fmt; (f = strchr(f, '%')); f += 2)
+		if (f[1] != 's' && f[1] != 'u') {
+			int n = vsnprintf(buf, len, fmt, ap);
+			return (n < 0 || (size_t)n >= len) ? -1 : n;
+		}
+	for (const char *f = fmt; *f; f++) {
+		char num[12];
+		const char *arg;
+		size_t al;
+
+		if (*f != '%') {
+			if (o + 1 >= len)
+				return -1;
+			buf[o++] = *f;
+			continue;
+		}
+		if (*++f == 's') {
+			arg = va_arg(ap, const char *);
+		} else {
+			snprintf(num, sizeof(num), "%u", va_arg(ap, unsigned));
+			arg = num;
+		}
+		al = strlen(arg);
+		if (o + al >= len)
+			return -1;
+		memcpy(buf + o, arg, al);
+		o += al;
+	}
+	buf[o] = '\0';
+	return (int)o;
+}
+
 /* Format a name; MDNS_ERANGE when it does not fit. */
 static int name_fmt(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -39,9 +81,9 @@ static int name_fmt(char *buf, size_t len, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
+	n = name_vfmt(buf, len, fmt, ap);
 	va_end(ap);
-	return (n < 0 || (size_t)n >= len) ? MDNS_ERANGE : 0;
+	return n < 0 ? MDNS_ERANGE : 0;
 }
 
 /*
@@ -82,9 +124,9 @@ static int add_addrs(struct rec_ctx *c, const struct iplist *ips, const char *fm
 	if (!ips || ips->n == 0)
 		return 0;
 	va_start(ap, fmt);
-	n = vsnprintf(owner, sizeof(owner), fmt, ap);
+	n = name_vfmt(owner, sizeof(owner), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(owner)) {
+	if (n < 0) {
 		c->stats->records_rejected += ips->n;
 		return 0;
 	}
@@ -110,9 +152,9 @@ static int add_srv(struct rec_ctx *c, uint16_t port, const char *target, const c
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(owner, sizeof(owner), fmt, ap);
+	n = name_vfmt(owner, sizeof(owner), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(owner) || !target) {
+	if (n < 0 || !target) {
 		c->stats->records_rejected++;
 		return 0;
 	}
@@ -209,9 +251,9 @@ static int offer_ptrs(struct rec_ctx *c, const struct iplist *ips, enum reverse_
 	if (!c->rc->ptrs || !ips || ips->n == 0)
 		return 0;
 	va_start(ap, fmt);
-	n = vsnprintf(name, sizeof(name), fmt, ap);
+	n = name_vfmt(name, sizeof(name), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(name)) {
+	if (n < 0) {
 		c->stats->records_rejected += ips->n;
 		return 0;
 	}

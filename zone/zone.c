@@ -59,15 +59,9 @@ struct zone_builder {
 	struct itab ttab;	/* ids: targets[id - 1] */
 };
 
-static uint64_t name_hash(const uint8_t *name, size_t len)
+static uint32_t name_hash(const uint8_t *name, size_t len)
 {
-	/* FNV-1a: names are short and already lower-case. */
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= name[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
+	return itab_hash(name, len);	/* names are already lower-case */
 }
 
 static struct zone *zone_alloc(const struct zone_params *p)
