@@ -678,7 +678,10 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 		w->udp_ev = event_new(w->base, w->udp_fd, EV_READ | EV_PERSIST, udp_cb, w);
 		w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
 		w->switch_ev = event_new(w->base, -1, 0, switch_cb, w);
-		w->listener = evconnlistener_new(w->base, tcp_accept_cb, w, 0, -1, w->tcp_fd);
+		/* Backlog 0: the socket already listens with 1024; libevent's -1
+		 * would listen() again with 128, and a burst of connections beyond
+		 * it would be left half-open (SYN cookies), never accepted. */
+		w->listener = evconnlistener_new(w->base, tcp_accept_cb, w, 0, 0, w->tcp_fd);
 		if (!w->udp_ev || !w->stop_ev || !w->switch_ev || !w->listener) {
 			snprintf(err, errlen, "dns: cannot set up worker events");
 			goto fail;
@@ -695,6 +698,12 @@ int dnsserver_start(struct dnsserver *s)
 {
 	for (int i = 0; i < s->nworkers; i++) {
 		int rc = pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i]);
+		if (rc == 0) {
+			char name[32];	/* shown by top -H and ps -L (15 bytes kept) */
+			snprintf(name, sizeof(name), "dns-worker%d", i);
+			name[15] = '\0';
+			pthread_setname_np(s->w[i].thread, name);
+		}
 		if (rc != 0)
 			return -rc;
 		s->w[i].started = 1;
