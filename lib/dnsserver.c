@@ -258,6 +258,20 @@ static size_t handle_query(struct dns_worker *w, const uint8_t *q, size_t qlen, 
 	return count_query(w, tcp, &info, r, rc == 0 ? 0 : r, &t0);
 }
 
+/* Receive header i ready for recvmmsg. */
+static void udp_rmsg_reset(struct dns_worker *w, int i)
+{
+	struct msghdr *h = &w->rmsg[i].msg_hdr;
+
+	memset(h, 0, sizeof(*h));
+	w->riov[i].iov_base = w->uin[i];
+	w->riov[i].iov_len = UDP_IN_MAX;
+	h->msg_iov = &w->riov[i];
+	h->msg_iovlen = 1;
+	h->msg_name = &w->peer[i];
+	h->msg_namelen = sizeof(w->peer[i]);
+}
+
 static void udp_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_worker *w = arg;
@@ -266,15 +280,6 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 	/* A few batches per wake-up, then back to the loop so TCP and the
 	 * forwarder's sockets get their turn. */
 	for (int round = 0; round < 4; round++) {
-		for (int i = 0; i < UDP_BATCH; i++) {
-			w->riov[i].iov_base = w->uin[i];
-			w->riov[i].iov_len = UDP_IN_MAX;
-			memset(&w->rmsg[i].msg_hdr, 0, sizeof(w->rmsg[i].msg_hdr));
-			w->rmsg[i].msg_hdr.msg_iov = &w->riov[i];
-			w->rmsg[i].msg_hdr.msg_iovlen = 1;
-			w->rmsg[i].msg_hdr.msg_name = &w->peer[i];
-			w->rmsg[i].msg_hdr.msg_namelen = sizeof(w->peer[i]);
-		}
 		int n = recvmmsg(fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;	/* EAGAIN: drained */
@@ -321,6 +326,11 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 			int k = sendmmsg(fd, w->smsg + sent, (unsigned)(m - sent), MSG_DONTWAIT);
 			sent += k > 0 ? k : 1;
 		}
+		/* The kernel wrote only the name length and flags of the n it
+		 * filled: reset those, not the whole batch (a wake-up is often a
+		 * single query). */
+		for (int i = 0; i < n; i++)
+			udp_rmsg_reset(w, i);
 		if (n < UDP_BATCH)
 			return;
 	}
@@ -649,6 +659,8 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 		pthread_mutex_init(&w->switch_mu, NULL);
 		w->metrics = metrics_dns_new();
 		w->udp_fd = w->tcp_fd = -1;
+		for (int k = 0; k < UDP_BATCH; k++)
+			udp_rmsg_reset(w, k);
 		if (o->rate_limit > 0) {
 			w->rrl = rrl_new(o->rate_limit, o->rate_limit_slip, RRL_SLOTS);
 			if (!w->rrl) {
