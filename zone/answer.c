@@ -144,11 +144,16 @@ static unsigned name_split(const uint8_t *name, uint8_t *starts, uint32_t *hashe
 	for (unsigned i = k; i-- > 0;) {
 		size_t rest = o + 1 - starts[i];	/* bytes of this suffix */
 		uint64_t v = 0;
-		if (rest >= 8)
+		if (rest >= 8) {
 			memcpy(&v, name + starts[i], 8);
-		else
+		} else if (o + 1 >= 8) {
+			/* The name's last eight bytes, less those before the suffix. */
+			memcpy(&v, name + o + 1 - 8, 8);
+			v >>= 8 * (8 - rest);
+		} else {
 			for (size_t j = 0; j < rest; j++)
 				v |= (uint64_t)name[starts[i] + j] << (8 * j);
+		}
 		h = (h ^ v) * 0xff51afd7ed558ccdULL;
 		h ^= h >> 32;
 		hashes[i] = (uint32_t)h;
@@ -183,12 +188,6 @@ static int wr_u16(struct wr *w, uint16_t v)
 {
 	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
 	return wr_bytes(w, b, 2);
-}
-
-static int wr_u32(struct wr *w, uint32_t v)
-{
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-	return wr_bytes(w, b, 4);
 }
 
 /*
@@ -235,8 +234,12 @@ static int put_rr(struct wr *w, int owner_ptr, const uint8_t *owner, uint16_t ty
 	const uint8_t *d = rr->rdata;
 	int rc;
 
+	/* Type, class, TTL and a placeholder rdlength in one append. */
+	uint8_t fixed[10] = { (uint8_t)(type >> 8), (uint8_t)type, 0, CLASS_IN,
+			      (uint8_t)(ttl >> 24), (uint8_t)(ttl >> 16), (uint8_t)(ttl >> 8),
+			      (uint8_t)ttl, 0, 0 };
 	rc = owner_ptr >= 0 ? wr_u16(w, (uint16_t)(0xc000 | owner_ptr)) : put_name(w, owner, 1);
-	if (rc || wr_u16(w, type) || wr_u16(w, CLASS_IN) || wr_u32(w, ttl) || wr_u16(w, 0))
+	if (rc || wr_bytes(w, fixed, sizeof(fixed)))
 		goto fail;
 	size_t rdstart = w->len;
 	switch (type) {
