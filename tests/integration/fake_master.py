@@ -4,7 +4,10 @@
 
 The file is re-read on every request, so a test changes the state by rewriting it.
 Its content selects special answers: "HTTP500" -> 500, "HANG" -> no answer for 1000 s,
-"HUGE" -> a 300 MB body streamed in chunks (never held in memory or on disk).
+"HUGE" -> a 300 MB body streamed in chunks (never held in memory or on disk),
+"BIG <MiB>" on the first line and a state after it -> that state grown to <MiB> MiB
+with finished copies of its frameworks in "completed_frameworks" (what a master with
+a long history serves; the records do not change), streamed in chunks.
 
   fake_master.py --port P --state FILE [--leader-rewrite | --leader PID] [--only-state-json]
                  [--ready-file F] [--log F] [--host|--bind 127.0.0.1] [--basic-auth USER:PASS]
@@ -106,24 +109,45 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _huge(self):
-        """HUGE_BYTES of JSON-looking text, chunked, generated as it goes."""
+    def _chunked(self, parts):
+        """A 200 with a chunked body made of parts (bytes, produced as it goes)."""
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        chunk = b" " * (1024 * 1024)
-        sent = 0
         try:
-            head = b'{"leader":"master@127.0.0.1:5050","x":"'
-            self.wfile.write(b"%x\r\n" % len(head) + head + b"\r\n")
-            while sent < HUGE_BYTES:
-                self.wfile.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-                sent += len(chunk)
-            self.wfile.write(b"2\r\n\"}\r\n0\r\n\r\n")
+            for part in parts:
+                self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass  # the client gave up, as it should
         self.close_connection = True
+
+    def _huge(self):
+        """HUGE_BYTES of JSON-looking text, generated as it goes."""
+        chunk = b" " * (1024 * 1024)
+        yield b'{"leader":"master@127.0.0.1:5050","x":"'
+        for _ in range(HUGE_BYTES // len(chunk)):
+            yield chunk
+        yield b'"}'
+
+    @staticmethod
+    def _grown(data, size):
+        """The state data grown to about size bytes by finished copies of its
+        frameworks in completed_frameworks, generated as it goes."""
+        doc = json.loads(data)
+        done = [dict(fw, tasks=[dict(t, state="TASK_FINISHED") for t in fw.get("tasks", [])])
+                for fw in doc.get("frameworks", [])] or [{}]
+        item = json.dumps(done).encode()[1:-1]
+        head, tail = json.dumps(dict(doc, completed_frameworks=["@PAD@"])).encode().split(
+            b'"@PAD@"')
+        block = b",".join([item] * max(1, (1 << 20) // len(item)))  # about 1 MiB
+        yield head + item
+        sent = len(head) + len(item)
+        while sent < size:
+            yield b"," + block
+            sent += 1 + len(block)
+        yield tail
 
     def _token_ok(self):
         auth = self.headers.get("Authorization", "")
@@ -142,7 +166,11 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(1000)
             return self._send(503, "gave up\n", "text/plain")
         if text == b"HUGE":
-            return self._huge()
+            return self._chunked(self._huge())
+        grow = 0
+        if text.startswith(b"BIG "):
+            first, _, data = text.partition(b"\n")
+            grow = int(first.split()[1]) << 20
         if opts.leader_rewrite or opts.leader is not None:
             if opts.leader is not None:
                 leader = opts.leader
@@ -158,6 +186,8 @@ class Handler(BaseHTTPRequestHandler):
                     data = json.dumps(doc).encode()
             except (ValueError, TypeError):
                 pass  # not JSON: serve it unchanged
+        if grow:
+            return self._chunked(self._grown(data, grow))
         return self._send(200, data)
 
     def _login(self):

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, "tests", "data")
@@ -77,6 +79,33 @@ def _cleanup():
 
 
 atexit.register(_cleanup)
+
+
+def udp_drops(pid):
+    """Datagrams the kernel dropped because a UDP socket of process pid had a
+    full receive buffer (the "drops" column of /proc/net/udp and udp6)."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return 0
+    total = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if len(cols) > 12 and cols[9] in inodes:
+                        total += int(cols[12])
+        except OSError:
+            pass
+    return total
 
 
 def wait_for(pred, timeout=10.0, step=0.02):
@@ -261,6 +290,17 @@ def dig(port, name, rtype="A", tcp=False, extra=(), server="127.0.0.1", timeout=
     cmd.extend(extra)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return Reply(p.stdout)
+
+
+def health(port, timeout=2):
+    """(status, JSON body) of GET /health on 127.0.0.1:port, or (None, None)."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+    except (OSError, ValueError):
+        return None, None
 
 
 def build_dir():

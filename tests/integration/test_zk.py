@@ -22,10 +22,8 @@ import re
 import signal
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
-from harness import DATA, Daemon, FakeMaster, Tap, build_dir, dig, free_port, wait_for
+from harness import DATA, Daemon, FakeMaster, Tap, build_dir, dig, free_port, health, wait_for
 from zkclient import (EPHEMERAL, SEQUENTIAL, ZkServer, ZkSession, master_json, master_protobuf,
                       session_known)
 
@@ -81,17 +79,6 @@ def count(d, pattern):
 def last_line(d, pattern):
     lines = [l for l in d.logtext().splitlines() if re.search(pattern, l)]
     return lines[-1] if lines else ""
-
-
-def health(port):
-    """(status, JSON body) of GET /health, or (None, None)."""
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=2) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-    except (OSError, ValueError):
-        return None, None
 
 
 def esc(hp):
