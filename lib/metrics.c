@@ -27,6 +27,10 @@ const double metrics_fetch_size_bounds[METRICS_FETCH_SIZE_NB] = {
 const double metrics_build_duration_bounds[METRICS_BUILD_DURATION_NB] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30,
 };
+/* Finer around the 50 ms coalescing period and the 100 ms target of an event's publication. */
+const double metrics_stream_delay_bounds[METRICS_STREAM_DELAY_NB] = {
+	0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
 
 /* ---- DNS workers ------------------------------------------------------ */
 
@@ -134,11 +138,28 @@ static struct {
 	_Atomic uint64_t build_duration_us;
 	_Atomic uint64_t leader_changes;
 	_Atomic uint64_t http[600];
+	_Atomic uint64_t stream_on;	/* 0 or 1 */
+	_Atomic uint64_t stream_connected;	/* 0 or 1 */
+	_Atomic uint64_t stream_subs[METRICS_NSUB];
+	_Atomic uint64_t stream_ends[METRICS_NEND];
+	_Atomic uint64_t stream_events[METRICS_NEVENTS];
+	_Atomic uint64_t stream_delay[METRICS_STREAM_DELAY_NB + 1];
+	_Atomic uint64_t stream_delay_us;
 } ctl;
 
 static uint64_t load(const _Atomic uint64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Observe seconds in a histogram of per-bucket counts and a sum in microseconds. */
+static void observe(_Atomic uint64_t *counts, const double *bounds, size_t nb,
+		    _Atomic uint64_t *sum_us, double seconds)
+{
+	if (seconds < 0)
+		seconds = 0;
+	metrics_add(&counts[bucket_of(bounds, nb, seconds)], 1);
+	metrics_add(sum_us, (uint64_t)(seconds * 1e6));
 }
 
 void metrics_state_fetch(enum metrics_fetch outcome)
@@ -162,11 +183,8 @@ enum metrics_fetch metrics_fetch_of_error(int code)
 
 void metrics_state_transfer(double seconds, size_t bytes)
 {
-	if (seconds < 0)
-		seconds = 0;
-	metrics_add(&ctl.fetch_duration[bucket_of(metrics_fetch_duration_bounds,
-						  METRICS_FETCH_DURATION_NB, seconds)], 1);
-	metrics_add(&ctl.fetch_duration_us, (uint64_t)(seconds * 1e6));
+	observe(ctl.fetch_duration, metrics_fetch_duration_bounds, METRICS_FETCH_DURATION_NB,
+		&ctl.fetch_duration_us, seconds);
 	if (bytes) {
 		metrics_add(&ctl.fetch_size[bucket_of(metrics_fetch_size_bounds,
 						      METRICS_FETCH_SIZE_NB, (double)bytes)], 1);
@@ -176,11 +194,8 @@ void metrics_state_transfer(double seconds, size_t bytes)
 
 void metrics_zone_build(double seconds)
 {
-	if (seconds < 0)
-		seconds = 0;
-	metrics_add(&ctl.build_duration[bucket_of(metrics_build_duration_bounds,
-						  METRICS_BUILD_DURATION_NB, seconds)], 1);
-	metrics_add(&ctl.build_duration_us, (uint64_t)(seconds * 1e6));
+	observe(ctl.build_duration, metrics_build_duration_bounds, METRICS_BUILD_DURATION_NB,
+		&ctl.build_duration_us, seconds);
 }
 
 void metrics_leader_change(void)
@@ -192,6 +207,55 @@ void metrics_http_request(int status)
 {
 	if (status >= 100 && status < 600)
 		metrics_add(&ctl.http[status], 1);
+}
+
+/* ---- event stream ------------------------------------------------------ */
+
+/* Label values of enum metrics_stream_event; the event types as the master writes them. */
+static const char *const stream_event_names[METRICS_NEVENTS] = {
+	"SUBSCRIBED", "TASK_ADDED", "TASK_UPDATED", "AGENT_ADDED", "AGENT_REMOVED",
+	"FRAMEWORK_ADDED", "FRAMEWORK_UPDATED", "FRAMEWORK_REMOVED", "HEARTBEAT", "other",
+};
+
+enum metrics_stream_event metrics_stream_event_of(const char *type, size_t len)
+{
+	for (int i = 0; i < METRICS_EV_OTHER; i++)
+		if (strlen(stream_event_names[i]) == len && memcmp(stream_event_names[i], type, len) == 0)
+			return (enum metrics_stream_event)i;
+	return METRICS_EV_OTHER;
+}
+
+void metrics_stream_enable(void)
+{
+	atomic_store_explicit(&ctl.stream_on, 1, memory_order_relaxed);
+}
+
+void metrics_stream_subscription(enum metrics_stream_result res)
+{
+	if ((unsigned)res >= METRICS_NSUB)
+		return;
+	metrics_add(&ctl.stream_subs[res], 1);
+	if (res == METRICS_SUB_OK)
+		atomic_store_explicit(&ctl.stream_connected, 1, memory_order_relaxed);
+}
+
+void metrics_stream_disconnect(enum metrics_stream_end why)
+{
+	if ((unsigned)why < METRICS_NEND)
+		metrics_add(&ctl.stream_ends[why], 1);
+	atomic_store_explicit(&ctl.stream_connected, 0, memory_order_relaxed);
+}
+
+void metrics_stream_event(enum metrics_stream_event type)
+{
+	if ((unsigned)type < METRICS_NEVENTS)
+		metrics_add(&ctl.stream_events[type], 1);
+}
+
+void metrics_stream_publish_delay(double seconds)
+{
+	observe(ctl.stream_delay, metrics_stream_delay_bounds, METRICS_STREAM_DELAY_NB,
+		&ctl.stream_delay_us, seconds);
 }
 
 void metrics_shutdown(void)
@@ -212,6 +276,16 @@ static void hist_init(struct metrics_hist *h, const double *bounds, size_t nb)
 	h->nb = nb;
 }
 
+/* The counts and sum of a control-thread histogram (see observe) into h, set up by hist_init. */
+static void hist_load(struct metrics_hist *h, const _Atomic uint64_t *counts,
+		      const _Atomic uint64_t *sum_us)
+{
+	for (size_t b = 0; b <= h->nb; b++)
+		h->counts[b] = load(&counts[b]);
+	/* Divided, not multiplied by 1e-6: correctly rounded, so 230000 us reads 0.23. */
+	h->sum = (double)load(sum_us) / 1e6;
+}
+
 void metrics_collect(struct metrics_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -223,6 +297,7 @@ void metrics_collect(struct metrics_snapshot *s)
 	hist_init(&s->fetch_duration, metrics_fetch_duration_bounds, METRICS_FETCH_DURATION_NB);
 	hist_init(&s->fetch_size, metrics_fetch_size_bounds, METRICS_FETCH_SIZE_NB);
 	hist_init(&s->build_duration, metrics_build_duration_bounds, METRICS_BUILD_DURATION_NB);
+	hist_init(&s->stream_publish_delay, metrics_stream_delay_bounds, METRICS_STREAM_DELAY_NB);
 
 	pthread_mutex_lock(&reg_mu);
 	s->dns_workers = reg_count;
@@ -246,18 +321,24 @@ void metrics_collect(struct metrics_snapshot *s)
 
 	for (int i = 0; i < METRICS_NFETCH; i++)
 		s->fetches[i] = load(&ctl.fetches[i]);
-	for (int b = 0; b <= METRICS_FETCH_DURATION_NB; b++)
-		s->fetch_duration.counts[b] = load(&ctl.fetch_duration[b]);
-	s->fetch_duration.sum = (double)load(&ctl.fetch_duration_us) * 1e-6;
+	hist_load(&s->fetch_duration, ctl.fetch_duration, &ctl.fetch_duration_us);
 	for (int b = 0; b <= METRICS_FETCH_SIZE_NB; b++)
 		s->fetch_size.counts[b] = load(&ctl.fetch_size[b]);
 	s->fetch_size.sum = (double)load(&ctl.fetch_bytes);
-	for (int b = 0; b <= METRICS_BUILD_DURATION_NB; b++)
-		s->build_duration.counts[b] = load(&ctl.build_duration[b]);
-	s->build_duration.sum = (double)load(&ctl.build_duration_us) * 1e-6;
+	hist_load(&s->build_duration, ctl.build_duration, &ctl.build_duration_us);
 	s->leader_changes = load(&ctl.leader_changes);
 	for (int c = 100; c < 600; c++)
 		s->http_requests[c] = load(&ctl.http[c]);
+
+	s->has_stream = load(&ctl.stream_on) != 0;
+	s->stream_connected = load(&ctl.stream_connected) != 0;
+	for (int i = 0; i < METRICS_NSUB; i++)
+		s->stream_subscriptions[i] = load(&ctl.stream_subs[i]);
+	for (int i = 0; i < METRICS_NEND; i++)
+		s->stream_disconnects[i] = load(&ctl.stream_ends[i]);
+	for (int i = 0; i < METRICS_NEVENTS; i++)
+		s->stream_events[i] = load(&ctl.stream_events[i]);
+	hist_load(&s->stream_publish_delay, ctl.stream_delay, &ctl.stream_delay_us);
 }
 
 /* ---- text format ------------------------------------------------------- */
@@ -568,6 +649,60 @@ static void render_state(struct mbuf *b, const struct metrics_snapshot *s)
 	}
 }
 
+static const char *const stream_result_names[METRICS_NSUB] = {
+	"ok", "unsupported", "http_error", "network", "timeout", "bad_stream", "leader_moved",
+	"other",
+};
+static const char *const stream_end_names[METRICS_NEND] = {
+	"heartbeat_timeout", "closed", "network", "bad_stream", "leader_moved", "resubscribe",
+	"other",
+};
+
+/* One counter family with a sample per label value, zeros included (the label sets are
+ * fixed and short, and a rate() needs the series before its first increment). */
+static void labelled_counter(struct mbuf *b, const char *name, const char *help,
+			     const char *label, const char *const *values, const uint64_t *v,
+			     size_t n)
+{
+	char lab[128];
+
+	family(b, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(lab, sizeof(lab), "%s=\"%s\"", label, values[i]);
+		sample(b, name, lab, (double)v[i]);
+	}
+}
+
+/*
+ * Only with stateSource "stream": while polling these would be zeros for
+ * ever, and mesosdns_stream_connected 0 would look like an outage.
+ */
+static void render_stream(struct mbuf *b, const struct metrics_snapshot *s)
+{
+	if (!s->has_stream)
+		return;
+	family(b, "mesosdns_stream_connected", "gauge",
+	       "1 while a subscription to the master's event stream is live (its SUBSCRIBED "
+	       "snapshot arrived and the stream has not ended); 0 means the state is polled.");
+	sample(b, "mesosdns_stream_connected", "", s->stream_connected ? 1 : 0);
+	labelled_counter(b, "mesosdns_stream_subscriptions_total",
+			 "SUBSCRIBE attempts by result (ok: the snapshot arrived; unsupported: HTTP "
+			 "404, 405 or 501, a master without the operator API, polled instead).",
+			 "result", stream_result_names, s->stream_subscriptions, METRICS_NSUB);
+	labelled_counter(b, "mesosdns_stream_disconnects_total",
+			 "Live subscriptions that ended, by reason (heartbeat_timeout: silent for 3 "
+			 "heartbeat intervals + 1 s).",
+			 "reason", stream_end_names, s->stream_disconnects, METRICS_NEND);
+	labelled_counter(b, "mesosdns_stream_events_total",
+			 "Events received on the stream by type (other: types this version does "
+			 "not know).",
+			 "type", stream_event_names, s->stream_events, METRICS_NEVENTS);
+	family(b, "mesosdns_stream_publish_delay_seconds", "histogram",
+	       "Time from the arrival of an event to the publication of the zone that includes "
+	       "it (the oldest event of each zone published from the stream).");
+	hist_series(b, "mesosdns_stream_publish_delay_seconds", "", &s->stream_publish_delay);
+}
+
 static void render_zone(struct mbuf *b, const struct metrics_snapshot *s)
 {
 	char lab[64];
@@ -627,6 +762,7 @@ char *metrics_render(const struct metrics_snapshot *s, size_t *len)
 	render_dns(&b, s);
 	render_forward(&b, s);
 	render_state(&b, s);
+	render_stream(&b, s);
 	render_zone(&b, s);
 	render_misc(&b, s);
 	if (b.oom || !b.p) {

@@ -52,6 +52,7 @@ enum metrics_source {
 #define METRICS_FETCH_DURATION_NB 14	/* 10 ms .. 300 s */
 #define METRICS_FETCH_SIZE_NB 8		/* 1 KiB .. 256 MiB */
 #define METRICS_BUILD_DURATION_NB 12	/* 1 ms .. 30 s */
+#define METRICS_STREAM_DELAY_NB 12	/* 5 ms .. 10 s */
 #define METRICS_HIST_MAX 16		/* largest NB above */
 
 extern const double metrics_dns_duration_bounds[METRICS_DNS_DURATION_NB];	/* seconds */
@@ -59,6 +60,7 @@ extern const double metrics_dns_size_bounds[METRICS_DNS_SIZE_NB];		/* bytes */
 extern const double metrics_fetch_duration_bounds[METRICS_FETCH_DURATION_NB];
 extern const double metrics_fetch_size_bounds[METRICS_FETCH_SIZE_NB];
 extern const double metrics_build_duration_bounds[METRICS_BUILD_DURATION_NB];
+extern const double metrics_stream_delay_bounds[METRICS_STREAM_DELAY_NB];
 
 /* One DNS worker's counters; written by that worker only. */
 struct metrics_dns {
@@ -142,6 +144,62 @@ void metrics_leader_change(void);
 /* One HTTP API request answered with status. */
 void metrics_http_request(int status);
 
+/* ---- event stream (stateSource "stream"; control thread) ---------------- */
+
+/* How one SUBSCRIBE attempt ended (each attempt counts once). */
+enum metrics_stream_result {
+	METRICS_SUB_OK = 0,		/* the SUBSCRIBED snapshot arrived: a live subscription */
+	METRICS_SUB_UNSUPPORTED,	/* HTTP 404, 405 or 501: no operator API, polling */
+	METRICS_SUB_HTTP,		/* another non-2xx status */
+	METRICS_SUB_NETWORK,		/* connection or TLS error, or closed before the snapshot */
+	METRICS_SUB_TIMEOUT,		/* no snapshot within stateTimeoutSeconds (or connect) */
+	METRICS_SUB_BAD_STREAM,		/* bad framing, a record over its limit, or a first
+					   record that is not SUBSCRIBED */
+	METRICS_SUB_LEADER_MOVED,	/* left for a new leader before the snapshot */
+	METRICS_SUB_OTHER,		/* could not start (out of memory...) */
+	METRICS_NSUB,
+};
+
+/* Why a live subscription (METRICS_SUB_OK) ended. */
+enum metrics_stream_end {
+	METRICS_END_HEARTBEAT = 0,	/* silent for 3 heartbeat intervals + 1 s */
+	METRICS_END_CLOSED,		/* the master closed the stream */
+	METRICS_END_NETWORK,		/* connection error */
+	METRICS_END_BAD_STREAM,		/* bad framing or a record over its limit */
+	METRICS_END_LEADER_MOVED,	/* the leader moved (ZooKeeper) */
+	METRICS_END_RESUBSCRIBE,	/* the events no longer matched the model */
+	METRICS_END_OTHER,		/* out of memory... */
+	METRICS_NEND,
+};
+
+/* Event types received; anything else (newer masters) is "other". */
+enum metrics_stream_event {
+	METRICS_EV_SUBSCRIBED = 0, METRICS_EV_TASK_ADDED, METRICS_EV_TASK_UPDATED,
+	METRICS_EV_AGENT_ADDED, METRICS_EV_AGENT_REMOVED, METRICS_EV_FRAMEWORK_ADDED,
+	METRICS_EV_FRAMEWORK_UPDATED, METRICS_EV_FRAMEWORK_REMOVED, METRICS_EV_HEARTBEAT,
+	METRICS_EV_OTHER, METRICS_NEVENTS,
+};
+
+/* The slot of an event's "type" value (len bytes, not NUL-terminated). */
+enum metrics_stream_event metrics_stream_event_of(const char *type, size_t len);
+
+/* The daemon follows the event stream: the stream families appear on
+ * /metrics from now on (they are left out while polling). */
+void metrics_stream_enable(void);
+
+/* Count a SUBSCRIBE attempt's outcome; METRICS_SUB_OK also sets connected. */
+void metrics_stream_subscription(enum metrics_stream_result res);
+
+/* A live subscription ended: clears connected. */
+void metrics_stream_disconnect(enum metrics_stream_end why);
+
+/* Count one event received (a record of the stream, heartbeats included). */
+void metrics_stream_event(enum metrics_stream_event type);
+
+/* A zone built from the stream was published seconds after the arrival of
+ * the oldest event it includes. */
+void metrics_stream_publish_delay(double seconds);
+
 /* Free every registered block; call after the workers stopped. */
 void metrics_shutdown(void);
 
@@ -215,6 +273,14 @@ struct metrics_snapshot {
 	uint64_t zk_leader_changes;
 	uint64_t zk_session_expiries;
 
+	/* event stream (has_stream 0 while polling: the families are left out) */
+	int has_stream;
+	int stream_connected;
+	uint64_t stream_subscriptions[METRICS_NSUB];
+	uint64_t stream_disconnects[METRICS_NEND];
+	uint64_t stream_events[METRICS_NEVENTS];
+	struct metrics_hist stream_publish_delay;
+
 	/* HTTP API */
 	uint64_t http_requests[600];	/* by status code */
 	uint64_t http_connections;	/* open now */
@@ -222,7 +288,7 @@ struct metrics_snapshot {
 
 /*
  * Fill the parts of s this module owns: DNS worker sums, fetch, build,
- * leader and HTTP counters, the histograms' bounds.  Zeroes s first; the
+ * leader, event stream and HTTP counters, the histograms' bounds.  Zeroes s first; the
  * caller adds the rest (zone, refresh stats, upstreams, zk, version).
  */
 void metrics_collect(struct metrics_snapshot *s);

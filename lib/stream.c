@@ -16,6 +16,7 @@
 #include "lib/err.h"
 #include "lib/fetch.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define STREAM_PATH		"/api/v1"
 #define STREAM_CALL		"{\"type\":\"SUBSCRIBE\"}"
@@ -181,7 +182,12 @@ struct streamer {
 
 	/* what the data callback decided; acted upon outside libcurl's callback */
 	bool failing;
+	int fail_rc;
 	char fail_why[300];
+
+	/* for lib/metrics: each attempt's outcome counts once, a live one's end once */
+	bool counted;			/* the outcome of the attempt under way is counted */
+	bool live;			/* ... it was METRICS_SUB_OK, and has not ended */
 };
 
 void stream_record_free(struct stream_record *rec)
@@ -290,12 +296,45 @@ static double next_delay(struct streamer *s)
 
 static void stream_connect(struct streamer *s);
 
-/* The connection ended (the transfer is gone already): tell the owner, plan the retry. */
-static void conn_lost(struct streamer *s, int unsupported, const char *why)
+/* Count the outcome of the attempt under way, unless it is counted already. */
+static void count_attempt(struct streamer *s, enum metrics_stream_result res)
+{
+	if (s->counted)
+		return;
+	s->counted = true;
+	s->live = res == METRICS_SUB_OK;
+	metrics_stream_subscription(res);
+}
+
+/*
+ * The attempt under way ends: a live subscription's end counts as a
+ * disconnect (end), an attempt that never got its snapshot as an outcome (res).
+ */
+static void count_end(struct streamer *s, enum metrics_stream_result res,
+		      enum metrics_stream_end end)
+{
+	if (s->live) {
+		s->live = false;
+		metrics_stream_disconnect(end);
+	} else {
+		count_attempt(s, res);
+	}
+}
+
+/*
+ * The connection ended (the transfer is gone already): count it, tell the
+ * owner, plan the retry.  res is the attempt's outcome when it had no
+ * snapshot yet (METRICS_SUB_UNSUPPORTED: the master has no operator API),
+ * end the reason when it was live.
+ */
+static void conn_lost(struct streamer *s, enum metrics_stream_result res,
+		      enum metrics_stream_end end, const char *why)
 {
 	uint64_t conn = s->phase == STREAM_OPEN ? s->conn : 0;
+	int unsupported = res == METRICS_SUB_UNSUPPORTED;
 	double delay;
 
+	count_end(s, res, end);
 	s->phase = STREAM_IDLE;
 	evtimer_del(s->watchdog);
 	stream_framer_clear(&s->fr);
@@ -338,6 +377,82 @@ static void on_open(void *arg, long status, const char *url)
 		s->hooks.up(s->ctx, s->conn, s->at);
 }
 
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/*
+ * The byte after the JSON value at p, or NULL when the text ends first: a
+ * string, an object or array (brackets counted, strings in them skipped
+ * whole), or a scalar up to the next delimiter.  No validation: the model
+ * parses the record; this only finds its way through it.
+ */
+static const char *skip_value(const char *p, const char *end)
+{
+	int depth = 0;
+
+	do {
+		if (p >= end)
+			return NULL;
+		if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\' && ++p == end)
+					break;	/* a backslash last: cut short */
+			if (p >= end)
+				return NULL;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+		} else if (*p == '}' || *p == ']') {
+			if (depth == 0)
+				return p;	/* no value here: the caller sees the bracket */
+			depth--;
+		} else if (depth == 0) {
+			while (p < end && !strchr(",}] \t\r\n", *p))
+				p++;
+			return p;
+		}
+		p++;
+	} while (depth > 0);
+	return p;
+}
+
+/*
+ * Nested objects have "type" keys too (resources, statuses), so a plain
+ * search will not do; masters write "type" first, so this reads a few bytes
+ * (of a snapshot of hundreds of MB too) where a JSON parser would read all.
+ */
+enum metrics_stream_event stream_event_type(const char *text, size_t len)
+{
+	const char *p = skip_ws(text, text + len), *end = text + len, *key, *val;
+
+	if (p >= end || *p != '{')
+		return METRICS_EV_OTHER;
+	for (p++;; p++) {
+		p = skip_ws(p, end);
+		if (p >= end || *p != '"')
+			return METRICS_EV_OTHER;
+		key = p + 1;
+		if (!(p = skip_value(p, end)))
+			return METRICS_EV_OTHER;
+		size_t klen = (size_t)(p - 1 - key);
+		p = skip_ws(p, end);
+		if (p >= end || *p != ':')
+			return METRICS_EV_OTHER;
+		val = skip_ws(p + 1, end);
+		if (!(p = skip_value(val, end)))
+			return METRICS_EV_OTHER;
+		if (klen == 4 && memcmp(key, "type", 4) == 0)
+			return *val == '"' ? metrics_stream_event_of(val + 1, (size_t)(p - val - 2))
+					   : METRICS_EV_OTHER;
+		p = skip_ws(p, end);
+		if (p >= end || *p != ',')
+			return METRICS_EV_OTHER;
+	}
+}
+
 /* A HEARTBEAT is a few dozen bytes; anything else goes to the owner unparsed. */
 static bool is_heartbeat(const char *text, size_t len)
 {
@@ -357,12 +472,17 @@ static int on_record(void *arg, char *text, size_t len)
 {
 	struct streamer *s = arg;
 	struct stream_record *rec;
+	enum metrics_stream_event type = stream_event_type(text, len);
 
+	metrics_stream_event(type);
 	if (!s->got_first) {
 		s->got_first = true;
 		s->backoff = STREAM_BACKOFF_MIN;	/* a working subscription */
 		log_info("stream: snapshot from %s: %zu bytes", s->at, len);
-	} else if (is_heartbeat(text, len)) {
+		/* Anything else first: the model refuses it and asks for a new subscription. */
+		count_attempt(s, type == METRICS_EV_SUBSCRIBED ? METRICS_SUB_OK :
+				 METRICS_SUB_BAD_STREAM);
+	} else if (type == METRICS_EV_HEARTBEAT && is_heartbeat(text, len)) {
 		free(text);
 		if (s->hooks.beat)
 			s->hooks.beat(s->ctx, s->conn);
@@ -378,6 +498,7 @@ static int on_record(void *arg, char *text, size_t len)
 	rec->first = s->fr.records == 1;
 	rec->text = text;
 	rec->len = len;
+	rec->arrived = now_mono();
 	s->hooks.record(s->ctx, rec);
 	return 0;
 }
@@ -393,6 +514,7 @@ static int on_data(void *arg, const char *buf, size_t len)
 	if (rc != 0) {
 		/* The done callback reports it: ending the transfer here is libcurl's job. */
 		s->failing = true;
+		s->fail_rc = rc;
 		snprintf(s->fail_why, sizeof(s->fail_why), "%s",
 			 err[0] ? err : mdns_strerror(rc));
 		return 1;
@@ -406,24 +528,37 @@ static void on_done(void *arg, struct fetch_result *r)
 {
 	struct streamer *s = arg;
 	char why[400];
-	int unsupported = 0;
+	enum metrics_stream_result res = METRICS_SUB_NETWORK;
+	enum metrics_stream_end end = METRICS_END_NETWORK;
 
 	if (s->failing) {
 		snprintf(why, sizeof(why), "%s", s->fail_why);
 		s->failing = false;
+		if (s->fail_rc == MDNS_ENOMEM) {
+			res = METRICS_SUB_OTHER;
+			end = METRICS_END_OTHER;
+		} else {
+			res = METRICS_SUB_BAD_STREAM;
+			end = METRICS_END_BAD_STREAM;
+		}
 	} else if (r->rc == 0) {
 		snprintf(why, sizeof(why), "the master closed the stream");
+		end = METRICS_END_CLOSED;
 	} else if (r->rc == MDNS_EHTTP) {
-		unsupported = r->http_status == 404 || r->http_status == 405 ||
-			      r->http_status == 501;
+		int unsupported = r->http_status == 404 || r->http_status == 405 ||
+				  r->http_status == 501;
+
+		res = unsupported ? METRICS_SUB_UNSUPPORTED : METRICS_SUB_HTTP;
 		snprintf(why, sizeof(why), "HTTP %ld%s", r->http_status,
 			 unsupported ? " to SUBSCRIBE" : "");
 		if (!unsupported)
 			snprintf(why, sizeof(why), "%.300s", r->err);
 	} else {
+		if (r->rc == MDNS_ETIMEDOUT)
+			res = METRICS_SUB_TIMEOUT;
 		snprintf(why, sizeof(why), "%.300s", r->err);
 	}
-	conn_lost(s, unsupported, why);
+	conn_lost(s, res, end, why);
 }
 
 static const struct fetch_stream_ops stream_ops = {
@@ -453,6 +588,7 @@ static void stream_connect(struct streamer *s)
 	masters_free(v, n);
 	s->conn++;
 	s->phase = STREAM_CONNECTING;
+	s->counted = s->live = false;
 	s->got_first = false;
 	s->heartbeat = 0;
 	s->failing = false;
@@ -463,6 +599,7 @@ static void stream_connect(struct streamer *s)
 	if (rc != 0) {
 		s->phase = STREAM_IDLE;
 		s->idx++;
+		count_attempt(s, METRICS_SUB_OTHER);
 		log_warn("stream: cannot subscribe to %s: %s", s->master, mdns_strerror(rc));
 		if (s->hooks.down)
 			s->hooks.down(s->ctx, 0, 0, mdns_strerror(rc));
@@ -502,7 +639,8 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	else
 		snprintf(why, sizeof(why), "no data for %.1f s", idle);
 	conn_drop(s);
-	conn_lost(s, 0, why);
+	/* Before the snapshot the limit is stateTimeoutSeconds; after it, heartbeats. */
+	conn_lost(s, METRICS_SUB_TIMEOUT, METRICS_END_HEARTBEAT, why);
 }
 
 struct streamer *stream_new(struct event_base *base, struct fetcher *f, const struct config *cfg,
@@ -527,6 +665,7 @@ struct streamer *stream_new(struct event_base *base, struct fetcher *f, const st
 		stream_free(s);
 		return NULL;
 	}
+	metrics_stream_enable();
 	return s;
 }
 
@@ -579,6 +718,7 @@ void stream_masters_changed(struct streamer *s)
 		log_info("stream: the leader moved to %s; leaving %s", v[0],
 			 s->at[0] ? s->at : s->master);
 		conn_drop(s);
+		count_end(s, METRICS_SUB_LEADER_MOVED, METRICS_END_LEADER_MOVED);
 		if (s->hooks.down)
 			s->hooks.down(s->ctx, s->phase == STREAM_OPEN ? s->conn : 0, 0,
 				      "the leader moved");
@@ -600,7 +740,7 @@ void stream_resubscribe(struct streamer *s, const char *why)
 		return;
 	conn_drop(s);
 	s->idx--;	/* conn_lost moves on to the next master: stay with this one */
-	conn_lost(s, 0, why);
+	conn_lost(s, METRICS_SUB_OTHER, METRICS_END_RESUBSCRIBE, why);
 }
 
 void stream_set_heartbeat(struct streamer *s, uint64_t conn, double seconds)
@@ -631,6 +771,7 @@ static void summary_done(void *arg, struct fetch_result *r)
 		rec->conn = s->sum_conn;
 		rec->text = r->body;
 		rec->len = r->len;
+		rec->arrived = now_mono();
 		s->hooks.record(s->ctx, rec);
 	} else {
 		free(r->body);

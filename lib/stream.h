@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/metrics.h"
 #include "lib/statemodel.h"
 
 struct config;
@@ -22,7 +23,9 @@ struct streamer;
  * subscribes again with backoff when the stream ends, breaks, goes silent or
  * the leader moves, and fetches /master/state-summary for the framework pids
  * the operator API leaves out.  Everything runs on the control thread's
- * event loop, through the refresher's fetcher (one libcurl multi handle).
+ * event loop, through the refresher's fetcher (one libcurl multi handle).  It
+ * counts for /metrics (lib/metrics.h): each attempt's outcome, why live
+ * subscriptions end, events by type.
  */
 
 /* Largest first record (the SUBSCRIBED snapshot): the /master/state limit. */
@@ -37,6 +40,7 @@ struct stream_record {
 	int first;			/* the connection's first record: its SUBSCRIBED */
 	char *text;			/* owned, NUL-terminated JSON */
 	size_t len;
+	double arrived;			/* when it was complete (CLOCK_MONOTONIC, seconds) */
 	struct stream_record *next;
 };
 
@@ -116,7 +120,17 @@ void stream_fetch_summary(struct streamer *s);
 /* 1 while a subscription is accepted and delivering. */
 int stream_connected(const struct streamer *s);
 
-/* ---- RecordIO framing (exposed for the unit tests) --------------------------------- */
+/* ---- exposed for the unit tests ----------------------------------------------------- */
+
+/*
+ * The type of an event record (len bytes of JSON), for /metrics: the string
+ * value of its top-level "type" key, METRICS_EV_OTHER when there is none or
+ * it is not one the daemon knows.  Not a parser: it skips values without
+ * checking them (the model parses the record).
+ */
+enum metrics_stream_event stream_event_type(const char *text, size_t len);
+
+/* RecordIO framing */
 
 /*
  * Incremental RecordIO reader: "<decimal length>\n<length bytes>" repeated.

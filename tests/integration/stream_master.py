@@ -26,7 +26,8 @@ Tests change the state with POST /control/<op> (JSON body; the answer is JSON):
   heartbeats      {"on": bool}: pause or resume heartbeats (the stream stays open)
   cut             close every stream now
   api             {"mode": "ok" | "404" | "503" | "hang"}: how SUBSCRIBE is answered
-  stats           {} -> {"subscribes", "streams", "events", "refused"}
+  stats           {} -> {"subscribes", "streams", "events", "heartbeats", "refused"}
+                  (heartbeats: HEARTBEAT records written, on every stream)
 
 Each state-changing op answers {"sent": T, "streams": N}: T is time.monotonic() (the
 system's CLOCK_MONOTONIC, comparable across processes) right after the event was written to
@@ -236,6 +237,7 @@ class Master:
         self.api = opts.api
         self.subscribes = 0
         self.events = 0
+        self.beats = 0          # HEARTBEAT records written
         self.refused = 0        # requests refused for want of a token
 
     def broadcast(self, records):
@@ -341,7 +343,8 @@ class Handler(BaseHTTPRequestHandler):
             m = self.server.master
             with m.lock:
                 return self._send(200, {"subscribes": m.subscribes, "streams": len(m.subs),
-                                        "events": m.events, "refused": m.refused})
+                                        "events": m.events, "heartbeats": m.beats,
+                                        "refused": m.refused})
         return self._send(404, "", "text/plain")
 
     def do_POST(self):
@@ -391,6 +394,8 @@ class Handler(BaseHTTPRequestHandler):
                 except queue.Empty:
                     if m.heartbeats:
                         self._chunk(hb)
+                        with m.lock:
+                            m.beats += 1
                     continue
                 if kind == "cut":
                     break

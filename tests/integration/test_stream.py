@@ -12,7 +12,11 @@ and a cut stream (resubscribed with the changes made meanwhile); no stream for a
 (polling takes over, then rests again); a master without the operator API (HTTP 404:
 polling); HTTPS with basic authentication; DC/OS IAM (the login's token on the
 stream); and a leader change through ZooKeeper (the stream moves to the new leader);
-a stateCacheFile written from the model.  Waits are on log lines and answers.
+a stateCacheFile written from the model.  /metrics follows along: its stream families
+pass `promtool check metrics`, events count by type exactly as sent, connected is 1
+while subscribed and 0 while no subscription is possible, subscription outcomes and
+disconnect reasons match what happened, and only stream-built zones time their
+publication.  Waits are on log lines and answers.
 """
 import json
 import os
@@ -196,6 +200,56 @@ def count(d, pattern):
     return len(re.findall(pattern, d.logtext(), re.M))
 
 
+# ---- /metrics -------------------------------------------------------------------------
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
+EVENT_TYPES = ("SUBSCRIBED", "TASK_ADDED", "TASK_UPDATED", "AGENT_ADDED", "AGENT_REMOVED",
+               "FRAMEWORK_ADDED", "FRAMEWORK_UPDATED", "FRAMEWORK_REMOVED", "HEARTBEAT", "other")
+DELAY_COUNT = ("mesosdns_stream_publish_delay_seconds_count", ())
+
+
+def scrape(d):
+    """({(name, ((label, value), ...) sorted): value}, text) of the daemon's /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.http, timeout=5) as resp:
+        text = resp.read().decode()
+    out = {}
+    for line in text.splitlines():
+        m = _SAMPLE.match(line)
+        if m:
+            labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out, text
+
+
+def mval(ms, name, **labels):
+    """A sample's value; None when the series is missing."""
+    return ms.get((name, tuple(sorted(labels.items()))))
+
+
+def events(ms):
+    return {ty: mval(ms, "mesosdns_stream_events_total", type=ty) for ty in EVENT_TYPES}
+
+
+def subs(ms, result):
+    return mval(ms, "mesosdns_stream_subscriptions_total", result=result)
+
+
+def ends(ms, reason):
+    return mval(ms, "mesosdns_stream_disconnects_total", reason=reason)
+
+
+def live_balance(ms):
+    """ok subscriptions minus disconnects: the subscriptions live now (connected)."""
+    n = sum(v for (name, _), v in ms.items() if name == "mesosdns_stream_disconnects_total")
+    return subs(ms, "ok") - n
+
+
+def promtool_ok(text, what):
+    p = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    t.ok(p.returncode == 0 and not p.stdout.strip(), "%s: promtool check metrics" % what,
+         p.stdout.decode(errors="replace"))
+
+
 timings = []
 
 
@@ -223,6 +277,14 @@ t.ok(len(M.requests("POST /api/v1")) == 1 and M.requests("GET /master/state-summ
 same_zone(d, M, "snapshot")
 t.ok(wait_for(lambda: os.path.exists(CACHE), 3) and full_set(M, path=CACHE) == axfr_set(d),
      "snapshot: stateCacheFile holds the model as a /master/state that builds the same zone")
+ms, text = scrape(d)
+promtool_ok(text, "metrics: streaming")
+t.eq(mval(ms, "mesosdns_stream_connected"), 1, "metrics: connected 1 while subscribed")
+t.eq((subs(ms, "ok"), live_balance(ms)), (1, 1), "metrics: one subscription, ok, live")
+ev0 = events(ms)
+t.eq((ev0["SUBSCRIBED"], ev0["other"]), (1, 0), "metrics: one SUBSCRIBED event, no other")
+delay0 = ms.get(DELAY_COUNT)
+t.ok(delay0 is not None and delay0 >= 1, "metrics: the snapshot's publication was timed", delay0)
 
 # =============================================================================
 # 2. Scripted events, each answered over DNS; the zone equals a full rebuild.
@@ -290,14 +352,39 @@ t.ok(timings[-1] is not None and lookup(d.port, "burst0.marathon.mesos")[1] == [
      "burst: the first and the last of 50 tasks answer")
 same_zone(d, M, "burst")
 
+# Every event above was answered over DNS, so each was received: the counts are exact.
+ms = scrape(d)[0]
+ev1 = events(ms)
+sent = {"TASK_ADDED": 1 + 50, "TASK_UPDATED": 1, "AGENT_REMOVED": 1, "FRAMEWORK_REMOVED": 1,
+        "FRAMEWORK_ADDED": 1, "AGENT_ADDED": 1}
+t.eq({ty: ev1[ty] - ev0[ty] for ty in EVENT_TYPES if ty != "HEARTBEAT"},
+     {ty: sent.get(ty, 0) for ty in EVENT_TYPES if ty != "HEARTBEAT"},
+     "metrics: events_total rose by exactly the events sent, per type")
+# Seven steps changed the zone, each published after its event (the burst maybe twice).
+delay1 = ms.get(DELAY_COUNT)
+t.ok(delay1 is not None and delay1 - delay0 >= 7,
+     "metrics: publish delay observed for each zone published from events (%s more)" %
+     (delay1 - delay0 if delay1 is not None else None))
+t.eq(mval(ms, "mesosdns_stream_publish_delay_seconds_bucket", le="5"), delay1,
+     "metrics: every publication within 5 s of its oldest event")
+
 # =============================================================================
 # 3. Missed heartbeats and a cut stream: subscribe again, changes included.
 # =============================================================================
+# Events kept the stream busy so far: let a few heartbeats come first, to be counted.
+wait_for(lambda: M.get("/control/stats")["heartbeats"] >= 3, 5)
 M.call("heartbeats", on=False)
 t0 = time.time()
 t.ok(d.wait_log(r"stream: .*no heartbeat for", timeout=5),
      "heartbeats: a silent stream is noticed", d.logtext())
 took = time.time() - t0
+# The master is silent now (even on a new stream): its count and ours stand still.
+ms = scrape(d)[0]
+beats = M.get("/control/stats")["heartbeats"]
+t.ok(beats >= 3 and events(ms)["HEARTBEAT"] == beats,
+     "metrics: HEARTBEAT events as many as the master wrote (%s of %d)" %
+     (events(ms)["HEARTBEAT"], beats))
+t.eq(ends(ms, "heartbeat_timeout"), 1, "metrics: one disconnect for a heartbeat timeout")
 M.call("heartbeats", on=True)
 t.ok(took < 3 * HEARTBEAT + 1 + 1.5, "heartbeats: within 3 intervals + 1 s (%.2f s)" % took)
 t.ok(wait_for(lambda: M.get("/control/stats")["subscribes"] >= 2, 5) and
@@ -305,12 +392,16 @@ t.ok(wait_for(lambda: M.get("/control/stats")["subscribes"] >= 2, 5) and
      d.logtext())
 t.eq(lookup(d.port, "burst49.marathon.mesos")[1], ["10.21.0.50"],
      "heartbeats: answers went on meanwhile")
+ms = scrape(d)[0]
+t.eq((mval(ms, "mesosdns_stream_connected"), subs(ms, "ok"), live_balance(ms)), (1, 2, 1),
+     "metrics: connected again after the second subscription")
 
 M.call("cut")
 # Made while no stream is open: only the next snapshot can tell.
 M.call("task_update", framework_id=MARATHON, task_id="burst.0", state="TASK_FAILED")
 t.ok(d.wait_log(r"stream: .*the master closed the stream; subscribing again", timeout=5),
      "cut: the closed stream is noticed", d.logtext())
+t.eq(ends(scrape(d)[0], "closed"), 1, "metrics: one disconnect, closed by the master")
 t.ok(wait_for(lambda: lookup(d.port, "burst0.marathon.mesos")[0] == "NXDOMAIN", 5),
      "cut: subscribed again; the change made while cut is in the new snapshot")
 r = M.call("task_update", framework_id=MARATHON, task_id="burst.1", state="TASK_FINISHED")
@@ -318,6 +409,12 @@ step("after a cut and resubscribe (TASK_UPDATED)", timed(d, r["sent"], "burst1.m
                                                          nxdomain))
 t.ok(timings[-1] is not None, "cut: events flow on the new stream")
 same_zone(d, M, "after the cut")
+ms = scrape(d)[0]
+t.eq((mval(ms, "mesosdns_stream_connected"), subs(ms, "ok"), live_balance(ms)), (1, 3, 1),
+     "metrics: connected on the third subscription")
+outcomes = {dict(k[1])["result"]: v for k, v in ms.items()
+            if k[0] == "mesosdns_stream_subscriptions_total" and v}
+t.eq(outcomes, {"ok": 3}, "metrics: no attempt failed")
 t.eq(M.requests("GET /master/state "), [], "cut: still no poll (the stream came back in time)")
 
 # =============================================================================
@@ -331,12 +428,23 @@ M2.call("api", mode="503")
 M2.call("cut")
 t.ok(d2.wait_log(r"stream: .*HTTP 503", timeout=5), "fallback: SUBSCRIBE refused with 503",
      d2.logtext())
+# The master refuses every SUBSCRIBE until told otherwise: no subscription can be live.
+ms = scrape(d2)[0]
+t.eq((mval(ms, "mesosdns_stream_connected"), ends(ms, "closed"), live_balance(ms)), (0, 1, 0),
+     "metrics: connected 0 once the stream is cut and SUBSCRIBE refused")
+t.ok(subs(ms, "http_error") >= 1, "metrics: the refused attempts count as http_error (%s)" %
+     subs(ms, "http_error"))
 t.ok(d2.wait_log(POLL_LOADED, timeout=6), "fallback: the state is polled meanwhile", d2.logtext())
 M2.call("task_add", framework_id=MARATHON, task=dict(web, id="poll.1", name="polled"))
 t.ok(wait_for(lambda: lookup(d2.port, "polled.marathon.mesos")[1] == ["10.20.0.1"], 5),
      "fallback: a change shows through the polls (refreshSeconds 1)")
+t.eq(scrape(d2)[0].get(DELAY_COUNT), ms.get(DELAY_COUNT),
+     "metrics: zones from polls are not counted as stream publications")
 M2.call("api", mode="ok")
 t.ok(d2.wait_log(STREAM_LOADED, count=2, timeout=40), "fallback: the stream is back", d2.logtext())
+ms = scrape(d2)[0]
+t.eq((mval(ms, "mesosdns_stream_connected"), subs(ms, "ok")), (1, 2),
+     "metrics: connected again when the stream is back")
 polls = len(M2.requests("GET /master/state "))
 time.sleep(2.5)     # two refresh periods: no poll may happen while the stream is up
 t.eq(len(M2.requests("GET /master/state ")), polls, "fallback: polling rests again")
@@ -367,6 +475,11 @@ d3 = daemon([M3.hostport], {"refreshSeconds": 1})
 t.ok(d3.wait_log(r"stream: .* has no operator API \(HTTP 404", timeout=5),
      "404: the missing operator API is logged", d3.logtext())
 t.ok(d3.wait_log(POLL_LOADED, timeout=5), "404: the state is polled at once", d3.logtext())
+ms, text = scrape(d3)
+promtool_ok(text, "metrics: 404")
+t.eq((mval(ms, "mesosdns_stream_connected"), subs(ms, "unsupported"), subs(ms, "ok"),
+      ms.get(DELAY_COUNT)), (0, 1, 0, 0),
+     "metrics: 404: connected 0, one unsupported attempt, no ok, no stream publication")
 t.eq(lookup(d3.port, "nginx.marathon.mesos"), ("NOERROR", ["10.3.0.3"]), "404: answers from polls")
 M3.call("task_add", framework_id=MARATHON, task=dict(web, id="poll.2", name="oldmaster"))
 t.ok(wait_for(lambda: lookup(d3.port, "oldmaster.marathon.mesos")[1] == ["10.20.0.1"], 5),
@@ -462,6 +575,9 @@ if t.ok(zk.start(), "zk: Debian's ZooKeeper answers on 127.0.0.1:%d" % ZKPORT):
     step("leader change (ZooKeeper) to B's answers", ms)
     t.ok(ms is not None, "zk: B's state answers (nginx 10.3.0.22)")
     t.eq(lookup(dz.port, "leader.mesos")[1], ["127.0.0.22"], "zk: leader.mesos is B")
+    ms = scrape(dz)[0]
+    t.eq((ends(ms, "leader_moved"), subs(ms, "ok"), mval(ms, "mesosdns_stream_connected")),
+         (1, 2, 1), "metrics: zk: one disconnect as the leader moved, connected to B")
     t.eq(A.requests("GET /master/state ") + B.requests("GET /master/state "), [],
          "zk: no poll on either master")
     dz.stop()

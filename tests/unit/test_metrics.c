@@ -4,6 +4,7 @@
 
 #include "lib/err.h"
 #include "lib/metrics.h"
+#include "lib/stream.h"
 #include "tests/unit/tap.h"
 
 /* 1 when text holds line as a whole line. */
@@ -119,6 +120,118 @@ static void test_workers_sum(void)
 	free(text);
 }
 
+/* An event's type, as lib/stream.c finds it for the events_total labels. */
+static void test_stream_event_type(void)
+{
+	static const struct {
+		const char *json;
+		enum metrics_stream_event want;
+		const char *why;
+	} cases[] = {
+		{ "{\"type\":\"TASK_ADDED\",\"task_added\":{}}", METRICS_EV_TASK_ADDED, "type first" },
+		{ " {\n \"type\" : \"HEARTBEAT\" }\n", METRICS_EV_HEARTBEAT, "white space" },
+		{ "{\"task_added\":{\"task\":{\"resources\":[{\"name\":\"cpus\",\"type\":\"SCALAR\"}],"
+		  "\"name\":\"a\\\"}]b\"}},\"type\":\"TASK_ADDED\"}", METRICS_EV_TASK_ADDED,
+		  "type last, after a nested type and a string holding \\\" } ]" },
+		{ "{\"s\":\"\\\\\",\"n\":-1.5e3,\"b\":true,\"z\":null,\"a\":[1,[2],{}],"
+		  "\"type\":\"AGENT_REMOVED\"}", METRICS_EV_AGENT_REMOVED, "scalars, arrays, \\\\" },
+		{ "{\"typex\":\"TASK_ADDED\",\"type\":\"FRAMEWORK_UPDATED\"}",
+		  METRICS_EV_FRAMEWORK_UPDATED, "only the key type itself" },
+		{ "{\"subscribed\":{\"type\":\"SUBSCRIBED\"}}", METRICS_EV_OTHER, "a nested type only" },
+		{ "{\"type\":\"UNKNOWN\"}", METRICS_EV_OTHER, "a type not known" },
+		{ "{\"type\":42}", METRICS_EV_OTHER, "a type that is no string" },
+		{ "{\"type\":\"TASK_ADD", METRICS_EV_OTHER, "cut inside the type" },
+		{ "{\"x\":\"y", METRICS_EV_OTHER, "cut inside a string" },
+		{ "{\"x\":\"y\\", METRICS_EV_OTHER, "cut after a backslash" },
+		{ "[{\"type\":\"HEARTBEAT\"}]", METRICS_EV_OTHER, "not an object" },
+		{ "", METRICS_EV_OTHER, "empty" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		is_int(stream_event_type(cases[i].json, strlen(cases[i].json)), cases[i].want,
+		       "event type: %s", cases[i].why);
+	is_int(stream_event_type("{\"type\":\"HEARTBEAT\"}", 12), METRICS_EV_OTHER,
+	       "event type: len bounds the text");
+}
+
+/* The event stream's families: absent until enabled, then every label value, zeros too. */
+static void test_stream(void)
+{
+	/* lines of the render below, and why */
+	static const char *const want[][2] = {
+		{ "# TYPE mesosdns_stream_connected gauge", "connected is a gauge" },
+		{ "mesosdns_stream_connected 1", "connected" },
+		{ "# TYPE mesosdns_stream_subscriptions_total counter", "subscriptions: a counter" },
+		{ "mesosdns_stream_subscriptions_total{result=\"ok\"} 1", "one ok" },
+		{ "mesosdns_stream_subscriptions_total{result=\"unsupported\"} 1",
+		  "counted before the families were shown" },
+		{ "mesosdns_stream_subscriptions_total{result=\"http_error\"} 0",
+		  "outcomes never seen are 0" },
+		{ "mesosdns_stream_events_total{type=\"TASK_ADDED\"} 3", "events by type" },
+		{ "mesosdns_stream_events_total{type=\"other\"} 1", "other events" },
+		{ "mesosdns_stream_events_total{type=\"HEARTBEAT\"} 0", "no heartbeat" },
+		{ "mesosdns_stream_disconnects_total{reason=\"heartbeat_timeout\"} 0",
+		  "no disconnect yet" },
+		{ "# TYPE mesosdns_stream_publish_delay_seconds histogram", "a histogram" },
+		{ "mesosdns_stream_publish_delay_seconds_bucket{le=\"0.005\"} 1",
+		  "a negative delay counts as 0" },
+		{ "mesosdns_stream_publish_delay_seconds_bucket{le=\"0.05\"} 2",
+		  "30 ms in the 50 ms bucket" },
+		{ "mesosdns_stream_publish_delay_seconds_bucket{le=\"0.1\"} 2",
+		  "buckets are cumulative" },
+		{ "mesosdns_stream_publish_delay_seconds_bucket{le=\"0.25\"} 3",
+		  "200 ms in the 250 ms bucket" },
+		{ "mesosdns_stream_publish_delay_seconds_bucket{le=\"+Inf\"} 3", "+Inf" },
+		{ "mesosdns_stream_publish_delay_seconds_count 3", "count" },
+		{ "mesosdns_stream_publish_delay_seconds_sum 0.23", "sum in seconds" },
+	};
+	struct metrics_snapshot s;
+	char *text;
+
+	is_int(metrics_stream_event_of("TASK_ADDED", 10), METRICS_EV_TASK_ADDED, "TASK_ADDED");
+	is_int(metrics_stream_event_of("HEARTBEATS", 9), METRICS_EV_HEARTBEAT,
+	       "the type is len bytes, not NUL-terminated");
+	is_int(metrics_stream_event_of("FRAMEWORK_REMOVED", 17), METRICS_EV_FRAMEWORK_REMOVED,
+	       "FRAMEWORK_REMOVED");
+	is_int(metrics_stream_event_of("TASK_ADDE", 9), METRICS_EV_OTHER, "a prefix is other");
+	is_int(metrics_stream_event_of("UNKNOWN", 7), METRICS_EV_OTHER, "UNKNOWN is other");
+	is_int(metrics_stream_event_of("other", 5), METRICS_EV_OTHER, "\"other\" is other");
+
+	metrics_stream_subscription(METRICS_SUB_UNSUPPORTED);
+	metrics_collect(&s);
+	text = metrics_render(&s, NULL);
+	ok(text && !strstr(text, "mesosdns_stream_"), "no stream families while polling");
+	free(text);
+
+	metrics_stream_enable();
+	metrics_stream_subscription(METRICS_SUB_OK);
+	for (int i = 0; i < 3; i++)
+		metrics_stream_event(METRICS_EV_TASK_ADDED);
+	metrics_stream_event(METRICS_EV_OTHER);
+	metrics_stream_event(METRICS_NEVENTS);	/* out of range: ignored */
+	metrics_stream_publish_delay(0.03);
+	metrics_stream_publish_delay(0.2);
+	metrics_stream_publish_delay(-1);	/* a clock step: counted as 0 */
+	metrics_collect(&s);
+	is_int(s.stream_connected, 1, "connected after a subscription");
+	text = metrics_render(&s, NULL);
+	ok(text != NULL, "render with the stream");
+	for (size_t i = 0; text && i < sizeof(want) / sizeof(want[0]); i++)
+		ok(has_line(text, want[i][0]), "stream: %s", want[i][1]);
+	free(text);
+
+	metrics_stream_disconnect(METRICS_END_HEARTBEAT);
+	metrics_collect(&s);
+	is_int(s.stream_connected, 0, "not connected after a disconnect");
+	text = metrics_render(&s, NULL);
+	ok(text && has_line(text, "mesosdns_stream_connected 0"), "connected 0");
+	ok(text && has_line(text, "mesosdns_stream_disconnects_total{reason=\"heartbeat_timeout\"} 1"),
+	   "disconnect by reason");
+	ok(text && has_line(text, "mesosdns_stream_subscriptions_total{result=\"ok\"} 1"),
+	   "a disconnect is no attempt");
+	free(text);
+}
+
 /* Every line is a HELP, a TYPE right after its HELP, or a sample of the
  * family last declared; counters end in _total; names carry the prefix. */
 static void test_format_rules(void)
@@ -224,6 +337,8 @@ int main(void)
 	test_escape_and_values();
 	test_slots();
 	test_workers_sum();
+	test_stream_event_type();
+	test_stream();		/* before test_format_rules, which then checks its lines too */
 	test_format_rules();
 	metrics_shutdown();
 	return done_testing();
