@@ -21,7 +21,7 @@ struct brec {
 	uint16_t type;
 	uint16_t rdlen;
 	uint8_t unhealthy;	/* from a task whose last status said healthy: false */
-	uint32_t tid;		/* SRV/NS target: its index in targets + 1; 0 = none */
+	uint32_t sid;		/* SRV/NS: its shared rdata's index + 1; 0 = none */
 	const uint8_t *rdata;
 };
 
@@ -34,7 +34,7 @@ struct bowner {
 };
 
 /* A distinct rdata naming a target (SRV, NS), stored once in the arena. */
-struct btarget {
+struct bshared {
 	const uint8_t *rdata;
 	uint16_t rdlen;
 	uint8_t off;		/* the target name is rdata + off */
@@ -54,9 +54,9 @@ struct zone_builder {
 	/* SRV rdata interning: every (port, target) of a task is the rdata of
 	 * four SRVs (tcp and udp, under the framework and under slave), so it
 	 * is stored once and its target looked up once at finish. */
-	struct btarget *targets;
-	size_t ntargets, captargets;
-	struct itab ttab;	/* ids: targets[id - 1] */
+	struct bshared *shared;
+	size_t nshared, capshared;
+	struct itab stab;	/* ids: shared[id - 1] */
 };
 
 static uint32_t name_hash(const uint8_t *name, size_t len)
@@ -135,8 +135,8 @@ void zone_builder_free(struct zone_builder *b)
 	free(b->recs);
 	free(b->owners);
 	itab_clear(&b->otab);
-	free(b->targets);
-	itab_clear(&b->ttab);
+	free(b->shared);
+	itab_clear(&b->stab);
 	free(b);
 }
 
@@ -146,19 +146,45 @@ void zone_builder_set_meta(struct zone_builder *b, struct zone_meta *m)
 	b->z->meta = m;
 }
 
-/* Index of the interned copy of wire name (len bytes), adding it; -1 on no memory. */
-static long intern_owner(struct zone_builder *b, const uint8_t *wire, size_t len)
+/*
+ * Look wire name (len bytes, hash h) up among the interned owners: its index,
+ * or -1 with *slot the empty slot where it would go.  The table must have
+ * room (itab_reserve) when the caller means to insert.
+ */
+static long owner_probe(const struct zone_builder *b, const uint8_t *wire, size_t len, uint32_t h,
+			size_t *slot)
 {
-	if (itab_reserve(&b->otab) != 0)
-		return -1;
-	uint32_t h = itab_hash(wire, len);
 	size_t i = itab_first(&b->otab, h);
+
 	for (; b->otab.v[i].id; i = itab_next(&b->otab, i)) {
 		const struct itab_slot *sl = &b->otab.v[i];
 		const struct bowner *o = &b->owners[sl->id - 1];
 		if (sl->hash == h && o->len == len && memcmp(o->name, wire, len) == 0)
 			return (long)sl->id - 1;
 	}
+	*slot = i;
+	return -1;
+}
+
+/* Index of the interned wire name (len bytes); -1 when it is not there. */
+static long find_owner(const struct zone_builder *b, const uint8_t *wire, size_t len)
+{
+	size_t slot;
+
+	return b->otab.size ? owner_probe(b, wire, len, itab_hash(wire, len), &slot) : -1;
+}
+
+/* Index of the interned copy of wire name (len bytes), adding it; -1 on no memory. */
+static long intern_owner(struct zone_builder *b, const uint8_t *wire, size_t len)
+{
+	uint32_t h = itab_hash(wire, len);
+	size_t i;
+
+	if (itab_reserve(&b->otab) != 0)
+		return -1;
+	long found = owner_probe(b, wire, len, h, &i);
+	if (found >= 0)
+		return found;
 	if (b->nowners == b->capowners) {
 		size_t nc = b->capowners ? b->capowners * 2 : 1024;
 		struct bowner *no = realloc(b->owners, nc * sizeof(*no));
@@ -177,61 +203,45 @@ static long intern_owner(struct zone_builder *b, const uint8_t *wire, size_t len
 	return (long)b->nowners - 1;
 }
 
-/* Index of the interned wire name (len bytes); -1 when it is not there. */
-static long find_owner(const struct zone_builder *b, const uint8_t *wire, size_t len)
-{
-	uint32_t h = itab_hash(wire, len);
-
-	if (!b->otab.size)
-		return -1;
-	for (size_t i = itab_first(&b->otab, h); b->otab.v[i].id; i = itab_next(&b->otab, i)) {
-		const struct itab_slot *sl = &b->otab.v[i];
-		const struct bowner *o = &b->owners[sl->id - 1];
-		if (sl->hash == h && o->len == len && memcmp(o->name, wire, len) == 0)
-			return (long)sl->id - 1;
-	}
-	return -1;
-}
-
 /* The arena copy of rdata whose target name starts at off, shared by equal
- * rdata; *tid its index + 1.  NULL on no memory. */
+ * rdata; *sid its index + 1.  NULL on no memory. */
 static const uint8_t *intern_rdata(struct zone_builder *b, const uint8_t *rdata, size_t rdlen,
-				   size_t off, uint32_t *tid)
+				   size_t off, uint32_t *sid)
 {
 	uint32_t h = itab_hash(rdata, rdlen);
 
-	if (itab_reserve(&b->ttab) != 0)
+	if (itab_reserve(&b->stab) != 0)
 		return NULL;
-	size_t i = itab_first(&b->ttab, h);
-	for (; b->ttab.v[i].id; i = itab_next(&b->ttab, i)) {
-		const struct itab_slot *sl = &b->ttab.v[i];
-		const struct btarget *t = &b->targets[sl->id - 1];
+	size_t i = itab_first(&b->stab, h);
+	for (; b->stab.v[i].id; i = itab_next(&b->stab, i)) {
+		const struct itab_slot *sl = &b->stab.v[i];
+		const struct bshared *t = &b->shared[sl->id - 1];
 		if (sl->hash == h && t->rdlen == rdlen && memcmp(t->rdata, rdata, rdlen) == 0) {
-			*tid = sl->id;
+			*sid = sl->id;
 			return t->rdata;
 		}
 	}
-	if (b->ntargets == b->captargets) {
-		size_t nc = b->captargets ? b->captargets * 2 : 256;
-		struct btarget *nt = realloc(b->targets, nc * sizeof(*nt));
+	if (b->nshared == b->capshared) {
+		size_t nc = b->capshared ? b->capshared * 2 : 256;
+		struct bshared *nt = realloc(b->shared, nc * sizeof(*nt));
 		if (!nt)
 			return NULL;
-		b->targets = nt;
-		b->captargets = nc;
+		b->shared = nt;
+		b->capshared = nc;
 	}
 	const uint8_t *copy = arena_bytes(b->z->arena, rdata, rdlen);
 	if (!copy)
 		return NULL;
-	b->targets[b->ntargets] = (struct btarget){ copy, (uint16_t)rdlen, (uint8_t)off, 0 };
-	itab_put(&b->ttab, i, h, (uint32_t)++b->ntargets);
-	*tid = (uint32_t)b->ntargets;
+	b->shared[b->nshared] = (struct bshared){ copy, (uint16_t)rdlen, (uint8_t)off, 0 };
+	itab_put(&b->stab, i, h, (uint32_t)++b->nshared);
+	*sid = (uint32_t)b->nshared;
 	return copy;
 }
 
 /* Append a record whose owner is given as text; checks it is in the zone.
- * rdata is the arena's (tid: its target's index + 1, or 0). */
+ * rdata is the arena's (sid: its shared rdata's index + 1, or 0). */
 static int add_rec_in(struct zone_builder *b, const char *owner, uint16_t type,
-		      const uint8_t *rdata, uint16_t rdlen, uint32_t tid)
+		      const uint8_t *rdata, uint16_t rdlen, uint32_t sid)
 {
 	uint8_t wire[DNAME_MAXLEN];
 	size_t len = dname_from_text(owner, wire);
@@ -257,7 +267,7 @@ static int add_rec_in(struct zone_builder *b, const char *owner, uint16_t type,
 	r->type = type;
 	r->rdlen = rdlen;
 	r->unhealthy = b->unhealthy;
-	r->tid = tid;
+	r->sid = sid;
 	b->n++;
 	return 0;
 }
@@ -274,9 +284,9 @@ static int add_rec(struct zone_builder *b, const char *owner, uint16_t type,
 static int add_rec_named(struct zone_builder *b, const char *owner, uint16_t type,
 			 const uint8_t *rdata, uint16_t rdlen, size_t off)
 {
-	uint32_t tid;
-	const uint8_t *shared = intern_rdata(b, rdata, rdlen, off, &tid);
-	return shared ? add_rec_in(b, owner, type, shared, rdlen, tid) : MDNS_ENOMEM;
+	uint32_t sid;
+	const uint8_t *copy = intern_rdata(b, rdata, rdlen, off, &sid);
+	return copy ? add_rec_in(b, owner, type, copy, rdlen, sid) : MDNS_ENOMEM;
 }
 
 int zone_builder_last(const struct zone_builder *b, const uint8_t **owner,
@@ -587,8 +597,8 @@ static int build_index(struct zone_builder *b)
 		n->namelen = o->len;
 		z->nodes[o->rank] = n;
 	}
-	for (size_t t = 0; t < b->ntargets; t++) {
-		struct btarget *bt = &b->targets[t];
+	for (size_t t = 0; t < b->nshared; t++) {
+		struct bshared *bt = &b->shared[t];
 		long oid = find_owner(b, bt->rdata + bt->off, bt->rdlen - bt->off);
 		bt->rank = oid < 0 ? 0 : b->owners[oid].rank + 1;
 	}
@@ -622,7 +632,7 @@ static int build_index(struct zone_builder *b)
 					return MDNS_ENOMEM;
 			}
 			struct zone_rr *rr = &rs->rrs[rs->count++];
-			uint32_t trank = r->tid ? b->targets[r->tid - 1].rank : 0;
+			uint32_t trank = r->sid ? b->shared[r->sid - 1].rank : 0;
 			rr->rdata = r->rdata;
 			rr->rdlen = r->rdlen;
 			rr->target = trank ? &nodes[trank - 1] : NULL;
