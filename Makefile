@@ -150,6 +150,22 @@ bench: all $(BUILD)/bin/mesos-dnsd $(BUILD)/bin/state2zone $(BUILD)/bench/floor
 bench-freshness: all $(BUILD)/bin/mesos-dnsd $(BUILD)/bin/state2zone
 	@python3 bench/freshness.py --build $(BUILD) $(FRESHNESS_ARGS)
 
+# CPU per zone build, phase by phase, on the states bench/gen_state.py makes
+# (BUILD_TASKS: task counts, default "10000 100000").
+BUILD_TASKS ?= 10000 100000
+.PHONY: bench-build
+bench-build: all $(BUILD)/bench/buildtime
+	@set -e; for n in $(BUILD_TASKS); do \
+		s=$(BUILD)/bench/state-$$n.json; \
+		[ -s $$s ] && [ -s $(BUILD)/bench/state-$$n.alt.json ] || \
+			python3 bench/gen_state.py --tasks $$n $(BUILD)/bench; \
+		echo "$$n running tasks:"; \
+		$(BUILD)/bench/buildtime $$s $(BUILD)/bench/state-$$n.alt.json; \
+	done
+
+$(BUILD)/bench/buildtime: $(BUILD)/bench/buildtime.o $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/floor: bench/floor.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o $@ $<
