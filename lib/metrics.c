@@ -449,6 +449,13 @@ static void sample(struct mbuf *b, const char *name, const char *labels, double 
 		mb_printf(b, "%s %s\n", name, val);
 }
 
+/* A family of one unlabelled sample. */
+static void single(struct mbuf *b, const char *name, const char *type, const char *help, double v)
+{
+	family(b, name, type, help);
+	sample(b, name, "", v);
+}
+
 /* The _bucket, _sum and _count lines of one histogram series. */
 static void hist_series(struct mbuf *b, const char *name, const char *labels,
 			const struct metrics_hist *h)
@@ -565,18 +572,18 @@ static void render_forward(struct mbuf *b, const struct metrics_snapshot *s)
 
 	if (!s->has_forward)
 		return;
-	family(b, "mesosdns_forward_requests_total", "counter",
-	       "Client queries handed to the forwarder.");
-	sample(b, "mesosdns_forward_requests_total", "", (double)s->fwd_forwarded);
-	family(b, "mesosdns_forward_servfail_total", "counter",
-	       "Forwarded queries answered with our SERVFAIL because every upstream failed.");
-	sample(b, "mesosdns_forward_servfail_total", "", (double)s->fwd_servfail);
-	family(b, "mesosdns_forward_rejected_total", "counter",
-	       "Queries answered SERVFAIL at once because too many were in flight.");
-	sample(b, "mesosdns_forward_rejected_total", "", (double)s->fwd_rejected);
-	family(b, "mesosdns_forward_dropped_replies_total", "counter",
-	       "Upstream replies dropped (wrong address, ID or question).");
-	sample(b, "mesosdns_forward_dropped_replies_total", "", (double)s->fwd_dropped);
+	single(b, "mesosdns_forward_requests_total", "counter",
+	       "Client queries handed to the forwarder.",
+	       (double)s->fwd_forwarded);
+	single(b, "mesosdns_forward_servfail_total", "counter",
+	       "Forwarded queries answered with our SERVFAIL because every upstream failed.",
+	       (double)s->fwd_servfail);
+	single(b, "mesosdns_forward_rejected_total", "counter",
+	       "Queries answered SERVFAIL at once because too many were in flight.",
+	       (double)s->fwd_rejected);
+	single(b, "mesosdns_forward_dropped_replies_total", "counter",
+	       "Upstream replies dropped (wrong address, ID or question).",
+	       (double)s->fwd_dropped);
 	family(b, "mesosdns_forward_inflight", "gauge", "Forwarded queries waiting for an upstream.");
 	sample(b, "mesosdns_forward_inflight", "", (double)s->fwd_inflight);
 	if (!s->upstreams || s->nupstreams == 0)
@@ -632,12 +639,12 @@ static void render_state(struct mbuf *b, const struct metrics_snapshot *s)
 	       "Refresh cycles by result (failure: every master failed, the previous zone is kept).");
 	sample(b, "mesosdns_refreshes_total", "result=\"success\"", (double)s->refresh_success);
 	sample(b, "mesosdns_refreshes_total", "result=\"failure\"", (double)s->refresh_failure);
-	family(b, "mesosdns_zone_changes_total", "counter",
-	       "Zones published with new content (each gets a new serial).");
-	sample(b, "mesosdns_zone_changes_total", "", (double)s->zone_changes);
-	family(b, "mesosdns_leader_changes_total", "counter",
-	       "Times the leading master named by the state changed between loads.");
-	sample(b, "mesosdns_leader_changes_total", "", (double)s->leader_changes);
+	single(b, "mesosdns_zone_changes_total", "counter",
+	       "Zones published with new content (each gets a new serial).",
+	       (double)s->zone_changes);
+	single(b, "mesosdns_leader_changes_total", "counter",
+	       "Times the leading master named by the state changed between loads.",
+	       (double)s->leader_changes);
 	if (s->last_success > 0) {
 		family(b, "mesosdns_last_successful_refresh_timestamp_seconds", "gauge",
 		       "Unix time of the last successful refresh.");
@@ -707,9 +714,9 @@ static void render_zone(struct mbuf *b, const struct metrics_snapshot *s)
 {
 	char lab[64];
 
-	family(b, "mesosdns_zone_loaded", "gauge",
-	       "1 once a state has been loaded (before that, names in the domain get SERVFAIL).");
-	sample(b, "mesosdns_zone_loaded", "", s->zone_loaded ? 1 : 0);
+	single(b, "mesosdns_zone_loaded", "gauge",
+	       "1 once a state has been loaded (before that, names in the domain get SERVFAIL).",
+	       s->zone_loaded ? 1 : 0);
 	family(b, "mesosdns_zone_serial", "gauge", "SOA serial of the zone served.");
 	sample(b, "mesosdns_zone_serial", "", s->zone_serial);
 	family(b, "mesosdns_zone_records", "gauge", "Records in the zone served, by type.");
