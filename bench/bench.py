@@ -42,6 +42,10 @@ import sys
 import tempfile
 import time
 
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT_DIR, "tests", "integration"))
+from harness import free_port  # noqa: E402
+
 CLK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
@@ -170,21 +174,19 @@ def memory(pid):
     return pss / 1024.0, rss / 1024.0, hwm / 1024.0
 
 
-def free_port():
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-        except OSError:
-            t.close()
-            continue
-        t.close()
-        u.close()
-        return port
-    raise RuntimeError("no free port")
+def read_dnsperf(path):
+    """dnsperf -v output: the per-query latencies (s) and the other lines."""
+    lat, summary = [], []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("> "):
+                try:
+                    lat.append(float(line.rsplit(None, 1)[1]))
+                except ValueError:
+                    pass
+            else:
+                summary.append(line)
+    return lat, summary
 
 
 def probe(port, answer_required=True):
@@ -462,17 +464,7 @@ class Bench:
                 p.wait(seconds + 30)
             finally:
                 self.procs.stop(p)
-        lat = []
-        summary = []
-        with open(out) as f:
-            for line in f:
-                if line.startswith("> "):
-                    try:
-                        lat.append(float(line.rsplit(None, 1)[1]))
-                    except ValueError:
-                        pass
-                else:
-                    summary.append(line)
+        lat, summary = read_dnsperf(out)
         r = parse_dnsperf("".join(summary))
         # Keep each run's statistics (not the per-query lines) for a look afterwards.
         self.runs += 1
@@ -629,16 +621,7 @@ class Bench:
                     t_run = time.monotonic() - t_run
                 finally:
                     self.procs.stop(p)
-            lat, summary = [], []
-            with open(out) as f:
-                for line in f:
-                    if line.startswith("> "):
-                        try:
-                            lat.append(float(line.rsplit(None, 1)[1]))
-                        except ValueError:
-                            pass
-                    else:
-                        summary.append(line)
+            lat, summary = read_dnsperf(out)
             r = parse_dnsperf("".join(summary))
             lat.sort()
             self.add(("mesos-dnsd", "reb_p99_ms"), percentile(lat, 99) * 1000)

@@ -45,7 +45,8 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import free_port, make_query, parse_msg  # noqa: E402
+from harness import (axfr_set, free_port, make_query, parse_msg, state2zone,  # noqa: E402
+                     zone_task_set)
 
 TARGET_MEDIAN_MS = 100.0
 TARGET_P99_MS = 500.0
@@ -151,43 +152,18 @@ class Daemon:
         return None
 
 
-def axfr_set(d):
-    with urllib.request.urlopen("http://127.0.0.1:%d/v1/axfr" % d.http, timeout=30) as r:
-        doc = json.loads(r.read())
-    out = set()
-    for key, rtype in (("As", "A"), ("AAAAs", "AAAA"), ("SRVs", "SRV")):
-        for name, datas in doc["Records"][key].items():
-            for data in datas:
-                out.add((name.rstrip(".").lower(), rtype, data.lower()))
-    return out
-
-
 def full_set(build, master, tmp):
     path = os.path.join(tmp, "full.json")
     with urllib.request.urlopen("http://%s/master/state" % master.hostport, timeout=60) as r:
         with open(path, "wb") as f:
             f.write(r.read())
-    p = subprocess.run([os.path.join(build, "bin", "state2zone"), "-masters", master.hostport,
-                        "-ns-ip", "127.0.0.1", path], stdout=subprocess.PIPE,
-                       stderr=subprocess.DEVNULL, text=True)
-    out = set()
-    for line in p.stdout.splitlines():
-        if not line.strip() or line.startswith(";"):
-            continue
-        owner, _ttl, _cls, rtype, data = line.split(None, 4)
-        owner = owner.rstrip(".").lower()
-        if rtype in ("A", "AAAA"):
-            out.add((owner, rtype, data.strip().lower()))
-        elif rtype == "SRV":
-            _p, _w, port, target = data.split()
-            out.add((owner, "SRV", "%s:%s" % (target.lower(), port)))
-    return out
+    return zone_task_set(state2zone(build, path, master.hostport))
 
 
 def zone_matches(build, d, master, tmp):
     # The pids of frameworks come in one summary fetch after their events: a moment.
     for _ in range(20):
-        a, b = axfr_set(d), full_set(build, master, tmp)
+        a, b = axfr_set(d.http), full_set(build, master, tmp)
         if a == b:
             return True, len(a)
         time.sleep(0.1)

@@ -279,11 +279,17 @@ def main():
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(opts.tls_client_ca)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    if opts.ready_file:
-        tmp = opts.ready_file + ".tmp"
+    return serve(srv, opts.ready_file)
+
+
+def serve(srv, ready_file):
+    """Write the bound port to ready_file (atomically; None: skip), then serve until
+    interrupted.  Shared with stream_master.py."""
+    if ready_file:
+        tmp = ready_file + ".tmp"
         with open(tmp, "w") as f:
             f.write("%d\n" % srv.server_address[1])
-        os.replace(tmp, opts.ready_file)
+        os.replace(tmp, ready_file)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

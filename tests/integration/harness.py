@@ -360,16 +360,59 @@ def dig_batch(port, queries, tcp=False, extra=(), server="127.0.0.1", timeout=2)
     return out
 
 
+def zone_records(text):
+    """(owner, ttl, TYPE, data) of each record of a master file as state2zone prints it."""
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(";"):
+            continue
+        owner, ttl, _cls, rtype, data = line.split(None, 4)
+        yield owner, int(ttl), rtype.upper(), data.strip()
+
+
 def load_zone_file(path):
     """A master file as printed by state2zone: {(owner, TYPE): [(ttl, data), ...]}."""
     rrsets = {}
     with open(path) as f:
-        for line in f:
-            if not line.strip() or line.startswith(";"):
-                continue
-            owner, ttl, _cls, rtype, data = line.rstrip("\n").split(None, 4)
-            rrsets.setdefault((owner.lower(), rtype.upper()), []).append((int(ttl), data.strip()))
+        for owner, ttl, rtype, data in zone_records(f.read()):
+            rrsets.setdefault((owner.lower(), rtype), []).append((ttl, data))
     return rrsets
+
+
+def state2zone(build, state_path, masters):
+    """The master file build/bin/state2zone writes for a state served by masters (host:port)."""
+    p = subprocess.run([os.path.join(build, "bin", "state2zone"), "-masters", masters,
+                        "-ns-ip", "127.0.0.1", state_path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, check=True)
+    return p.stdout
+
+
+def zone_task_set(text):
+    """The A, AAAA and SRV records of a master file as /v1/axfr lists them:
+    {(owner, TYPE, data)}, SRV data "target:port", all lower-case, no trailing dots
+    on owners."""
+    out = set()
+    for owner, _ttl, rtype, data in zone_records(text):
+        owner = owner.rstrip(".").lower()
+        if rtype in ("A", "AAAA"):
+            out.add((owner, rtype, data.lower()))
+        elif rtype == "SRV":
+            _prio, _weight, port, target = data.split()
+            out.add((owner, "SRV", "%s:%s" % (target.lower(), port)))
+    return out
+
+
+def axfr_set(http_port, timeout=30):
+    """The daemon's /v1/axfr as {(owner, TYPE, data)}, comparable with zone_task_set."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/v1/axfr" % http_port,
+                                timeout=timeout) as r:
+        doc = json.loads(r.read())
+    out = set()
+    for key, rtype in (("As", "A"), ("AAAAs", "AAAA"), ("SRVs", "SRV")):
+        for name, datas in doc["Records"][key].items():
+            for data in datas:
+                out.add((name.rstrip(".").lower(), rtype, data.lower()))
+    return out
 
 
 # ---- raw DNS messages --------------------------------------------------------

@@ -55,6 +55,8 @@ import socket
 import ssl
 import sys
 import threading
+
+from fake_master import serve
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -471,16 +473,7 @@ def main():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    if opts.ready_file:
-        tmp = opts.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % srv.server_address[1])
-        os.replace(tmp, opts.ready_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(srv, opts.ready_file)
 
 
 if __name__ == "__main__":

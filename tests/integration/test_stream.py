@@ -29,8 +29,9 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import (DATA, ROOT, Daemon, FakeMaster, Tap, _dirs, _procs, build_dir, free_port,
-                     make_query, parse_msg, udp_send, wait_for)
+from harness import (DATA, ROOT, Daemon, FakeMaster, Tap, _dirs, _procs, axfr_set, build_dir,
+                     free_port, make_query, parse_msg, state2zone, udp_send, wait_for,
+                     zone_task_set)
 from zkclient import EPHEMERAL, SEQUENTIAL, ZkServer, ZkSession, master_json
 
 BUILD = build_dir()
@@ -144,38 +145,13 @@ def nxdomain(got):
 
 
 # ---- whole-zone comparison: the daemon's /v1/axfr against state2zone of /master/state ----
-def axfr_set(d):
-    with urllib.request.urlopen("http://127.0.0.1:%d/v1/axfr" % d.http, timeout=5) as r:
-        doc = json.loads(r.read())
-    out = set()
-    for key, rtype in (("As", "A"), ("AAAAs", "AAAA"), ("SRVs", "SRV")):
-        for name, datas in doc["Records"][key].items():
-            for data in datas:
-                out.add((name.rstrip(".").lower(), rtype, data.lower()))
-    return out
-
-
 def full_set(master, ctx=None, path=None):
     """The records state2zone builds from the master's /master/state (or from path)."""
     if path is None:
         path = os.path.join(TMP, "full-state.json")
         with open(path, "w") as f:
             json.dump(master.get("/master/state", ctx), f)
-    p = subprocess.run([os.path.join(BUILD, "bin", "state2zone"), "-masters", master.hostport,
-                        "-ns-ip", "127.0.0.1", path], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    out = set()
-    for line in p.stdout.splitlines():
-        if not line.strip() or line.startswith(";"):
-            continue
-        owner, _ttl, _cls, rtype, data = line.split(None, 4)
-        owner = owner.rstrip(".").lower()
-        if rtype in ("A", "AAAA"):
-            out.add((owner, rtype, data.strip().lower()))
-        elif rtype == "SRV":
-            _prio, _w, port, target = data.split()
-            out.add((owner, "SRV", "%s:%s" % (target.lower(), port)))
-    return out
+    return zone_task_set(state2zone(BUILD, path, master.hostport))
 
 
 def same_zone(d, master, what, ctx=None):
@@ -183,7 +159,7 @@ def same_zone(d, master, what, ctx=None):
     last = {}
 
     def check():
-        a, b = axfr_set(d), full_set(master, ctx)
+        a, b = axfr_set(d.http, timeout=5), full_set(master, ctx)
         last["a"], last["b"] = a, b
         return a == b and len(a) > 0
 
@@ -275,7 +251,7 @@ t.eq(M.requests("GET /master/state "), [], "snapshot: /master/state was never po
 t.ok(len(M.requests("POST /api/v1")) == 1 and M.requests("GET /master/state-summary"),
      "snapshot: one SUBSCRIBE and a state-summary request", M.requests())
 same_zone(d, M, "snapshot")
-t.ok(wait_for(lambda: os.path.exists(CACHE), 3) and full_set(M, path=CACHE) == axfr_set(d),
+t.ok(wait_for(lambda: os.path.exists(CACHE), 3) and full_set(M, path=CACHE) == axfr_set(d.http, timeout=5),
      "snapshot: stateCacheFile holds the model as a /master/state that builds the same zone")
 ms, text = scrape(d)
 promtool_ok(text, "metrics: streaming")
