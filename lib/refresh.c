@@ -23,6 +23,7 @@
 #include "lib/notify.h"
 #include "lib/state.h"
 #include "lib/statemodel.h"
+#include "lib/statesax.h"
 #include "lib/stream.h"
 #include "lib/zk.h"
 #include "lib/zonecfg.h"
@@ -246,6 +247,68 @@ static int read_file(const char *what, const char *path, char **out, size_t *len
 	return 0;
 }
 
+/*
+ * Parse a stateFile a chunk at a time (lib/statesax.h) instead of reading it
+ * whole: a 100,000-task state is 180 MB of text, and every build would
+ * fault that much fresh memory in (most of a rebuild's page faults) only to
+ * give it back.  Same errors as read_file + state_parse.
+ */
+#define STATE_CHUNK (1024 * 1024)
+
+static int parse_file(const char *what, const char *path, struct mesos_state **st, char *err,
+		      size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t total = 0;
+	char *buf;
+	int rc = 0;
+
+	*st = NULL;
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(e));
+		return -e;
+	}
+	struct statesax *sx = statesax_begin();
+	if (!(buf = malloc(STATE_CHUNK)) || !sx) {
+		free(buf);
+		if (sx)
+			statesax_end(sx, st, err, errlen);
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return MDNS_ENOMEM;
+	}
+	for (;;) {
+		ssize_t got = read(fd, buf, STATE_CHUNK);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(err, errlen, "%s %s: read error: %s", what, path, strerror(errno));
+			rc = MDNS_EINVAL;
+			break;
+		}
+		if (got == 0)
+			break;
+		total += (size_t)got;
+		if (total > FETCH_MAX_BYTES) {
+			snprintf(err, errlen, "%s %s: larger than %u bytes", what, path, FETCH_MAX_BYTES);
+			rc = MDNS_ETOOBIG;
+			break;
+		}
+		if (statesax_feed(sx, buf, (size_t)got) != 0)
+			break;	/* statesax_end says what */
+	}
+	free(buf);
+	close(fd);
+	if (rc) {
+		struct mesos_state *drop;
+		char ignored[8];
+		statesax_end(sx, &drop, ignored, sizeof(ignored));
+		return rc;
+	}
+	return statesax_end(sx, st, err, errlen);
+}
+
 static const struct iplist *resolve_cb(void *ctx, const char *host)
 {
 	return hostcache_lookup(ctx, host);
@@ -373,9 +436,14 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	if (job->model) {
 		if (stream_model_job(job, &st) != 0)
 			goto out;
-	} else if (!job->body && read_file(job->from_cache ? "stateCacheFile" : "stateFile",
-					   job->file, &job->body, &job->len, job->err,
-					   sizeof(job->err)) != 0)
+	} else if (!job->body && job->file && !job->from_cache) {
+		/* A stateFile is parsed as it is read and never kept (keep_state). */
+		if (parse_file("stateFile", job->file, &st, perr, sizeof(perr)) != 0) {
+			snprintf(job->err, sizeof(job->err), "%s", perr);
+			goto out;
+		}
+	} else if (!job->body && read_file("stateCacheFile", job->file, &job->body, &job->len,
+					   job->err, sizeof(job->err)) != 0)
 		goto out;
 	if (!st && state_parse(job->body, job->len, &st, perr, sizeof(perr)) != 0) {
 		snprintf(job->err, sizeof(job->err), "%s", perr);
@@ -411,6 +479,8 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	rc.resolve = resolve_cb;
 	rc.resolve_ctx = hc;
 	struct zone_builder *b = zone_builder_new(&zp);
+	if (b)
+		(void)zone_builder_expect(b, job->prev);	/* a hint: grows as needed if it fails */
 	uint32_t now = (uint32_t)time(NULL);
 	/* This process's first zone goes above what the secondaries hold (see
 	 * notifier_probe): "now" may be at or below a serial a previous run
@@ -600,8 +670,6 @@ static void schedule_next(struct refresher *r)
  */
 static void keep_state(struct refresher *r, struct build_job *job)
 {
-	if (job->borrowed_body || !job->body)
-		return;
 	if (job->file && !job->from_cache) {
 		free(r->last_body);
 		r->last_body = NULL;
@@ -609,6 +677,8 @@ static void keep_state(struct refresher *r, struct build_job *job)
 			r->rebuild_pending = 0;
 		return;
 	}
+	if (job->borrowed_body || !job->body)
+		return;
 	free(r->last_body);
 	r->last_body = job->body;
 	r->last_len = job->len;

@@ -694,19 +694,17 @@ static const yajl_callbacks callbacks = {
 	.yajl_end_array = cb_end,
 };
 
-/* Line and column (1-based) of byte offset off in text. */
-static void line_col(const char *text, size_t off, size_t *line, size_t *col)
+/* Advance a 1-based line and column over n bytes of text. */
+static void line_col(const char *text, size_t n, size_t *line, size_t *col)
 {
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (text[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else {
-			(*col)++;
-		}
+	const char *p = text, *end = text + n, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		(*line)++;
+		*col = 1;
+		p = nl + 1;
 	}
+	*col += (size_t)(end - p);
 }
 
 static int finish_leader(struct sax *x, char *err, size_t errlen)
@@ -747,44 +745,35 @@ static int finish_leader(struct sax *x, char *err, size_t errlen)
 	return 0;
 }
 
-int statesax_parse(const char *json, size_t len, struct mesos_state **out,
-		   char *err, size_t errlen)
-{
+struct statesax {
 	struct sax *x;
 	yajl_handle h;
-	int rc = 0;
+	int rc;			/* the first error, 0 while all is well */
+	char err[400];
+	size_t line, col;	/* where the next chunk starts */
+};
 
-	*out = NULL;
-	x = calloc(1, sizeof(*x));
-	if (!x || !(x->st = calloc(1, sizeof(*x->st)))) {
-		free(x);
-		mdns_set_err(err, errlen, "out of memory");
-		return MDNS_ENOMEM;
-	}
-	x->status.healthy = -1;
-	h = yajl_alloc(&callbacks, NULL, x);
-	if (!h) {
-		rc = MDNS_ENOMEM;
-		mdns_set_err(err, errlen, "out of memory");
-		goto out;
-	}
-	yajl_status ys = yajl_parse(h, (const unsigned char *)json, len);
-	if (ys == yajl_status_ok)
-		ys = yajl_complete_parse(h);
+/* Turn the parser's state after an error or the last chunk into rc + err. */
+static int sax_verdict(struct statesax *s, yajl_status ys, const char *chunk, size_t len)
+{
+	struct sax *x = s->x;
+	char *err = s->err;
+	size_t errlen = sizeof(s->err);
+
 	if (x->oom) {
-		rc = MDNS_ENOMEM;
+		s->rc = MDNS_ENOMEM;
 		mdns_set_err(err, errlen, "out of memory building the state model");
 	} else if (x->nul) {
-		rc = MDNS_EPARSE;
+		s->rc = MDNS_EPARSE;
 		mdns_set_err(err, errlen, "state is not valid JSON: a string holds a NUL character");
 	} else if (x->toodeep) {
-		rc = MDNS_EPARSE;
+		s->rc = MDNS_EPARSE;
 		mdns_set_err(err, errlen, "state is nested more than %d levels deep", SAX_MAX_DEPTH);
 	} else if (ys != yajl_status_ok) {
-		size_t line, col, off = yajl_get_bytes_consumed(h);
-		unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)json, len);
+		size_t off = yajl_get_bytes_consumed(s->h);
+		unsigned char *msg = yajl_get_error(s->h, 0, (const unsigned char *)chunk, len);
 		char text[160];
-		size_t i;
+		size_t i, line = s->line, col = s->col;
 		/* yajl's message ends in a newline; keep one line. */
 		snprintf(text, sizeof(text), "%s", msg ? (const char *)msg : "parse error");
 		for (i = 0; text[i]; i++)
@@ -793,11 +782,56 @@ int statesax_parse(const char *json, size_t len, struct mesos_state **out,
 		while (i > 0 && text[i - 1] == ' ')
 			text[--i] = 0;
 		if (msg)
-			yajl_free_error(h, msg);
-		line_col(json, off < len ? off : len, &line, &col);
-		rc = MDNS_EPARSE;
+			yajl_free_error(s->h, msg);
+		line_col(chunk, off < len ? off : len, &line, &col);
+		s->rc = MDNS_EPARSE;
 		mdns_set_err(err, errlen, "state is not valid JSON: line %zu column %zu: %s", line, col,
 			text);
+	}
+	return s->rc;
+}
+
+struct statesax *statesax_begin(void)
+{
+	struct statesax *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->x = calloc(1, sizeof(*s->x))) || !(s->x->st = calloc(1, sizeof(*s->x->st)))) {
+		if (s)
+			free(s->x);
+		free(s);
+		return NULL;
+	}
+	s->x->status.healthy = -1;
+	s->line = s->col = 1;
+	if (!(s->h = yajl_alloc(&callbacks, NULL, s->x))) {
+		s->rc = MDNS_ENOMEM;
+		mdns_set_err(s->err, sizeof(s->err), "out of memory");
+	}
+	return s;
+}
+
+int statesax_feed(struct statesax *s, const char *chunk, size_t len)
+{
+	if (s->rc)
+		return s->rc;
+	yajl_status ys = yajl_parse(s->h, (const unsigned char *)chunk, len);
+	if (sax_verdict(s, ys, chunk, len))
+		return s->rc;
+	line_col(chunk, len, &s->line, &s->col);
+	return 0;
+}
+
+int statesax_end(struct statesax *s, struct mesos_state **out, char *err, size_t errlen)
+{
+	struct sax *x = s->x;
+	int rc = s->rc;
+
+	*out = NULL;
+	if (!rc) {
+		rc = sax_verdict(s, yajl_complete_parse(s->h), "", 0);
+	}
+	if (rc) {
+		mdns_set_err(err, errlen, "%s", s->err);
 	} else if (!x->root) {
 		rc = MDNS_EPARSE;
 		mdns_set_err(err, errlen, "state is empty, expected a JSON object");
@@ -808,20 +842,33 @@ int statesax_parse(const char *json, size_t len, struct mesos_state **out,
 	} else {
 		rc = finish_leader(x, err, errlen);
 	}
-out:
-	if (h)
-		yajl_free(h);
+	if (s->h)
+		yajl_free(s->h);
 	/* Containers left open by an error still hold partial data. */
 	status_reset(&x->status);
 	netinfo_reset(&x->ni);
 	free(x->label_key);
 	free(x->label_value);
 	free(x->leader);
-	if (rc) {
+	if (rc)
 		state_free(x->st);
-	} else {
+	else
 		*out = x->st;
-	}
 	free(x);
+	free(s);
 	return rc;
+}
+
+int statesax_parse(const char *json, size_t len, struct mesos_state **out,
+		   char *err, size_t errlen)
+{
+	struct statesax *s = statesax_begin();
+
+	*out = NULL;
+	if (!s) {
+		mdns_set_err(err, errlen, "out of memory");
+		return MDNS_ENOMEM;
+	}
+	statesax_feed(s, json, len);
+	return statesax_end(s, out, err, errlen);
 }

@@ -14,3 +14,15 @@ struct mesos_state;
  */
 int statesax_parse(const char *json, size_t len, struct mesos_state **out,
 		   char *err, size_t errlen);
+
+/*
+ * The same parse fed in pieces, for a document read from a file a chunk at
+ * a time (the whole text is never in memory).  statesax_begin returns NULL
+ * when out of memory; statesax_feed returns 0 or the first error (feeding
+ * after an error does nothing); statesax_end always frees the parse and
+ * returns what statesax_parse would have for the concatenated chunks.
+ */
+struct statesax;
+struct statesax *statesax_begin(void);
+int statesax_feed(struct statesax *s, const char *chunk, size_t len);
+int statesax_end(struct statesax *s, struct mesos_state **out, char *err, size_t errlen);

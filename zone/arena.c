@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "lib/err.h"
+
 /* Largest block size the geometric growth reaches. */
 #define ARENA_BLOCK_MAX (4u << 20)
 
@@ -111,4 +113,19 @@ char *arena_strdup(struct arena *a, const char *s)
 size_t arena_used(const struct arena *a)
 {
 	return a->total;
+}
+
+int array_reserve(void **v, size_t *cap, size_t want, size_t elem)
+{
+	if (want <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap : 64;
+	while (nc < want)
+		nc *= 2;
+	void *nv = realloc(*v, nc * elem);
+	if (!nv)
+		return MDNS_ENOMEM;
+	*v = nv;
+	*cap = nc;
+	return 0;
 }

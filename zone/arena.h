@@ -26,3 +26,7 @@ char *arena_strdup(struct arena *a, const char *s);
 
 /* Bytes handed out so far (for memory accounting). */
 size_t arena_used(const struct arena *a);
+
+/* Not an arena: make a malloc'd array of elem-byte items (*v, *cap items)
+ * hold at least want, doubling from 64; 0 or MDNS_ENOMEM (*v unchanged). */
+int array_reserve(void **v, size_t *cap, size_t want, size_t elem);

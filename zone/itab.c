@@ -34,11 +34,9 @@ uint32_t itab_hash(const void *p, size_t len)
 	return (uint32_t)h;
 }
 
-int itab_reserve(struct itab *t)
+/* Move the entries into a table of ns slots (a power of two). */
+static int rehash(struct itab *t, size_t ns)
 {
-	if ((t->n + 1) * 2 <= t->size)
-		return 0;
-	size_t ns = t->size ? t->size * 2 : 1024;
 	struct itab_slot *nv = calloc(ns, sizeof(*nv));
 	if (!nv)
 		return MDNS_ENOMEM;
@@ -54,6 +52,22 @@ int itab_reserve(struct itab *t)
 	t->v = nv;
 	t->size = ns;
 	return 0;
+}
+
+int itab_reserve(struct itab *t)
+{
+	if ((t->n + 1) * 2 <= t->size)
+		return 0;
+	return rehash(t, t->size ? t->size * 2 : 1024);
+}
+
+int itab_expect(struct itab *t, size_t n)
+{
+	size_t ns = t->size ? t->size : 1024;
+
+	while (ns < n * 2)
+		ns *= 2;
+	return ns == t->size ? 0 : rehash(t, ns);
 }
 
 void itab_clear(struct itab *t)

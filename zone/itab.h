@@ -29,6 +29,10 @@ uint32_t itab_hash(const void *p, size_t len);
 /* Room for one more entry at load <= 1/2; 0 or MDNS_ENOMEM. */
 int itab_reserve(struct itab *t);
 
+/* Room for n entries in all at load <= 1/2, so filling it never rehashes;
+ * 0 or MDNS_ENOMEM. */
+int itab_expect(struct itab *t, size_t n);
+
 /* The first slot to look at for hash h; walk with itab_next until a slot
  * with id 0 (not found: insert there with itab_put) or a match. */
 static inline size_t itab_first(const struct itab *t, uint32_t h)

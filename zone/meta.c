@@ -39,14 +39,16 @@ void zone_meta_free(struct zone_meta *m)
 /* Make room for one more element of an array; 0 or MDNS_ENOMEM. */
 static int grow(void **v, size_t n, size_t *cap, size_t elem)
 {
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 64;
-	void *nv = realloc(*v, nc * elem);
-	if (!nv)
+	return array_reserve(v, cap, n + 1, elem);
+}
+
+int zone_meta_expect(struct zone_meta *m, size_t ntasks, size_t nrecords)
+{
+	if (array_reserve((void **)&m->tasks, &m->captasks, ntasks + ntasks / 8,
+			  sizeof(*m->tasks)) != 0 ||
+	    array_reserve((void **)&m->records, &m->caprecords, nrecords + nrecords / 8,
+			  sizeof(*m->records)) != 0)
 		return MDNS_ENOMEM;
-	*v = nv;
-	*cap = nc;
 	return 0;
 }
 

@@ -51,6 +51,11 @@ struct zone_meta {
 /* An empty meta; NULL on out of memory.  Free with zone_meta_free. */
 struct zone_meta *zone_meta_new(void);
 
+/* Room for about ntasks tasks and nrecords records (an eighth more), so a
+ * rebuild like the last one fills its arrays without regrowing them;
+ * 0 or MDNS_ENOMEM. */
+int zone_meta_expect(struct zone_meta *m, size_t ntasks, size_t nrecords);
+
 /* Free m and everything in it; NULL is a no-op. */
 void zone_meta_free(struct zone_meta *m);
 

@@ -758,8 +758,14 @@ int records_build(struct zone_builder *b, const struct mesos_state *st,
 	int r;
 
 	memset(c.stats, 0, sizeof(*c.stats));
-	if (rc->enumerate && !(c.meta = zone_meta_new()))
-		return MDNS_ENOMEM;
+	if (rc->enumerate) {
+		size_t nt, nr;
+		zone_builder_meta_hint(b, &nt, &nr);
+		if (!(c.meta = zone_meta_new()) || zone_meta_expect(c.meta, nt, nr) != 0) {
+			zone_meta_free(c.meta);
+			return MDNS_ENOMEM;
+		}
+	}
 	if ((r = agent_index(st, &agents, &nagents)) != 0) {
 		zone_meta_free(c.meta);
 		return r;

@@ -57,6 +57,7 @@ struct zone_builder {
 	struct bshared *shared;
 	size_t nshared, capshared;
 	struct itab stab;	/* ids: shared[id - 1] */
+	size_t hint_tasks, hint_meta;	/* the previous zone's enumerate counts */
 };
 
 static uint32_t name_hash(const uint8_t *name, size_t len)
@@ -125,6 +126,31 @@ struct zone_builder *zone_builder_new(const struct zone_params *p)
 		return NULL;
 	}
 	return b;
+}
+
+int zone_builder_expect(struct zone_builder *b, const struct zone *prev)
+{
+	if (!prev)
+		return 0;
+	/* An eighth more than last time: a cluster grows a little between two
+	 * states; a bigger jump only falls back to doubling. */
+	size_t nrec = prev->nrecords + prev->nrecords / 8;
+	size_t nown = prev->nnodes + prev->nnodes / 8;
+	if (array_reserve((void **)&b->recs, &b->cap, nrec, sizeof(*b->recs)) != 0 ||
+	    array_reserve((void **)&b->owners, &b->capowners, nown, sizeof(*b->owners)) != 0 ||
+	    itab_expect(&b->otab, nown) != 0)
+		return MDNS_ENOMEM;
+	if (prev->meta) {
+		b->hint_tasks = prev->meta->ntasks;
+		b->hint_meta = prev->meta->nrecords;
+	}
+	return 0;
+}
+
+void zone_builder_meta_hint(const struct zone_builder *b, size_t *ntasks, size_t *nrecords)
+{
+	*ntasks = b->hint_tasks;
+	*nrecords = b->hint_meta;
 }
 
 void zone_builder_free(struct zone_builder *b)

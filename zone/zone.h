@@ -114,6 +114,17 @@ struct zone_builder;
 /* Start a zone; NULL on bad params (invalid domain/mname/rname) or no memory. */
 struct zone_builder *zone_builder_new(const struct zone_params *p);
 
+/*
+ * Size the builder's arrays for a zone like prev (NULL: nothing to go by),
+ * so a rebuild does not grow them by doubling and copying; 0 or
+ * MDNS_ENOMEM (the builder stays usable either way).
+ */
+int zone_builder_expect(struct zone_builder *b, const struct zone *prev);
+
+/* The previous zone's enumerate counts given to zone_builder_expect (0, 0
+ * without one), for sizing the new zone's meta. */
+void zone_builder_meta_hint(const struct zone_builder *b, size_t *ntasks, size_t *nrecords);
+
 /* Abandon a builder; NULL is a no-op. */
 void zone_builder_free(struct zone_builder *b);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/statesax.h"
 #include "tests/unit/tap.h"
 #include "zone/ipaddr.h"
 
@@ -525,6 +526,98 @@ static void test_prefixes(void)
 	free(json);
 }
 
+/* Parse text fed to statesax in chunks of at most step bytes. */
+static int parse_chunked(const char *text, size_t len, size_t step, struct mesos_state **out,
+			 char *err, size_t errlen)
+{
+	struct statesax *s = statesax_begin();
+
+	if (!s)
+		return MDNS_ENOMEM;
+	for (size_t o = 0; o < len; o += step)
+		if (statesax_feed(s, text + o, len - o < step ? len - o : step) != 0)
+			break;
+	return statesax_end(s, out, err, errlen);
+}
+
+/* Everything a state's zone is built from, as one line per item. */
+static void describe(const struct mesos_state *st, char *buf, size_t cap)
+{
+	size_t o = 0;
+
+	o += (size_t)snprintf(buf + o, cap - o, "leader %s:%u agents %zu\n", st->leader.host,
+			      (unsigned)st->leader.port, st->nagents);
+	for (size_t a = 0; a < st->nagents && o < cap; a++)
+		o += (size_t)snprintf(buf + o, cap - o, "agent %s\n", st->agents[a].id);
+	for (size_t f = 0; f < st->nframeworks && o < cap; f++) {
+		const struct state_framework *fw = &st->frameworks[f];
+		o += (size_t)snprintf(buf + o, cap - o, "fw %s %zu\n", fw->name, fw->ntasks);
+		for (size_t t = 0; t < fw->ntasks && o < cap; t++) {
+			const struct state_task *tk = &fw->tasks[t];
+			o += (size_t)snprintf(buf + o, cap - o, "task %s %s %s %d ports %zu:", tk->id,
+					      tk->name ? tk->name : "-", tk->slave_id ? tk->slave_id : "-",
+					      tk->running, tk->nports);
+			for (size_t k = 0; k < tk->nports && o < cap; k++)
+				o += (size_t)snprintf(buf + o, cap - o, " %u", (unsigned)tk->ports[k]);
+			o += (size_t)snprintf(buf + o, cap - o, " ips %zu %zu %zu di %s %zu health %d\n",
+					      tk->ip_mesos.n, tk->ip_docker.n, tk->ip_netinfo.n,
+					      tk->di_name ? tk->di_name : "-", tk->ndi_ports, tk->healthy);
+		}
+	}
+}
+
+/* A stateFile is parsed a chunk at a time: any split gives the same model,
+ * and the same error with the same line and column. */
+static void test_chunked(void)
+{
+	static char whole[1 << 16], part[1 << 16];
+	static const size_t steps[] = { 1, 2, 7, 64, 4093 };
+	struct mesos_state *st;
+	char err[400], err2[400];
+	size_t len;
+	char *json = slurp("tests/data/fake.json", &len);
+
+	if (!ok(json != NULL, "chunked: read tests/data/fake.json"))
+		return;
+	if (!ok(state_parse(json, len, &st, err, sizeof(err)) == 0, "chunked: whole parse (%s)", err)) {
+		free(json);
+		return;
+	}
+	describe(st, whole, sizeof(whole));
+	state_free(st);
+	ok(strlen(whole) > 1000, "chunked: the model description is not empty (%zu bytes)",
+	   strlen(whole));
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int rc = parse_chunked(json, len, steps[i], &st, err, sizeof(err));
+		if (!ok(rc == 0 && st, "chunked: %zu-byte chunks parse (%s)", steps[i], rc ? err : "ok"))
+			continue;
+		describe(st, part, sizeof(part));
+		ok(strcmp(whole, part) == 0, "chunked: %zu-byte chunks give the same model", steps[i]);
+		state_free(st);
+	}
+	free(json);
+
+	static const char *const bad[] = {
+		"{\"leader\": \"master@1.2.3.4:5050\",\n \"slaves\": [,]}",
+		"{\"leader\":\n\n  \"master@1.2.3.4:5050\"}x",
+		"{\"leader\":\"master@1.2.3.4:5050\"",
+		"[1, 2]",
+		"",
+		"{\"slaves\": []}",
+		"{\"leader\": \"master@1.2.3.4:5050\", \"frameworks\": [{\"name\": \"a\\u0000b\"}]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int want = state_parse(bad[i], strlen(bad[i]), &st, err, sizeof(err));
+		ok(want != 0 && st == NULL, "chunked: bad document %zu fails whole (%s)", i, err);
+		for (size_t k = 0; k < 3; k++) {
+			int rc = parse_chunked(bad[i], strlen(bad[i]), steps[k], &st, err2, sizeof(err2));
+			ok(rc == want && st == NULL && strcmp(err, err2) == 0,
+			   "chunked: bad document %zu in %zu-byte chunks: same error (%s)", i, steps[k],
+			   err2);
+		}
+	}
+}
+
 int main(void)
 {
 	test_pid();
@@ -534,5 +627,6 @@ int main(void)
 	test_status_order();
 	test_bad_documents();
 	test_prefixes();
+	test_chunked();
 	return done_testing();
 }
