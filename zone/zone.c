@@ -29,8 +29,9 @@ struct brec {
  * empty non-terminal above one. */
 struct bowner {
 	const uint8_t *name;	/* lower-case wire, in the zone's arena */
-	uint8_t len;
 	uint32_t rank;		/* position in canonical order, set at finish */
+	uint32_t parent;	/* the owner one label up, set at finish (apex: none) */
+	uint8_t len;
 };
 
 /* A distinct rdata naming a target (SRV, NS), stored once in the arena. */
@@ -225,6 +226,7 @@ static long intern_owner(struct zone_builder *b, const uint8_t *wire, size_t len
 		return -1;
 	o->len = (uint8_t)len;
 	o->rank = 0;
+	o->parent = UINT32_MAX;
 	itab_put(&b->otab, i, h, (uint32_t)++b->nowners);
 	return (long)b->nowners - 1;
 }
@@ -448,62 +450,119 @@ static size_t drop_unhealthy(struct brec *recs, size_t n, size_t *dropped)
  * memcmp of two keys orders them as dname_canon_cmp would (labels here
  * never hold a 0 byte: they come from text).
  */
-struct rank_ctx {
-	const uint8_t *keys;
-	const size_t *off;	/* key i is keys[off[i] .. off[i+1]) */
-};
-
-static int key_cmp(const void *x, const void *y, void *arg)
+/* The first 8 bytes of a label, zero-padded, as a number that orders like them. */
+static uint64_t label_prefix(const uint8_t *label)
 {
-	const struct rank_ctx *c = arg;
-	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-	size_t la = c->off[a + 1] - c->off[a], lb = c->off[b + 1] - c->off[b];
-	int r = memcmp(c->keys + c->off[a], c->keys + c->off[b], la < lb ? la : lb);
-	if (r)
-		return r;
-	return la < lb ? -1 : la > lb;
+	uint64_t v = 0;
+	unsigned n = label[0] < 8 ? label[0] : 8;
+
+	for (unsigned i = 0; i < 8; i++)
+		v = v << 8 | (i < n ? label[1 + i] : 0);
+	return v;
 }
 
-/* Give every owner its rank in canonical order.  0 or MDNS_ENOMEM. */
+/* One name of one depth while ranking: its parent's position among the
+ * names one label up (already sorted) and its own first label. */
+struct lvl_ent {
+	uint64_t prefix;	/* label_prefix of the first label */
+	uint32_t pidx;
+	uint32_t id;		/* owner index */
+};
+
+static int lvl_cmp(const void *x, const void *y, void *arg)
+{
+	const struct lvl_ent *a = x, *b = y;
+	const struct bowner *o = arg;
+
+	if (a->pidx != b->pidx)
+		return a->pidx < b->pidx ? -1 : 1;
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	const uint8_t *la = o[a->id].name, *lb = o[b->id].name;
+	int r = memcmp(la + 1, lb + 1, la[0] < lb[0] ? la[0] : lb[0]);
+	return r ? r : (int)la[0] - (int)lb[0];
+}
+
+#define MAX_DEPTH 128	/* labels below the apex; a name has at most 127 */
+
+/*
+ * Give every owner its rank in canonical order (RFC 4034 6.1).  Every
+ * owner's parent is an owner too (add_empty_nonterminals), so the order is
+ * the depth-first walk of the name tree with each node's children sorted by
+ * their first label.  The names of each depth are sorted by (their parent's
+ * position among the names one label up, first label), which compares a
+ * number and a few bytes instead of whole names with long common suffixes
+ * (that comparison sort was 12% of a 100,000-task rebuild); then one walk
+ * hands out the ranks, taking each depth's names in their sorted order.
+ * 0, MDNS_ENOMEM or MDNS_EINVAL (an owner outside the tree: a bug).
+ */
 static int rank_owners(struct zone_builder *b)
 {
-	size_t n = b->nowners, total = 0;
-	size_t *off = malloc((n + 1) * sizeof(*off));
-	uint32_t *order = malloc(n * sizeof(*order));
-	uint8_t *keys;
+	size_t n = b->nowners, apexlabels = 0;
+	size_t lstart[MAX_DEPTH + 2] = { 0 }, cur[MAX_DEPTH + 1];
+	uint32_t path[MAX_DEPTH + 1];
+	uint8_t *depth = malloc(n ? n : 1);
+	struct lvl_ent *ent = malloc((n ? n : 1) * sizeof(*ent));
 	int rc = MDNS_ENOMEM;
 
-	if (!off || !order)
+	if (!depth || !ent)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		total += b->owners[i].len;
-	keys = malloc(total ? total : 1);
-	if (!keys)
-		goto out;
-	size_t o = 0;
+	for (const uint8_t *p = b->z->apex; *p; p += *p + 1)
+		apexlabels++;
+	size_t maxd = 0;
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *lab[128];
-		unsigned nl = 0;
-		off[i] = o;
-		for (const uint8_t *p = b->owners[i].name; *p && nl < 128; p += *p + 1)
-			lab[nl++] = p;
-		while (nl-- > 0) {
-			memcpy(keys + o, lab[nl] + 1, lab[nl][0]);
-			o += lab[nl][0];
-			keys[o++] = 0;
-		}
-		order[i] = (uint32_t)i;
+		size_t labels = 0;
+		for (const uint8_t *p = b->owners[i].name; *p; p += *p + 1)
+			labels++;
+		depth[i] = (uint8_t)(labels - apexlabels);
+		if (depth[i] > maxd)
+			maxd = depth[i];
+		lstart[depth[i] + 1]++;
 	}
-	off[n] = o;
-	struct rank_ctx ctx = { keys, off };
-	qsort_r(order, n, sizeof(*order), key_cmp, &ctx);
+	rc = MDNS_EINVAL;
+	if (lstart[1] != 1 || maxd > MAX_DEPTH)
+		goto out;	/* the apex, once, at depth 0 */
+	for (size_t d = 0; d <= maxd; d++)
+		lstart[d + 1] += lstart[d];
+	memcpy(cur, lstart, sizeof(cur));
 	for (size_t i = 0; i < n; i++)
-		b->owners[order[i]].rank = (uint32_t)i;
-	free(keys);
-	rc = 0;
+		ent[cur[depth[i]]++].id = (uint32_t)i;
+	/* Depth by depth: a name's pidx is its parent's position (kept in the
+	 * parent's rank field until the walk) in the sorted depth above. */
+	b->owners[ent[0].id].rank = 0;
+	for (size_t d = 1; d <= maxd; d++) {
+		for (size_t k = lstart[d]; k < lstart[d + 1]; k++) {
+			const struct bowner *o = &b->owners[ent[k].id];
+			ent[k].pidx = b->owners[o->parent].rank;
+			ent[k].prefix = label_prefix(o->name);
+		}
+		qsort_r(ent + lstart[d], lstart[d + 1] - lstart[d], sizeof(*ent), lvl_cmp, b->owners);
+		for (size_t k = lstart[d]; k < lstart[d + 1]; k++)
+			b->owners[ent[k].id].rank = (uint32_t)(k - lstart[d]);
+	}
+	/* The walk: a node's children are the next names of the depth below
+	 * whose pidx is its position. */
+	uint32_t next = 0;
+	size_t d = 0;
+	memcpy(cur, lstart, sizeof(cur));
+	cur[0] = 1;
+	path[0] = 0;
+	b->owners[ent[0].id].rank = next++;
+	for (;;) {
+		if (d < maxd && cur[d + 1] < lstart[d + 2] && ent[cur[d + 1]].pidx == path[d]) {
+			d++;
+			path[d] = (uint32_t)(cur[d] - lstart[d]);
+			b->owners[ent[cur[d]++].id].rank = next++;
+			continue;
+		}
+		if (d == 0)
+			break;
+		d--;
+	}
+	rc = next == n ? 0 : MDNS_EINVAL;
 out:
-	free(off);
-	free(order);
+	free(depth);
+	free(ent);
 	return rc;
 }
 
@@ -562,15 +621,18 @@ static int add_empty_nonterminals(struct zone_builder *b)
 
 	for (size_t i = 0; i < real; i++) {
 		const uint8_t *name = b->owners[i].name;
-		size_t len = b->owners[i].len;
+		size_t len = b->owners[i].len, cur = i;
 		while (len > apexlen) {
 			len -= name[0] + 1u;
 			name += name[0] + 1u;
 			size_t before = b->nowners;
-			if (intern_owner(b, name, len) < 0)
+			long up = intern_owner(b, name, len);
+			if (up < 0)
 				return MDNS_ENOMEM;
+			b->owners[cur].parent = (uint32_t)up;
 			if (b->nowners == before)
 				break;	/* known, and so are its ancestors (or they will be) */
+			cur = (size_t)up;
 		}
 	}
 	return 0;

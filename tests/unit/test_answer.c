@@ -921,6 +921,62 @@ static void test_transfer_flag(void)
 	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_FORMERR, "an A query with an authority record: FORMERR");
 }
 
+/* The zone's nodes come out in canonical order (RFC 4034 6.1), checked with
+ * ldns's own comparison on names built to stress it: shared prefixes and
+ * suffixes, labels that are prefixes of others, digits and '-' (which sort
+ * before letters), depths from 1 to 6 and the empty non-terminals between. */
+static void test_canonical_order(void)
+{
+	static const char *const parts[] = { "a", "a0", "a-", "ab", "b", "0", "9z", "-x",
+					      "nginx", "nginx-1", "nginxa", "zz", "_tcp", "_udp",
+					      "aaaaaaaa", "aaaaaaaab", "aaaaaaaa0", "m" };
+	const size_t np = sizeof(parts) / sizeof(parts[0]);
+	struct zone_params p = {
+		.domain = "mesos", .ttl = 60, .soa_minttl = 30, .soa_mname = "ns1.mesos",
+		.soa_rname = "root.ns1.mesos", .edns_max = 1232,
+	};
+	struct zone_builder *b = zone_builder_new(&p);
+	unsigned seed = 12345;
+	char name[256];
+
+	if (!ok(b != NULL, "canonical order: builder"))
+		return;
+	for (int i = 0; i < 3000; i++) {
+		size_t o = 0;
+		int depth = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 6;
+		for (int d = 0; d < depth; d++) {
+			seed = seed * 1103515245u + 12345u;
+			o += (size_t)snprintf(name + o, sizeof(name) - o, "%s.", parts[(seed >> 16) % np]);
+		}
+		snprintf(name + o, sizeof(name) - o, "mesos");
+		add_a(b, name, "10.0.0.1");
+	}
+	struct zone *z = zone_builder_finish(b, NULL, SERIAL);
+	if (!ok(z != NULL, "canonical order: zone built"))
+		return;
+	size_t bad = 0, ents = 0;
+	ldns_rdf *prev = NULL;
+	for (size_t i = 0; i < z->nnodes; i++) {
+		ldns_rdf *cur = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME, z->nodes[i]->namelen,
+						      z->nodes[i]->name);
+		if (prev && ldns_dname_compare(prev, cur) >= 0 && bad++ < 3) {
+			char *x = ldns_rdf2str(prev), *y = ldns_rdf2str(cur);
+			printf("# out of order at %zu: %s then %s\n", i, x, y);
+			free(x);
+			free(y);
+		}
+		if (!z->nodes[i]->nrrsets)
+			ents++;
+		ldns_rdf_deep_free(prev);
+		prev = cur;
+	}
+	ldns_rdf_deep_free(prev);
+	ok(z->nnodes > 2000 && ents > 100, "canonical order: %zu nodes, %zu of them empty "
+	   "non-terminals", z->nnodes, ents);
+	ok(bad == 0, "canonical order: every node after the one before (%zu out of order)", bad);
+	zone_free(z);
+}
+
 int main(void)
 {
 	zmain = make_zone(1, 1);
@@ -952,6 +1008,7 @@ int main(void)
 	test_many_targets();
 	test_mutations();
 	test_reverse_apex();
+	test_canonical_order();
 	test_transfer_flag();
 
 	ldns_pkt_free(rp);
