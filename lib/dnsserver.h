@@ -1,4 +1,4 @@
-/* lib/dnsserver.h -- DNS worker threads answering over UDP and TCP. */
+/* lib/dnsserver.h -- DNS workers (UDP thread + loop thread each) answering over UDP and TCP. */
 #pragma once
 
 #include <stddef.h>
@@ -13,7 +13,7 @@ struct fwd_upstream_stats;
 struct dnsserver_opts {
 	const char *listener;		/* IP literal to bind */
 	uint16_t port;
-	int workers;			/* threads, >= 1 */
+	int workers;			/* workers, >= 1; two threads each */
 	int tcp_idle_timeout;		/* seconds a TCP connection may sit idle */
 	int tcp_max_connections;	/* across all workers */
 	/* Forwarding (behaviour.md §4): names outside the domain from clients in
@@ -37,15 +37,18 @@ struct dnsserver_opts {
 /*
  * Bind one UDP and one TCP socket per worker (SO_REUSEPORT, so the kernel
  * spreads load) without starting threads.  Returns NULL and writes a message
- * into err on failure (address in use, permission...).
+ * into err on failure (address in use, permission...).  libevent's threading
+ * must be on (evthread_use_pthreads) before: other threads make the workers'
+ * events active.
  */
 struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_t errlen);
 
-/* Start the worker threads; each answers from the zone published last. 0 or error. */
+/* Start the workers' threads, dns-udpN (UDP) and dns-workerN (TCP, forwarding)
+ * for each; they answer from the zone published last.  0 or error. */
 int dnsserver_start(struct dnsserver *s);
 
-/* Stop the workers (replies in flight are finished), join them, close sockets, free.
- * NULL is a no-op. */
+/* Stop the workers (replies in flight are finished; a UDP thread blocked in
+ * recvmmsg is woken at once), join them, close sockets, free.  NULL is a no-op. */
 void dnsserver_free(struct dnsserver *s);
 
 /*
@@ -53,11 +56,13 @@ void dnsserver_free(struct dnsserver *s);
  * running or not): forward and recurse_from (either may be NULL: forwarding
  * off, nobody) are owned by the server from now on, and each worker gets its
  * own forwarder on them (max_inflight shared out, edns_udp_size for our
- * SERVFAIL).  Each worker switches on its own loop at its next turn, with no
- * lock on the query path: new queries use the new settings, queries already
- * forwarded finish on the old ones, which are freed once every worker has
- * switched and they are done (dnsserver_forward_reap).  Counters carry over.
- * Open TCP connections keep the recurseFrom verdict of their accept.
+ * SERVFAIL).  Each worker switches on its own loop at its next turn (its UDP
+ * thread follows), with no lock on the query path: new queries use the new
+ * settings, queries already forwarded finish on the old ones, which are freed
+ * once every worker has switched and they are done (dnsserver_forward_reap).
+ * Counters carry over.  Open TCP connections keep the recurseFrom verdict of
+ * their accept, UDP queries already handed to the loop thread that of their
+ * arrival.
  * 0, or MDNS_ENOMEM with nothing changed (forward and recurse_from stay the
  * caller's).
  */
@@ -72,9 +77,10 @@ void dnsserver_forward_reap(struct dnsserver *s);
  * Forwarding counters summed over the workers into *tot and up[0..cap)
  * (both zeroed first; either may be NULL), upstream i being
  * dnsserver_forward_upstream_name(s, i); counts of replaced settings are
- * included (per upstream by name).  Returns the number of upstreams (0 when
- * forwarding is off).  Control thread (the one calling
- * dnsserver_set_forward) while the server runs.
+ * included (per upstream by name); tot->rejected includes the UDP queries
+ * turned away because the handover to a worker's forwarder was full.
+ * Returns the number of upstreams (0 when forwarding is off).  Control
+ * thread (the one calling dnsserver_set_forward) while the server runs.
  */
 size_t dnsserver_forward_stats(const struct dnsserver *s, struct fwd_stats *tot,
 			       struct fwd_upstream_stats *up, size_t cap);

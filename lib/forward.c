@@ -610,8 +610,11 @@ static void deliver(struct fwd_query *q, const uint8_t *buf, size_t n)
 		return;
 	}
 	/* A full socket buffer loses the reply as the network could; the
-	 * client retries. */
-	(void)sendto(q->client_fd, buf, n, 0, (const struct sockaddr *)&q->peer, q->peerlen);
+	 * client retries.  MSG_DONTWAIT: the client's socket is a blocking one
+	 * (the worker's UDP thread blocks on it in recvmmsg, lib/dnsserver.c),
+	 * and this loop must never wait on it. */
+	(void)sendto(q->client_fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *)&q->peer,
+		     q->peerlen);
 }
 
 static void exchange_end(struct fwd_query *q)

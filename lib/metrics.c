@@ -38,7 +38,8 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct metrics_dns *reg_head;
 static int reg_count;
 
-struct metrics_dns *metrics_dns_new(void)
+/* A block registered for scraping; worker: 1 when it counts as a worker. */
+static struct metrics_dns *dns_new(int worker)
 {
 	/* A cache line of its own start, so workers never share one. */
 	size_t sz = (sizeof(struct metrics_dns) + 63) & ~(size_t)63;
@@ -50,9 +51,19 @@ struct metrics_dns *metrics_dns_new(void)
 	pthread_mutex_lock(&reg_mu);
 	m->next = reg_head;
 	reg_head = m;
-	reg_count++;
+	reg_count += worker;
 	pthread_mutex_unlock(&reg_mu);
 	return m;
+}
+
+struct metrics_dns *metrics_dns_new(void)
+{
+	return dns_new(1);
+}
+
+struct metrics_dns *metrics_dns_new_extra(void)
+{
+	return dns_new(0);
 }
 
 enum metrics_qtype metrics_qtype_of(uint16_t qtype)

@@ -91,6 +91,13 @@ static inline void metrics_add(_Atomic uint64_t *c, uint64_t v)
  */
 struct metrics_dns *metrics_dns_new(void);
 
+/*
+ * The same for another thread of a worker already registered (a worker's UDP
+ * thread and its loop thread each write their own block): summed into every
+ * series like the others, but not counted in dns_workers.
+ */
+struct metrics_dns *metrics_dns_new_extra(void);
+
 /* The qtype / rcode slot of a wire value. */
 enum metrics_qtype metrics_qtype_of(uint16_t qtype);
 enum metrics_rcode metrics_rcode_of(int rcode);

@@ -7,13 +7,17 @@ mesos-dnsd with 2 workers serves a stateFile (refreshSeconds 1) while, for
 pipelines queries and opens zone transfers it abandons after the first
 message, an HTTP client reads the API and /metrics, and the zone is rebuilt
 over and over: the stateFile rotates between three variants and SIGHUPs with
-a changed ttl rebuild it from the last state.  TSAN_OPTIONS (from the
+a changed ttl rebuild it from the last state, and with them recurseFrom
+flips between 127.0.0.1 and another network, so each worker's loop thread
+switches forwarding settings while its UDP thread hands over queries for an
+outside name (forwarded to Debian's NSD, or REFUSED).  TSAN_OPTIONS (from the
 Makefile; halt_on_error, exitcode 66) gets a log_path here, so any report is
 a file in the test's directory: the test fails on it and prints it.
 
 Answers are checked too: stress.marathon.mesos has, in variant v, the A
 records 10.99.v.1 .. 10.99.v.(v+1), so a reply mixing two variants or any
-rcode but NOERROR for it shows a torn or lost zone.  Without TSan (a plain
+rcode but NOERROR for it shows a torn or lost zone; the outside name gets
+NSD's NOERROR or our REFUSED (SERVFAIL should NSD drop the query), both seen.  Without TSan (a plain
 build) it is the same stress test, minus the race detection.
 """
 import argparse
@@ -37,11 +41,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import harness  # noqa: E402
 from harness import (DATA, Daemon, Tap, free_port, make_query, parse_msg,  # noqa: E402
                      tcp_connect, tcp_recv_msg)
+from upstreams import Nsd  # noqa: E402
 
 VARIANTS = 3
 NAMES = [("stress.marathon.mesos", "A"), ("nginx.marathon.mesos", "A"),
          ("_stress._tcp.marathon.mesos", "SRV"), ("leader.mesos", "A"),
          ("nothere.mesos", "A"), ("nothere.marathon.mesos", "AAAA")]
+OUTSIDE = "www.example.test"    # forwarded (every OUTSIDE_EVERY-th UDP query)
+OUTSIDE_EVERY = 50              # NSD limits replies to 200/s per client network
 
 
 def variant(base, v):
@@ -82,6 +89,10 @@ class Stats:
             want = ["10.99.%d.%d" % (v, j) for j in range(1, v + 2)]
             if m.rcode != "NOERROR" or v < 0 or ips != sorted(want):
                 self.bad.append("%s %s: %s %s" % (proto, qname, m.rcode, ips))
+        elif qname == OUTSIDE:
+            self.add("outside %s" % m.rcode)
+            if m.rcode not in ("NOERROR", "REFUSED", "SERVFAIL"):
+                self.bad.append("%s %s: %s" % (proto, qname, m.rcode))
         elif m.rcode not in ("NOERROR", "NXDOMAIN"):
             self.bad.append("%s %s: %s" % (proto, qname, m.rcode))
 
@@ -94,7 +105,7 @@ def udp_load(port, st, until, window=16):
     qid = 0
     while time.time() < until:
         while len(inflight) < window:
-            name, qtype = NAMES[qid % len(NAMES)]
+            name, qtype = (OUTSIDE, "A") if qid % OUTSIDE_EVERY == 0 else NAMES[qid % len(NAMES)]
             s.sendto(make_query(name, qtype, qid=qid, edns=1232), ("127.0.0.1", port))
             inflight[qid] = (name, time.time())
             qid = (qid + 1) & 0xFFFF
@@ -107,7 +118,7 @@ def udp_load(port, st, until, window=16):
             if rid in inflight:
                 st.check(inflight.pop(rid)[0], data, "udp")
         for i, (_, sent) in list(inflight.items()):
-            if time.time() - sent > 2:
+            if time.time() - sent > 3:
                 del inflight[i]     # lost; the load is not paced, so count it only
                 st.add("udp lost")
     s.close()
@@ -180,6 +191,7 @@ def rebuild_load(d, paths, st, until):
         os.replace(tmp, d.config["stateFile"])
         if turn % 3 == 0:
             d.config["ttl"] = 30 if d.config["ttl"] == 60 else 60
+            d.config["recurseFrom"] = ["127.0.0.1/32" if d.config["ttl"] == 60 else "10.0.0.0/8"]
             with open(d.config_path + ".tmp", "w") as f:
                 json.dump(d.config, f)
             os.replace(d.config_path + ".tmp", d.config_path)
@@ -220,7 +232,10 @@ def main():
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
     hport = free_port()
+    nsd = Nsd({"example.test": "www IN A 192.0.2.10\n"})
     d = Daemon(build, {"stateFile": state, "refreshSeconds": 1, "workers": 2, "ttl": 60,
+                       "externalon": True, "resolvers": [nsd.addr], "timeout": 2,
+                       "recurseFrom": ["127.0.0.1/32"],
                        "httpon": True, "HTTPListener": "127.0.0.1", "httpport": hport,
                        "transferTo": ["127.0.0.1/32"],
                        "notify": ["127.0.0.1:%d" % sink.getsockname()[1]]})
@@ -250,10 +265,13 @@ def main():
     t.ok(st.n.get("http", 0) > 10, "HTTP API requests answered (%d)" % st.n.get("http", 0))
     t.ok(rebuilt >= args.seconds, "the zone was rebuilt at least once a second (%d builds, %d "
          "SIGHUPs)" % (rebuilt, st.n.get("sighup", 0)), log[-2000:])
+    t.ok(st.n.get("outside NOERROR", 0) > 0 and st.n.get("outside REFUSED", 0) > 0,
+         "the outside name forwarded and refused as recurseFrom flips")
     t.eq(st.bad[:5], [], "every reply whole and from one state (%d wrong)" % len(st.bad))
     rc = d.stop(timeout=30)
     t.eq(rc, 0, "exit 0 after SIGTERM (66: a ThreadSanitizer report)")
     sink.close()
+    nsd.stop()
     reports = sorted(glob.glob(tsan_log + ".*"))
     text = "".join(open(p, errors="replace").read() for p in reports)
     t.ok(not reports, "no ThreadSanitizer report%s" % ("" if tsan else " (not a TSan build)"),

@@ -75,8 +75,15 @@ static void test_workers_sum(void)
 	metrics_dns_time(b, METRICS_UDP, 20000);	/* 20 us: le 2.5e-05 */
 	metrics_dns_time(b, METRICS_UDP, 500000000);	/* 0.5 s: +Inf */
 
+	/* A worker's second thread: summed, not counted as a worker. */
+	struct metrics_dns *c = metrics_dns_new_extra();
+	ok(c && ((uintptr_t)c & 63) == 0, "extra block, cache-line aligned");
+	metrics_dns_forwarded(c, METRICS_UDP, 1);
+
 	metrics_collect(&s);
-	is_int(s.dns_workers, 2, "both workers registered");
+	is_int(s.dns_workers, 2, "both workers registered, the extra block not counted");
+	is_int(s.requests[METRICS_UDP][METRICS_QT_A][METRICS_RC_UPSTREAM][METRICS_SRC_FORWARDED],
+	       1, "the extra block's forwarded query summed");
 	is_int(s.requests[METRICS_UDP][METRICS_QT_A][METRICS_RC_NOERROR][METRICS_SRC_AUTHORITATIVE],
 	       4, "UDP A NOERROR summed over the workers");
 	is_int(s.requests[METRICS_TCP][METRICS_QT_SRV][METRICS_RC_NXDOMAIN][METRICS_SRC_AUTHORITATIVE],
