@@ -122,8 +122,8 @@ struct refresher {
 	int job_active;			/* the builder is running a job (under mu) */
 	int job_idle;			/* ... at SCHED_IDLE (under mu) */
 	int boosted;			/* ... and was put back to SCHED_BATCH (under mu) */
-	double last_job_cpu;		/* thread CPU seconds of the last job (under mu) */
-	struct event *boost_ev;		/* loop: a job has waited too long for the CPU */
+	struct event *boost_ev;		/* loop: every second while a job is pending */
+	double boost_cpu;		/* loop: the builder's CPU time at the last check */
 	struct hostcache *hosts;	/* builder thread only */
 	uint64_t cache_hash;		/* builder thread only: FNV-1a of the last state cached */
 	int quit;
@@ -558,9 +558,9 @@ out:
  * At SCHED_BATCH a woken worker could wait out the builder's time slice: a
  * 100,000-task rebuild under 50,000 q/s on one core put p99 at 4 x idle
  * (SCHED_IDLE: below idle).  It still gets every cycle the workers leave,
- * and so that a core kept busy by others cannot starve it, a job not done
- * within twice the last job's CPU time plus half a second is raised to
- * SCHED_BATCH, its fair share, until it is (boost_cb).  Stream updates, whose
+ * and so that a core kept busy by others cannot starve it, a job that got
+ * under a tenth of a CPU in a second (a starved SCHED_IDLE thread gets
+ * ~0.3%) is raised to SCHED_BATCH, its fair share, until done (boost_cb).  Stream updates, whose
  * point is freshness, run SCHED_BATCH: at SCHED_IDLE a busy client pushed
  * the stream's event-to-answer median at 10,000 tasks from ~110 to 246 ms
  * (nice 10, tried first, gave 140 ms and p99 470 ms).  Leaving SCHED_IDLE
@@ -583,19 +583,14 @@ static struct timeval tv_from(double s)
 	return tv;
 }
 
+#define BOOST_CHECK_S 1.0
+#define BOOST_MIN_SHARE 0.1
+
 static int set_policy(int policy)
 {
 	struct sched_param sp = { .sched_priority = 0 };
 
 	return pthread_setschedparam(pthread_self(), policy, &sp);
-}
-
-static double thread_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts_sec(&ts);
 }
 
 static void *builder_main(void *arg)
@@ -630,7 +625,6 @@ static void *builder_main(void *arg)
 		r->job_idle = policy == SCHED_IDLE;
 		pthread_mutex_unlock(&r->mu);
 		set_policy(policy);
-		double c0 = thread_cpu();
 		job->serial_floor = r->serial_floor;
 		run_job(job->cfg, r->hosts, &r->cache_hash, job);
 		/* The parser's many small blocks are free now: hand their pages
@@ -639,9 +633,7 @@ static void *builder_main(void *arg)
 		 * only make the next build fault the same pages in again. */
 		if (!job->model || job->eff.subscribed)
 			malloc_trim(0);
-		double cpu = thread_cpu() - c0;
 		pthread_mutex_lock(&r->mu);
-		r->last_job_cpu = cpu;
 		r->job_active = 0;
 		r->boosted = 0;
 		for (tail = &r->done; *tail; tail = &(*tail)->qnext)
@@ -653,26 +645,47 @@ static void *builder_main(void *arg)
 	return NULL;
 }
 
-/* A job waited too long for the CPU: give the builder its fair share back
- * until it is done (see builder_main). */
+/* The builder thread's CPU time in seconds (0 if it cannot be read). */
+static double builder_cpu(const struct refresher *r)
+{
+	clockid_t id;
+	struct timespec ts;
+
+	if (pthread_getcpuclockid(r->thread, &id) != 0 || clock_gettime(id, &ts) != 0)
+		return 0;
+	return ts_sec(&ts);
+}
+
+/* Every BOOST_CHECK_S while a job is pending: a SCHED_IDLE job that got
+ * less than BOOST_MIN_SHARE of a CPU since the last check is being starved
+ * by busy threads or processes; give the builder its fair share back until
+ * the job is done (see builder_main). */
 static void boost_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct refresher *r = arg;
 	struct sched_param sp = { .sched_priority = 0 };
+	double cpu = builder_cpu(r);
 	(void)fd; (void)what;
 
 	pthread_mutex_lock(&r->mu);
-	if (r->sched_idle && !r->boosted && (r->job_active ? r->job_idle : r->job != NULL)) {
+	int pending = r->job_active ? r->job_idle : r->job != NULL;
+	if (pending && !r->boosted && cpu - r->boost_cpu < BOOST_MIN_SHARE * BOOST_CHECK_S) {
 		int rc = pthread_setschedparam(r->thread, SCHED_BATCH, &sp);
 		if (rc == 0) {
 			r->boosted = 1;
-			log_info("state: a zone build waited for a busy CPU; it now runs at "
-				 "normal share (SCHED_BATCH) until done");
+			log_info("state: the zone build got under %.0f%% of a CPU for %.0f s; it "
+				 "now runs at normal share (SCHED_BATCH) until done",
+				 BOOST_MIN_SHARE * 100, BOOST_CHECK_S);
 		} else {
 			log_warn("state: cannot raise the zone builder: %s", strerror(rc));
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
+	r->boost_cpu = cpu;
+	if (pending) {
+		struct timeval tv = tv_from(BOOST_CHECK_S);
+		evtimer_add(r->boost_ev, &tv);
+	}
 }
 
 /* ---- control loop ---------------------------------------------------- */
@@ -702,8 +715,9 @@ static void queue_job(struct refresher *r, struct build_job *job)
 		;
 	*tail = job;
 	pthread_cond_signal(&r->cv);
-	if (r->sched_idle && r->boost_ev) {
-		struct timeval tv = tv_from(2 * r->last_job_cpu + 0.5);
+	if (r->sched_idle && r->boost_ev && !evtimer_pending(r->boost_ev, NULL)) {
+		struct timeval tv = tv_from(BOOST_CHECK_S);
+		r->boost_cpu = builder_cpu(r);
 		evtimer_add(r->boost_ev, &tv);
 	}
 	pthread_mutex_unlock(&r->mu);
