@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/err.h"
 #include "lib/fetch.h"
@@ -146,7 +147,7 @@ struct refresher {
 	struct event *s_flush;		/* hands them over, at most every 50 ms */
 	struct timespec s_last_submit;
 	int s_inflight;			/* a stream job is with the builder */
-	double s_arrived;		/* ... its oldest record arrived then (mono_now; 0: none) */
+	double s_arrived;		/* ... its oldest record arrived then (clock_mono; 0: none) */
 	int s_rebuild;			/* build from the model with a new config */
 	uint64_t s_conn;		/* the subscription accepted now (0: none) */
 	char s_at[300];			/* its master ("host:port") */
@@ -567,22 +568,6 @@ out:
  * takes root, CAP_SYS_NICE or RLIMIT_NICE >= 20 (the systemd unit sets
  * LimitNICE=+0); without them the builder stays SCHED_BATCH.
  */
-static double ts_sec(const struct timespec *ts)
-{
-	return (double)ts->tv_sec + (double)ts->tv_nsec * 1e-9;
-}
-
-static struct timeval tv_from(double s)
-{
-	struct timeval tv;
-
-	if (s < 0)
-		s = 0;
-	tv.tv_sec = (time_t)s;
-	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
-
 #define BOOST_CHECK_S 1.0
 #define BOOST_MIN_SHARE 0.1
 
@@ -653,7 +638,7 @@ static double builder_cpu(const struct refresher *r)
 
 	if (pthread_getcpuclockid(r->thread, &id) != 0 || clock_gettime(id, &ts) != 0)
 		return 0;
-	return ts_sec(&ts);
+	return clock_sec(&ts);
 }
 
 /* Every BOOST_CHECK_S while a job is pending: a SCHED_IDLE job that got
@@ -683,7 +668,7 @@ static void boost_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&r->mu);
 	r->boost_cpu = cpu;
 	if (pending) {
-		struct timeval tv = tv_from(BOOST_CHECK_S);
+		struct timeval tv = clock_tv(BOOST_CHECK_S);
 		evtimer_add(r->boost_ev, &tv);
 	}
 }
@@ -716,7 +701,7 @@ static void queue_job(struct refresher *r, struct build_job *job)
 	*tail = job;
 	pthread_cond_signal(&r->cv);
 	if (r->sched_idle && r->boost_ev && !evtimer_pending(r->boost_ev, NULL)) {
-		struct timeval tv = tv_from(BOOST_CHECK_S);
+		struct timeval tv = clock_tv(BOOST_CHECK_S);
 		r->boost_cpu = builder_cpu(r);
 		evtimer_add(r->boost_ev, &tv);
 	}
@@ -1228,14 +1213,6 @@ static int stream_enabled(const struct refresher *r)
 	return r->streamer != NULL;
 }
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static double stream_grace(const struct refresher *r)
 {
 	return r->cfg->refresh_seconds < STREAM_GRACE_MAX_S ? r->cfg->refresh_seconds :
@@ -1245,7 +1222,7 @@ static double stream_grace(const struct refresher *r)
 /* Polls wait from now for the grace period. */
 static void stream_poll_later(struct refresher *r)
 {
-	double at = mono_now() + stream_grace(r);
+	double at = clock_mono() + stream_grace(r);
 
 	r->s_poll_after.tv_sec = (time_t)at;
 	r->s_poll_after.tv_nsec = (long)((at - (double)(time_t)at) * 1e9);
@@ -1280,13 +1257,13 @@ static int stream_holds_poll(struct refresher *r)
 
 	if (!stream_enabled(r))
 		return 0;
-	wait = ts_sec(&r->s_poll_after) - mono_now();
+	wait = clock_sec(&r->s_poll_after) - clock_mono();
 	if (!r->s_live && !r->s_conn && !r->s_inflight && wait <= 0)
 		return 0;
 	r->running = 0;
 	/* A live or accepted subscription re-arms the timer when it goes (stream_down). */
 	if (!r->s_live && !r->s_conn) {
-		tv = tv_from(wait > 0 ? wait : STREAM_RETRY_MS * 10 / 1000.0);
+		tv = clock_tv(wait > 0 ? wait : STREAM_RETRY_MS * 10 / 1000.0);
 		evtimer_add(r->timer, &tv);
 	}
 	return 1;
@@ -1349,10 +1326,10 @@ static void stream_flush(struct refresher *r)
 		r->running = 0;
 		r->fetching = 0;
 	}
-	since_last = mono_now() - ts_sec(&r->s_last_submit);
+	since_last = clock_mono() - clock_sec(&r->s_last_submit);
 	if (r->running || since_last < STREAM_COALESCE_MS / 1000.0) {
 		/* A poll or rebuild job is with the builder, or we handed over just now. */
-		tv = tv_from(r->running ? STREAM_RETRY_MS / 1000.0 :
+		tv = clock_tv(r->running ? STREAM_RETRY_MS / 1000.0 :
 			     STREAM_COALESCE_MS / 1000.0 - since_last);
 		evtimer_add(r->s_flush, &tv);
 		return;
@@ -1438,7 +1415,7 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 	if (job->status == JOB_OK) {
 		int changed = zone_set_changed(old, z);
 
-		metrics_zone_build(mono_now() - ts_sec(&r->s_last_submit));
+		metrics_zone_build(clock_mono() - clock_sec(&r->s_last_submit));
 		r->stats.successes++;
 		r->stats.last_success = time(NULL);
 		if (changed)
@@ -1460,7 +1437,7 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 			job->zone = NULL;
 			publish_zone(r, z);
 			if (r->s_arrived > 0)	/* not a rebuild for a new config */
-				metrics_stream_publish_delay(mono_now() - r->s_arrived);
+				metrics_stream_publish_delay(clock_mono() - r->s_arrived);
 		}
 		keep_state(r, job);	/* a dump, for rebuilds if the stream goes */
 		if (job->eff.subscribed && job->sub_conn && job->sub_conn == r->s_conn) {
@@ -1515,14 +1492,14 @@ static void sh_record(void *ctx, struct stream_record *rec)
 {
 	struct refresher *r = ctx;
 	struct timeval tv;
-	double since_last = mono_now() - ts_sec(&r->s_last_submit);
+	double since_last = clock_mono() - clock_sec(&r->s_last_submit);
 
 	*r->s_tail = rec;
 	r->s_tail = &rec->next;
 	if (r->s_live)
 		r->stats.last_success = time(NULL);	/* the master talks: the zone is fresh */
 	if (!r->s_inflight && !evtimer_pending(r->s_flush, NULL)) {
-		tv = tv_from(since_last < STREAM_COALESCE_MS / 1000.0 ?
+		tv = clock_tv(since_last < STREAM_COALESCE_MS / 1000.0 ?
 			     STREAM_COALESCE_MS / 1000.0 - since_last : 0);
 		evtimer_add(r->s_flush, &tv);
 	}
@@ -1554,11 +1531,11 @@ static void sh_down(void *ctx, uint64_t conn, int unsupported, const char *why)
 		stream_poll_later(r);
 		log_info("state: no event stream; polling every %d s until one is back (first in "
 			 "%.0f s)", r->cfg->refresh_seconds, stream_grace(r));
-		tv = tv_from(stream_grace(r));
+		tv = clock_tv(stream_grace(r));
 	} else if (evtimer_pending(r->timer, NULL)) {
 		return;	/* polls go on as planned */
 	} else {
-		tv = tv_from(ts_sec(&r->s_poll_after) - mono_now());
+		tv = clock_tv(clock_sec(&r->s_poll_after) - clock_mono());
 	}
 	if (!r->running)
 		evtimer_add(r->timer, &tv);

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/err.h"
 #include "lib/fetch.h"
@@ -200,25 +201,6 @@ void stream_record_free(struct stream_record *rec)
 	}
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static struct timeval tv_of(double s)
-{
-	struct timeval tv;
-
-	if (s < 0)
-		s = 0;
-	tv.tv_sec = (time_t)s;
-	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
-
 /* Seconds of silence after which the stream is taken for dead; 0: no limit. */
 static double silence_limit(const struct streamer *s)
 {
@@ -238,7 +220,7 @@ static void arm_watchdog(struct streamer *s)
 	evtimer_del(s->watchdog);
 	if (limit <= 0)
 		return;
-	tv = tv_of(limit - (now_mono() - ((double)s->last_data.tv_sec +
+	tv = clock_tv(limit - (clock_mono() - ((double)s->last_data.tv_sec +
 					  (double)s->last_data.tv_nsec * 1e-9)));
 	evtimer_add(s->watchdog, &tv);
 }
@@ -274,7 +256,7 @@ static void hostport_of_url(const char *url, char *out, size_t outlen)
 
 static void schedule_retry(struct streamer *s, double delay)
 {
-	struct timeval tv = tv_of(delay);
+	struct timeval tv = clock_tv(delay);
 
 	evtimer_add(s->retry, &tv);
 }
@@ -498,7 +480,7 @@ static int on_record(void *arg, char *text, size_t len)
 	rec->first = s->fr.records == 1;
 	rec->text = text;
 	rec->len = len;
-	rec->arrived = now_mono();
+	rec->arrived = clock_mono();
 	s->hooks.record(s->ctx, rec);
 	return 0;
 }
@@ -628,7 +610,7 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->phase == STREAM_IDLE || limit <= 0)
 		return;
-	idle = now_mono() - ((double)s->last_data.tv_sec + (double)s->last_data.tv_nsec * 1e-9);
+	idle = clock_mono() - ((double)s->last_data.tv_sec + (double)s->last_data.tv_nsec * 1e-9);
 	if (idle < limit) {
 		arm_watchdog(s);
 		return;
@@ -771,7 +753,7 @@ static void summary_done(void *arg, struct fetch_result *r)
 		rec->conn = s->sum_conn;
 		rec->text = r->body;
 		rec->len = r->len;
-		rec->arrived = now_mono();
+		rec->arrived = clock_mono();
 		s->hooks.record(s->ctx, rec);
 	} else {
 		free(r->body);
