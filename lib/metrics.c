@@ -590,13 +590,14 @@ static void render_forward(struct mbuf *b, const struct metrics_snapshot *s)
 	       "Forwarded queries answered with our SERVFAIL because every upstream failed.",
 	       (double)s->fwd_servfail);
 	single(b, "mesosdns_forward_rejected_total", "counter",
-	       "Queries answered SERVFAIL at once because too many were in flight.",
+	       "Queries answered SERVFAIL at once because too many were in flight or "
+	       "waiting for a worker's forwarder.",
 	       (double)s->fwd_rejected);
 	single(b, "mesosdns_forward_dropped_replies_total", "counter",
 	       "Upstream replies dropped (wrong address, ID or question).",
 	       (double)s->fwd_dropped);
-	family(b, "mesosdns_forward_inflight", "gauge", "Forwarded queries waiting for an upstream.");
-	sample(b, "mesosdns_forward_inflight", "", (double)s->fwd_inflight);
+	single(b, "mesosdns_forward_inflight", "gauge", "Forwarded queries waiting for an upstream.",
+	       (double)s->fwd_inflight);
 	if (!s->upstreams || s->nupstreams == 0)
 		return;
 	upstream_family(b, s, "mesosdns_forward_queries_total", "counter",

@@ -264,8 +264,7 @@ static int read_file(const char *what, const char *path, char **out, size_t *len
  */
 #define STATE_CHUNK (1024 * 1024)
 
-static int parse_file(const char *what, const char *path, struct mesos_state **st, char *err,
-		      size_t errlen)
+static int parse_file(const char *path, struct mesos_state **st, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t total = 0;
@@ -275,7 +274,7 @@ static int parse_file(const char *what, const char *path, struct mesos_state **s
 	*st = NULL;
 	if (fd < 0) {
 		int e = errno;
-		snprintf(err, errlen, "%s %s: %s", what, path, strerror(e));
+		snprintf(err, errlen, "stateFile %s: %s", path, strerror(e));
 		return -e;
 	}
 	struct statesax *sx = statesax_begin();
@@ -292,7 +291,7 @@ static int parse_file(const char *what, const char *path, struct mesos_state **s
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			snprintf(err, errlen, "%s %s: read error: %s", what, path, strerror(errno));
+			snprintf(err, errlen, "stateFile %s: read error: %s", path, strerror(errno));
 			rc = MDNS_EINVAL;
 			break;
 		}
@@ -300,7 +299,7 @@ static int parse_file(const char *what, const char *path, struct mesos_state **s
 			break;
 		total += (size_t)got;
 		if (total > FETCH_MAX_BYTES) {
-			snprintf(err, errlen, "%s %s: larger than %u bytes", what, path, FETCH_MAX_BYTES);
+			snprintf(err, errlen, "stateFile %s: larger than %u bytes", path, FETCH_MAX_BYTES);
 			rc = MDNS_ETOOBIG;
 			break;
 		}
@@ -447,10 +446,8 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 			goto out;
 	} else if (!job->body && job->file && !job->from_cache) {
 		/* A stateFile is parsed as it is read and never kept (keep_state). */
-		if (parse_file("stateFile", job->file, &st, perr, sizeof(perr)) != 0) {
-			snprintf(job->err, sizeof(job->err), "%s", perr);
+		if (parse_file(job->file, &st, job->err, sizeof(job->err)) != 0)
 			goto out;
-		}
 	} else if (!job->body && read_file("stateCacheFile", job->file, &job->body, &job->len,
 					   job->err, sizeof(job->err)) != 0)
 		goto out;
@@ -561,21 +558,21 @@ out:
  * (SCHED_IDLE: below idle).  It still gets every cycle the workers leave,
  * and so that a core kept busy by others cannot starve it, a job that got
  * under a tenth of a CPU in a second (a starved SCHED_IDLE thread gets
- * ~0.3%) is raised to SCHED_BATCH, its fair share, until done (boost_cb).  Stream updates, whose
- * point is freshness, run SCHED_BATCH: at SCHED_IDLE a busy client pushed
- * the stream's event-to-answer median at 10,000 tasks from ~110 to 246 ms
- * (nice 10, tried first, gave 140 ms and p99 470 ms).  Leaving SCHED_IDLE
+ * ~0.3%) is raised to SCHED_BATCH, its fair share, until done (boost_cb).
+ * Stream updates, whose point is freshness, run SCHED_BATCH: at SCHED_IDLE
+ * a busy client pushed the stream's event-to-answer median at 10,000 tasks
+ * from ~110 to 246 ms (nice 10, tried first, gave 140 ms and p99 470 ms).  Leaving SCHED_IDLE
  * takes root, CAP_SYS_NICE or RLIMIT_NICE >= 20 (the systemd unit sets
  * LimitNICE=+0); without them the builder stays SCHED_BATCH.
  */
 #define BOOST_CHECK_S 1.0
 #define BOOST_MIN_SHARE 0.1
 
-static int set_policy(int policy)
+static int set_policy(pthread_t t, int policy)
 {
 	struct sched_param sp = { .sched_priority = 0 };
 
-	return pthread_setschedparam(pthread_self(), policy, &sp);
+	return pthread_setschedparam(t, policy, &sp);
 }
 
 static void *builder_main(void *arg)
@@ -587,7 +584,7 @@ static void *builder_main(void *arg)
 	 * SCHED_IDLE an unprivileged thread could not even return to SCHED_BATCH. */
 	struct rlimit rl;
 	int idle = geteuid() == 0 || (getrlimit(RLIMIT_NICE, &rl) == 0 && rl.rlim_cur >= 20);
-	int rc = set_policy(idle ? SCHED_IDLE : SCHED_BATCH);
+	int rc = set_policy(pthread_self(), idle ? SCHED_IDLE : SCHED_BATCH);
 	if (rc != 0)
 		idle = 0;
 	log_debug("state: zone builder runs full rebuilds %s (%s)",
@@ -609,7 +606,7 @@ static void *builder_main(void *arg)
 		int policy = idle && !job->model && !r->boosted ? SCHED_IDLE : SCHED_BATCH;
 		r->job_idle = policy == SCHED_IDLE;
 		pthread_mutex_unlock(&r->mu);
-		set_policy(policy);
+		set_policy(pthread_self(), policy);
 		job->serial_floor = r->serial_floor;
 		run_job(job->cfg, r->hosts, &r->cache_hash, job);
 		/* The parser's many small blocks are free now: hand their pages
@@ -648,14 +645,13 @@ static double builder_cpu(const struct refresher *r)
 static void boost_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct refresher *r = arg;
-	struct sched_param sp = { .sched_priority = 0 };
 	double cpu = builder_cpu(r);
 	(void)fd; (void)what;
 
 	pthread_mutex_lock(&r->mu);
 	int pending = r->job_active ? r->job_idle : r->job != NULL;
 	if (pending && !r->boosted && cpu - r->boost_cpu < BOOST_MIN_SHARE * BOOST_CHECK_S) {
-		int rc = pthread_setschedparam(r->thread, SCHED_BATCH, &sp);
+		int rc = set_policy(r->thread, SCHED_BATCH);
 		if (rc == 0) {
 			r->boosted = 1;
 			log_info("state: the zone build got under %.0f%% of a CPU for %.0f s; it "
