@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "zone/acache.h"
 #include "zone/dname.h"
 #include "zone/zone.h"
 
@@ -485,6 +486,154 @@ static size_t formerr(uint8_t *out, struct query *pq, int ra, struct answer_info
 	return HDR_LEN;
 }
 
+/*
+ * The reply to a parsed query pq (q, its bytes) within lim bytes of out:
+ * the part of answer_query after the checks that need no zone.  *dropped,
+ * when given, says whether answer or authority records did not fit.
+ */
+static size_t respond(const struct zone *z, const uint8_t *q, struct query *pq, uint8_t *out,
+		      size_t lim, int tcp, uint32_t rot, struct answer_info *info, int *dropped)
+{
+	struct wr w;
+	struct sections s = { 0, 0, 0, 0, 0 };
+	int rcode, aa = 0, ra = z->p.recurse_on ? 1 : 0;
+	uint16_t qd = 1;
+	size_t reserve = pq->edns ? OPT_LEN : 0;
+
+	w.p = out;
+	w.len = HDR_LEN;
+	w.end = lim > reserve + HDR_LEN ? lim - reserve : HDR_LEN;
+	ct_init(&w.ct);
+	if (wr_bytes(&w, q + HDR_LEN, pq->qend - HDR_LEN)) {
+		/* Only with an outcap below the documented minimum. */
+		qd = 0;
+		s.dropped = 1;
+	} else {
+		/* The question's suffixes are compression targets for zone names;
+		 * they point at the client's bytes but compare lower-case. */
+		uint8_t starts[LABELS_MAX];
+		uint32_t hashes[LABELS_MAX];
+		unsigned k = name_split(pq->qlc, starts, hashes);
+		for (unsigned j = 0; j < k; j++)
+			ct_add(&w.ct, pq->qlc + starts[j], pq->qnlen - starts[j], hashes[j],
+			       HDR_LEN + starts[j]);
+	}
+
+	int apex_off = 0;
+	const struct zone *az;
+	if (pq->edns && pq->edns_version > 0) {
+		rcode = RCODE_BADVERS;
+	} else if (pq->qclass != CLASS_IN && pq->qclass != CLASS_ANY) {
+		rcode = RCODE_REFUSED;
+	} else if (pq->qtype == RR_AXFR || pq->qtype == RR_IXFR) {
+		/* Over UDP they never exist (RFC 5936 §4.2); over TCP the caller
+		 * streams them (zone/xfr.h) to the clients it allows. */
+		rcode = tcp ? RCODE_REFUSED : RCODE_NOTIMP;
+		if (tcp)
+			info->transfer = pq->qtype;
+	} else if (!(az = zone_find(z, pq->qlc, pq->qnlen, &apex_off))) {
+		rcode = RCODE_REFUSED;
+		info->outside = 1;
+	} else if (!z->loaded || !az->soa) {
+		rcode = RCODE_SERVFAIL;
+	} else {
+		aa = 1;
+		if (qd)
+			rcode = answer_zone(&w, az, pq, HDR_LEN + apex_off, rot, &s);
+		else
+			rcode = RCODE_NOERROR;
+	}
+
+	if (pq->edns) {
+		/* Our OPT: our size is the cap, version 0, DO clear (we do not
+		 * sign), extended rcode bits in the TTL's top byte. */
+		w.end = lim;
+		uint8_t opt[OPT_LEN] = { 0, 0, RR_OPT, 0, 0, 0, 0, 0, 0, 0, 0 };
+		set16(opt + 3, z->p.edns_max);
+		opt[5] = (uint8_t)(rcode >> 4);
+		if (wr_bytes(&w, opt, OPT_LEN) == 0)
+			s.ar++;
+	}
+
+	/*
+	 * TC only when answer or authority records are missing: dropping
+	 * additional data alone does not set it (RFC 2181 §9), so SRV clients
+	 * are not sent to TCP for glue they can look up themselves.
+	 */
+	int tc = s.dropped && z->p.set_tc;
+	put_header(out, pq, aa, tc, ra, rcode, qd, s.an, s.ns, s.ar);
+	if (dropped)
+		*dropped = s.dropped;
+	info->rcode = rcode;
+	info->truncated = s.dropped || s.trimmed;
+	info->authoritative = aa;
+	return w.len;
+}
+
+/*
+ * Questions whose reply the cache may hold: the ones answer_query answers
+ * with respond() from the zone alone; what the zone does not answer
+ * (REFUSED outside it, SERVFAIL before a state) is marked "render it" by
+ * answer_cached.  ANY is left out: its records are of several types.
+ */
+static int cacheable(const struct query *pq)
+{
+	return !(pq->edns && pq->edns_version > 0) && pq->nscount == 0 &&
+	       (pq->qclass == CLASS_IN || pq->qclass == CLASS_ANY) &&
+	       pq->qtype != RR_AXFR && pq->qtype != RR_IXFR && pq->qtype != RR_ANY;
+}
+
+/*
+ * answer_query through the cache (zone/acache.h): a miss renders the reply
+ * with rotation 0 into the cache's scratch buffer and adds it; then the
+ * entry writes the reply, rotated by rot.  Replies the cache holds are the
+ * authoritative NOERROR and NXDOMAIN ones; a reply cut to its size limit
+ * (TC) is kept whole and cut when served.  Every other question gets a
+ * "render it" entry and respond() each time.
+ */
+static size_t answer_cached(struct acache *c, const struct zone *z, const uint8_t *q,
+			    struct query *pq, uint8_t *out, size_t lim, uint32_t rot,
+			    struct answer_info *info)
+{
+	struct acache_key k = { pq->qlc, (uint8_t)pq->qnlen, pq->qtype, pq->qclass,
+				(uint16_t)lim, (uint8_t)pq->edns };
+	uint32_t h;
+	const struct acache_entry *e = acache_get(c, z->id, &k, &h);
+
+	if (!e) {
+		struct answer_info ci = { 0 };
+		int dropped = 0;
+		uint8_t *buf = acache_scratch(c);
+		struct acache_reply rp = { buf, 0, pq->qend, 0, 0, 0, NULL };
+		uint8_t hdr[2];
+		rp.n = respond(z, q, pq, buf, lim, 0, 0, &ci, &dropped);
+		rp.cacheable = rp.n > 0 && ci.authoritative &&
+			       (ci.rcode == RCODE_NOERROR || ci.rcode == RCODE_NXDOMAIN);
+		rp.rcode = ci.rcode;
+		rp.truncated = ci.truncated;
+		if (rp.cacheable && dropped) {
+			/* Answers cut to fit: keep them all, served cut (TC). */
+			memcpy(hdr, buf + 2, 2);
+			rp.fill_hdr = hdr;
+			rp.cacheable = ci.rcode == RCODE_NOERROR;
+			rp.n = respond(z, q, pq, buf, ANSWER_MAX, 0, 0, &ci, &dropped);
+			rp.cacheable = rp.cacheable && !dropped;
+		}
+		e = acache_put(c, &k, h, &rp);
+	}
+	if (e) {
+		int rcode, truncated;
+		size_t n = acache_serve(c, e, q, pq->qend, out, rot, &rcode, &truncated);
+		if (n) {
+			info->rcode = rcode;
+			info->truncated = truncated;
+			info->authoritative = 1;
+			return n;
+		}
+	}
+	return respond(z, q, pq, out, lim, 0, rot, info, NULL);
+}
+
 size_t answer_query(const struct zone *z, const uint8_t *q, size_t qlen,
 		    uint8_t *out, size_t outcap, const struct answer_req *req,
 		    struct answer_info *info)
@@ -548,76 +697,7 @@ size_t answer_query(const struct zone *z, const uint8_t *q, size_t qlen,
 		lim = want < outcap ? want : outcap;
 	}
 
-	struct wr w;
-	struct sections s = { 0, 0, 0, 0, 0 };
-	int rcode, aa = 0;
-	uint16_t qd = 1;
-	size_t reserve = pq.edns ? OPT_LEN : 0;
-
-	w.p = out;
-	w.len = HDR_LEN;
-	w.end = lim > reserve + HDR_LEN ? lim - reserve : HDR_LEN;
-	ct_init(&w.ct);
-	if (wr_bytes(&w, q + HDR_LEN, pq.qend - HDR_LEN)) {
-		/* Only with an outcap below the documented minimum. */
-		qd = 0;
-		s.dropped = 1;
-	} else {
-		/* The question's suffixes are compression targets for zone names;
-		 * they point at the client's bytes but compare lower-case. */
-		uint8_t starts[LABELS_MAX];
-		uint32_t hashes[LABELS_MAX];
-		unsigned k = name_split(pq.qlc, starts, hashes);
-		for (unsigned j = 0; j < k; j++)
-			ct_add(&w.ct, pq.qlc + starts[j], pq.qnlen - starts[j], hashes[j],
-			       HDR_LEN + starts[j]);
-	}
-
-	int apex_off = 0;
-	const struct zone *az;
-	if (pq.edns && pq.edns_version > 0) {
-		rcode = RCODE_BADVERS;
-	} else if (pq.qclass != CLASS_IN && pq.qclass != CLASS_ANY) {
-		rcode = RCODE_REFUSED;
-	} else if (pq.qtype == RR_AXFR || pq.qtype == RR_IXFR) {
-		/* Over UDP they never exist (RFC 5936 §4.2); over TCP the caller
-		 * streams them (zone/xfr.h) to the clients it allows. */
-		rcode = tcp ? RCODE_REFUSED : RCODE_NOTIMP;
-		if (tcp)
-			info->transfer = pq.qtype;
-	} else if (!(az = zone_find(z, pq.qlc, pq.qnlen, &apex_off))) {
-		rcode = RCODE_REFUSED;
-		info->outside = 1;
-	} else if (!z->loaded || !az->soa) {
-		rcode = RCODE_SERVFAIL;
-	} else {
-		aa = 1;
-		if (qd)
-			rcode = answer_zone(&w, az, &pq, HDR_LEN + apex_off, rot, &s);
-		else
-			rcode = RCODE_NOERROR;
-	}
-
-	if (pq.edns) {
-		/* Our OPT: our size is the cap, version 0, DO clear (we do not
-		 * sign), extended rcode bits in the TTL's top byte. */
-		w.end = lim;
-		uint8_t opt[OPT_LEN] = { 0, 0, RR_OPT, 0, 0, 0, 0, 0, 0, 0, 0 };
-		set16(opt + 3, z->p.edns_max);
-		opt[5] = (uint8_t)(rcode >> 4);
-		if (wr_bytes(&w, opt, OPT_LEN) == 0)
-			s.ar++;
-	}
-
-	/*
-	 * TC only when answer or authority records are missing: dropping
-	 * additional data alone does not set it (RFC 2181 §9), so SRV clients
-	 * are not sent to TCP for glue they can look up themselves.
-	 */
-	int tc = s.dropped && z->p.set_tc;
-	put_header(out, &pq, aa, tc, ra, rcode, qd, s.an, s.ns, s.ar);
-	info->rcode = rcode;
-	info->truncated = s.dropped || s.trimmed;
-	info->authoritative = aa;
-	return w.len;
+	if (req && req->cache && !tcp && cacheable(&pq))
+		return answer_cached(req->cache, z, q, &pq, out, lim, rot, info);
+	return respond(z, q, &pq, out, lim, tcp, rot, info, NULL);
 }

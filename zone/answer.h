@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 struct zone;
+struct acache;
 
 /* RCODEs. */
 enum {
@@ -19,6 +20,8 @@ enum {
 struct answer_req {
 	int tcp;		/* 1: TCP (limit 65535), 0: UDP (512 / EDNS) */
 	uint32_t rotate;	/* varies answer order; e.g. a per-thread counter */
+	struct acache *cache;	/* the calling thread's (zone/acache.h), or NULL;
+				   used for UDP only */
 };
 
 /* What happened, for the caller's counters, logs and forwarding. */
@@ -62,7 +65,9 @@ struct answer_info {
  * Answer query q (qlen bytes, no TCP length prefix) from zone z into out
  * (outcap bytes, at least 512; ANSWER_MAX for TCP).  Returns the reply length,
  * or 0 when no reply must be sent (responses, runts).  Pure: no allocation,
- * no I/O, no clock, no global state; safe from any number of threads.
+ * no I/O, no clock, no global state; safe from any number of threads.  With
+ * req->cache the reply may come from, and go into, that cache (the thread's
+ * own); it is the same reply but for the order of the additional section.
  * Names outside the zone get REFUSED with info->outside set, so a caller that
  * forwards can do so instead of sending the reply.
  */

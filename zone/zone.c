@@ -68,9 +68,11 @@ static uint32_t name_hash(const uint8_t *name, size_t len)
 
 static struct zone *zone_alloc(const struct zone_params *p)
 {
+	static atomic_uint_fast64_t last_id;
 	struct zone *z = calloc(1, sizeof(*z));
 	if (!z)
 		return NULL;
+	z->id = atomic_fetch_add(&last_id, 1) + 1;
 	z->arena = arena_new(p->arena_block ? p->arena_block : 64 * 1024);
 	if (!z->arena) {
 		free(z);

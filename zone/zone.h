@@ -82,6 +82,8 @@ struct zone_diff;
  * its reverse zones alive.
  */
 struct zone {
+	uint64_t id;			/* unique in the process (caches of replies
+					   tell zones apart by it, never by address) */
 	struct arena *arena;
 	struct zone_params p;		/* strings point into the arena */
 	uint8_t apex[256];

@@ -30,6 +30,7 @@
 
 #include "lib/zonepub.h"
 #include "tests/unit/tap.h"
+#include "zone/acache.h"
 #include "zone/answer.h"
 #include "zone/zone.h"
 
@@ -49,6 +50,7 @@ struct reader {
 	unsigned seed;
 	long queries, via_ref, bad, switches;
 	char first_bad[256];
+	struct acache *cache;	/* the reader's replies (UDP ones), as a DNS worker has */
 };
 
 static unsigned names_in(unsigned k)
@@ -168,7 +170,8 @@ static void ask(struct reader *r, const struct zone *z, unsigned lo, long *last,
 	unsigned i = (unsigned)rand_r(&r->seed) % (NBASE + 5 * NSTEP);
 	int srv = rand_r(&r->seed) % 4 == 0;
 	char name[32];
-	struct answer_req req = { .tcp = rand_r(&r->seed) & 1, .rotate = (uint32_t)r->queries };
+	struct answer_req req = { .tcp = rand_r(&r->seed) & 1, .rotate = (uint32_t)r->queries,
+				  .cache = r->cache };
 	struct answer_info info;
 	ldns_pkt *q, *p = NULL;
 	uint8_t *wire = NULL;
@@ -205,6 +208,10 @@ static void *reader_main(void *arg)
 	static _Thread_local uint8_t out[ANSWER_MAX];
 	long last = -1;
 
+	/* Small, so it also empties itself when full, not only at a new zone. */
+	r->cache = acache_new(256 * 1024);
+	if (!r->cache)
+		abort();
 	zonepub_reader_register();
 	while (!atomic_load(&stopping)) {
 		/* Read before entering: the zone seen is at least this generation. */
@@ -225,6 +232,7 @@ static void *reader_main(void *arg)
 		r->via_ref += 4;
 	}
 	zonepub_reader_unregister();
+	acache_free(r->cache);
 	return NULL;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tests/unit/tap.h"
+#include "zone/acache.h"
 #include "zone/ipaddr.h"
 #include "zone/zone.h"
 
@@ -116,7 +117,7 @@ static void mkq(const char *name, uint16_t type, uint16_t cls, int edns, uint8_t
 /* Answer qbuf from z into rbuf and parse the reply into rp (NULL when none or unparseable). */
 static ldns_pkt *ask_cap(const struct zone *z, int tcp, uint32_t rotate, size_t outcap)
 {
-	struct answer_req req = { tcp, rotate };
+	struct answer_req req = { tcp, rotate, NULL };
 
 	ldns_pkt_free(rp);
 	rp = NULL;
@@ -977,6 +978,196 @@ static void test_canonical_order(void)
 	zone_free(z);
 }
 
+/* ---- the reply cache (zone/acache.h) ------------------------------------ */
+
+static uint8_t cbuf[ANSWER_MAX];
+
+/* The same records in the same order, or (sorted) as sets. */
+static int same_rrs(const ldns_rr_list *a, const ldns_rr_list *b, int sorted)
+{
+	size_t n = ldns_rr_list_rr_count(a);
+	if (n != ldns_rr_list_rr_count(b))
+		return 0;
+	ldns_rr_list *x = ldns_rr_list_clone(a), *y = ldns_rr_list_clone(b);
+	if (sorted) {
+		ldns_rr_list_sort(x);
+		ldns_rr_list_sort(y);
+	}
+	int same = 1;
+	for (size_t i = 0; i < n; i++)
+		same &= ldns_rr_compare(ldns_rr_list_rr(x, i), ldns_rr_list_rr(y, i)) == 0;
+	ldns_rr_list_deep_free(x);
+	ldns_rr_list_deep_free(y);
+	return same;
+}
+
+/*
+ * Ask qbuf at rotation rot without and with cache c (UDP, outcap 4096, as
+ * the server does) and compare: the same length, info, header, question,
+ * answer and authority records in the same order, OPT; additional records
+ * as a set (the cache keeps them in rotation 0's order), and when there is
+ * at most one of those, every byte.  Both must parse (ldns follows every
+ * compression pointer).  Returns 1 when they agree; *why says where not.
+ */
+static int cache_agrees(struct acache *c, const struct zone *z, uint32_t rot, const char **why)
+{
+	struct answer_req plain = { 0, rot, NULL }, cached = { 0, rot, c };
+	struct answer_info i1, i2;
+	size_t n1 = answer_query(z, qbuf, qn, rbuf, 4096, &plain, &i1);
+	size_t n2 = answer_query(z, qbuf, qn, cbuf, 4096, &cached, &i2);
+	ldns_pkt *p1 = NULL, *p2 = NULL;
+	int agree = 0;
+
+	*why = "length";
+	if (n1 != n2)
+		return 0;
+	*why = "info";
+	if (memcmp(&i1, &i2, sizeof(i1)) != 0)
+		return 0;
+	*why = "header or question";
+	if (n1 == 0)
+		return 1;
+	if (memcmp(rbuf, cbuf, n1 < qn ? n1 : qn) != 0 && memcmp(rbuf, cbuf, 12) != 0)
+		return 0;
+	if (n1 <= 12)
+		return memcmp(rbuf, cbuf, n1) == 0;
+	*why = "parse";
+	if (ldns_wire2pkt(&p1, rbuf, n1) != LDNS_STATUS_OK ||
+	    ldns_wire2pkt(&p2, cbuf, n2) != LDNS_STATUS_OK)
+		goto out;
+	*why = "answer";
+	if (!same_rrs(ldns_pkt_answer(p1), ldns_pkt_answer(p2), 0))
+		goto out;
+	*why = "authority";
+	if (!same_rrs(ldns_pkt_authority(p1), ldns_pkt_authority(p2), 0))
+		goto out;
+	*why = "additional";
+	if (!same_rrs(ldns_pkt_additional(p1), ldns_pkt_additional(p2), 1))
+		goto out;
+	*why = "header";
+	if (memcmp(rbuf, cbuf, 12) != 0 || (ldns_pkt_edns(p1) && memcmp(rbuf + n1 - 11, cbuf + n2 - 11, 11)))
+		goto out;
+	*why = "bytes";
+	if (ldns_pkt_arcount(p1) <= 1 && memcmp(rbuf, cbuf, n1) != 0)
+		goto out;
+	agree = 1;
+out:
+	ldns_pkt_free(p1);
+	ldns_pkt_free(p2);
+	return agree;
+}
+
+/* Every name of z and a few more, every type, EDNS size and class, several
+ * rotations, twice (misses, then hits); returns the disagreements. */
+static unsigned cache_sweep(struct acache *c, const struct zone *z, unsigned *asked, int quick)
+{
+	static const char *more[] = { "nope.marathon.mesos", "x.nginx.marathon.mesos",
+				      "www.example.com", "NGINX.Marathon.MESOS",
+				      "_NGINX._tcp.MARATHON.mesos", "BIG.mesos", "." };
+	static const uint16_t types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_SRV,
+					  LDNS_RR_TYPE_NS, LDNS_RR_TYPE_SOA, LDNS_RR_TYPE_ANY,
+					  LDNS_RR_TYPE_MX, LDNS_RR_TYPE_PTR };
+	static const int ednses[] = { -1, 512, 600, 1232, 4096 };
+	unsigned bad = 0, nnames = (unsigned)z->nnodes + 7;
+	char name[DNAME_TEXT_MAX];
+
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < nnames; i += quick ? 7 : 1) {
+			if (i < z->nnodes)
+				dname_to_text(z->nodes[i]->name, name, sizeof(name));
+			else
+				snprintf(name, sizeof(name), "%s", more[i - z->nnodes]);
+			for (unsigned t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+				for (unsigned e = 0; e < sizeof(ednses) / sizeof(ednses[0]); e++) {
+					uint16_t cls = (i + t + e) % 5 == 0 ? LDNS_RR_CLASS_ANY :
+						       (i + t + e) % 11 == 0 ? LDNS_RR_CLASS_CH :
+						       LDNS_RR_CLASS_IN;
+					mkq(name, types[t], cls, ednses[e], 0, 0);
+					/* Another ID, RD clear, CD set now and then. */
+					qbuf[0] = (uint8_t)(i + pass);
+					qbuf[1] = (uint8_t)(t * 7 + e);
+					if ((i + e) & 1)
+						qbuf[2] &= (uint8_t)~0x01;
+					if ((i + t) % 3 == 0)
+						qbuf[3] |= 0x10;
+					for (uint32_t r = 0; r < 3; r++) {
+						const char *why;
+						(*asked)++;
+						if (cache_agrees(c, z, pass * 5 + r * 3 + i, &why))
+							continue;
+						if (bad++ < 5)
+							printf("# cache differs (%s): %s type %u edns %d class %u rot %u\n",
+							       why, name, types[t], ednses[e], cls,
+							       pass * 5 + r * 3 + i);
+					}
+				}
+		}
+	}
+	return bad;
+}
+
+static void test_cache(void)
+{
+	struct acache *c = acache_new(8u << 20);
+	struct acache_stats st;
+	unsigned asked = 0, bad;
+
+	if (!ok(c != NULL, "cache: created"))
+		return;
+	bad = cache_sweep(c, zmain, &asked, 0);
+	ok(bad == 0, "cache: %u of %u replies from the cache agree with rendering", asked - bad, asked);
+	acache_get_stats(c, &st);
+	ok(st.hits > st.misses && st.misses > 100 && st.passes > 0 && st.flushes == 1,
+	   "cache: %llu hits, %llu added, %llu marked render-it, %llu flush (the first zone)",
+	   (unsigned long long)st.hits, (unsigned long long)st.misses,
+	   (unsigned long long)st.passes, (unsigned long long)st.flushes);
+
+	/* Another zone through the same cache: nothing of the first is served. */
+	asked = 0;
+	bad = cache_sweep(c, znotc, &asked, 1);
+	ok(bad == 0, "cache: another zone (TC off) after it, %u of %u agree", asked - bad, asked);
+	struct zone_params p = {
+		.domain = "mesos", .ttl = 60, .soa_minttl = 30, .soa_mname = "ns1.mesos",
+		.soa_rname = "root.ns1.mesos", .recurse_on = 1, .set_tc = 1, .edns_max = 1232,
+	};
+	struct zone_builder *b = zone_builder_new(&p);
+	add_a(b, "nginx.marathon.mesos", "10.9.9.9");
+	struct zone *z2 = zone_builder_finish(b, NULL, SERIAL + 1);
+	struct answer_req req = { 0, 0, c };
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+	rn = answer_query(zmain, qbuf, qn, rbuf, 4096, &req, &inf);
+	size_t n1 = rn;
+	rn = answer_query(z2, qbuf, qn, rbuf, 4096, &req, &inf);
+	ldns_pkt_free(rp);
+	rp = NULL;
+	ok(n1 > rn && ldns_wire2pkt(&rp, rbuf, rn) == LDNS_STATUS_OK && ldns_pkt_ancount(rp) == 1 &&
+	   strcmp(rdata(ldns_pkt_answer(rp), 0, 0), "10.9.9.9") == 0,
+	   "cache: a new zone's record, not the old zone's three");
+	zone_free(z2);
+
+	/* The question as the client spelled it, from an entry made lower-case. */
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+	answer_query(zmain, qbuf, qn, rbuf, 4096, &req, &inf);
+	mkq("NgInX.MaRaThOn.MeSoS", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+	acache_get_stats(c, &st);
+	uint64_t hits = st.hits;
+	rn = answer_query(zmain, qbuf, qn, rbuf, 4096, &req, &inf);
+	acache_get_stats(c, &st);
+	ok(st.hits == hits + 1 && memcmp(rbuf + 12, qbuf + 12, qn - 12) == 0,
+	   "cache: a hit echoes the question in the client's case");
+	acache_free(c);
+
+	/* A cache too small for the sweep empties itself and stays right. */
+	c = acache_new(64 * 1024);
+	asked = 0;
+	bad = cache_sweep(c, zmain, &asked, 0);
+	acache_get_stats(c, &st);
+	ok(bad == 0 && st.flushes > 2 && st.bytes <= 64 * 1024,
+	   "cache: 64 KiB, %llu flushes, %u of %u agree", (unsigned long long)st.flushes,
+	   asked - bad, asked);
+	acache_free(c);
+}
+
 int main(void)
 {
 	zmain = make_zone(1, 1);
@@ -1010,6 +1201,7 @@ int main(void)
 	test_reverse_apex();
 	test_canonical_order();
 	test_transfer_flag();
+	test_cache();
 
 	ldns_pkt_free(rp);
 	zone_free(zmain);
