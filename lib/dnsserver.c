@@ -565,6 +565,11 @@ static void udp_batch(struct dns_worker *w, int n)
 		udp_acl_release(w);
 	if (queued)
 		fwdq_publish(w);
+	/* Before the replies leave: a client that got one sees it counted. */
+	struct acache_stats cs;
+	acache_get_stats(u->cache, &cs);
+	uint64_t cv[METRICS_NCACHE] = { cs.hits, cs.misses, cs.passes, cs.flushes, cs.bytes };
+	metrics_dns_cache(u->metrics, cv);
 	/* sendmmsg stops at the first datagram it cannot send: skip that one
 	 * (the client retries) and go on with the rest. */
 	for (int sent = 0; sent < m;) {

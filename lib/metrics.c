@@ -127,6 +127,14 @@ void metrics_dns_forwarded(struct metrics_dns *m, enum metrics_transport t, uint
 					[METRICS_SRC_FORWARDED], 1);
 }
 
+void metrics_dns_cache(struct metrics_dns *m, const uint64_t v[METRICS_NCACHE])
+{
+	if (!m)
+		return;
+	for (int k = 0; k < METRICS_NCACHE; k++)
+		atomic_store_explicit(&m->cache[k], v[k], memory_order_relaxed);
+}
+
 void metrics_dns_time(struct metrics_dns *m, enum metrics_transport t, uint64_t ns)
 {
 	if (!m)
@@ -327,6 +335,8 @@ void metrics_collect(struct metrics_snapshot *s)
 				s->size[t].counts[b] += load(&m->size[t][b]);
 			s->size[t].sum += (double)load(&m->size_bytes[t]);
 		}
+		for (int k = 0; k < METRICS_NCACHE; k++)
+			s->cache[k] += load(&m->cache[k]);
 	}
 	pthread_mutex_unlock(&reg_mu);
 
@@ -556,6 +566,19 @@ static void render_dns(struct mbuf *b, const struct metrics_snapshot *s)
 		snprintf(lab, sizeof(lab), "transport=\"%s\"", transport_names[t]);
 		hist_series(b, "mesosdns_dns_response_size_bytes", lab, &s->size[t]);
 	}
+	family(b, "mesosdns_dns_cache_lookups_total", "counter",
+	       "UDP queries answered through the UDP threads' reply caches, by result "
+	       "(hit: copied; miss: rendered and added; uncached: rendered, not cacheable).");
+	static const char *const cache_results[] = { "hit", "miss", "uncached" };
+	for (int k = METRICS_CACHE_HIT; k <= METRICS_CACHE_UNCACHED; k++) {
+		snprintf(lab, sizeof(lab), "result=\"%s\"", cache_results[k]);
+		sample(b, "mesosdns_dns_cache_lookups_total", lab, (double)s->cache[k]);
+	}
+	single(b, "mesosdns_dns_cache_flushes_total", "counter",
+	       "Reply caches emptied, for a new zone or when full.",
+	       (double)s->cache[METRICS_CACHE_FLUSH]);
+	single(b, "mesosdns_dns_cache_bytes", "gauge", "Bytes of entries in the reply caches.",
+	       (double)s->cache[METRICS_CACHE_BYTES]);
 	family(b, "mesosdns_dns_workers", "gauge", "DNS worker threads.");
 	sample(b, "mesosdns_dns_workers", "", s->dns_workers);
 }

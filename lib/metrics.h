@@ -46,6 +46,16 @@ enum metrics_source {
 	METRICS_NSOURCES,
 };
 
+/* A UDP thread's reply cache (zone/acache.h), as its totals so far. */
+enum metrics_cache {
+	METRICS_CACHE_HIT = 0,		/* replies copied from the cache */
+	METRICS_CACHE_MISS,		/* replies rendered and added */
+	METRICS_CACHE_UNCACHED,		/* replies rendered, the question not cacheable */
+	METRICS_CACHE_FLUSH,		/* the cache emptied (a new zone, or full) */
+	METRICS_CACHE_BYTES,		/* entries held now */
+	METRICS_NCACHE,
+};
+
 /* Upper bounds of the histogram buckets (+Inf is implied). */
 #define METRICS_DNS_DURATION_NB 12	/* 5 us .. 100 ms */
 #define METRICS_DNS_SIZE_NB 11		/* 64 .. 65535 bytes */
@@ -73,6 +83,7 @@ struct metrics_dns {
 	_Atomic uint64_t duration_ns[METRICS_NTRANSPORTS];
 	_Atomic uint64_t size[METRICS_NTRANSPORTS][METRICS_DNS_SIZE_NB + 1];
 	_Atomic uint64_t size_bytes[METRICS_NTRANSPORTS];
+	_Atomic uint64_t cache[METRICS_NCACHE];	/* set by metrics_dns_cache */
 	struct metrics_dns *next;	/* registry list (metrics.c) */
 };
 
@@ -112,6 +123,10 @@ void metrics_dns_reply(struct metrics_dns *m, enum metrics_transport t, uint16_t
 /* Count a query handed to the forwarder (source forwarded, rcode "upstream";
  * the relayed reply is not sized).  m may be NULL.  Worker thread only. */
 void metrics_dns_forwarded(struct metrics_dns *m, enum metrics_transport t, uint16_t qtype);
+
+/* Publish the thread's reply cache figures (totals, not increments), e.g.
+ * once per batch of datagrams.  m may be NULL. */
+void metrics_dns_cache(struct metrics_dns *m, const uint64_t v[METRICS_NCACHE]);
 
 /* Count the time spent answering one query, in nanoseconds.  m may be NULL. */
 void metrics_dns_time(struct metrics_dns *m, enum metrics_transport t, uint64_t ns);
@@ -245,6 +260,7 @@ struct metrics_snapshot {
 	uint64_t truncated[METRICS_NTRANSPORTS];
 	struct metrics_hist duration[METRICS_NTRANSPORTS];
 	struct metrics_hist size[METRICS_NTRANSPORTS];
+	uint64_t cache[METRICS_NCACHE];
 	int dns_workers;
 
 	/* forwarding (has_forward 0 when off) */

@@ -304,8 +304,10 @@ const struct acache_entry *acache_put(struct acache *c, const struct acache_key 
 		      (nrot ? (nrot + 1) * sizeof(uint16_t) : 0) + (size_t)nfix * sizeof(struct fix) +
 		      bodylen;
 	size = (size + 7) & ~(size_t)7;
-	if (size > c->cap)
+	if (size > c->cap) {
+		c->st.passes++;		/* rendered by the caller */
 		return NULL;
+	}
 	if (c->used + size > c->cap || c->nentries >= c->maxentries)
 		flush(c);
 
@@ -340,8 +342,6 @@ const struct acache_entry *acache_put(struct acache *c, const struct acache_key 
 			memcpy(body, reply + qend, bodylen);
 		}
 		c->st.misses++;
-	} else {
-		c->st.passes++;
 	}
 
 	size_t i = hash & (c->nslots - 1);
@@ -390,12 +390,15 @@ static size_t serve_fill(const struct acache_entry *e, size_t qend, uint8_t *out
 	return qend + len + optlen;
 }
 
-size_t acache_serve(struct acache *c, const struct acache_entry *e, const uint8_t *q,
+size_t acache_serve(struct acache *c, const struct acache_entry *e, int fresh, const uint8_t *q,
 		    size_t qend, uint8_t *out, uint32_t rot, int *rcode, int *truncated)
 {
-	if (!e->serve)
+	if (!e->serve) {
+		c->st.passes++;		/* rendered by the caller */
 		return 0;
-	c->st.hits++;
+	}
+	if (!fresh)
+		c->st.hits++;		/* (a fresh one was counted as a miss) */
 	const uint8_t *body = entry_body(e);
 	uint8_t *o = out + qend;
 

@@ -35,8 +35,8 @@ void acache_free(struct acache *c);
 
 struct acache_stats {
 	uint64_t hits;		/* replies copied from an entry */
-	uint64_t misses;	/* questions rendered and added */
-	uint64_t passes;	/* questions marked as not cacheable (rendered each time) */
+	uint64_t misses;	/* replies rendered and added */
+	uint64_t passes;	/* replies rendered, the question not cacheable */
 	uint64_t flushes;	/* emptied: a new zone, or full */
 	size_t bytes;		/* entries held now */
 };
@@ -88,7 +88,9 @@ const struct acache_entry *acache_put(struct acache *c, const struct acache_key 
 /*
  * Write the reply to query q (whose question ends at qend) from e into out,
  * answer records rotated by rot; returns its length, or 0 when e is a
- * "render it" entry.  *rcode and *truncated as answer_info has them.
+ * "render it" entry.  fresh: e comes from acache_put for this very query
+ * (so it counts as a miss, not a hit).  *rcode and *truncated as
+ * answer_info has them.
  */
-size_t acache_serve(struct acache *c, const struct acache_entry *e, const uint8_t *q,
+size_t acache_serve(struct acache *c, const struct acache_entry *e, int fresh, const uint8_t *q,
 		    size_t qend, uint8_t *out, uint32_t rot, int *rcode, int *truncated);

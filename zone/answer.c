@@ -599,6 +599,7 @@ static size_t answer_cached(struct acache *c, const struct zone *z, const uint8_
 				(uint16_t)lim, (uint8_t)pq->edns };
 	uint32_t h;
 	const struct acache_entry *e = acache_get(c, z->id, &k, &h);
+	int fresh = e == NULL;
 
 	if (!e) {
 		struct answer_info ci = { 0 };
@@ -623,7 +624,7 @@ static size_t answer_cached(struct acache *c, const struct zone *z, const uint8_
 	}
 	if (e) {
 		int rcode, truncated;
-		size_t n = acache_serve(c, e, q, pq->qend, out, rot, &rcode, &truncated);
+		size_t n = acache_serve(c, e, fresh, q, pq->qend, out, rot, &rcode, &truncated);
 		if (n) {
 			info->rcode = rcode;
 			info->truncated = truncated;
@@ -697,7 +698,8 @@ size_t answer_query(const struct zone *z, const uint8_t *q, size_t qlen,
 		lim = want < outcap ? want : outcap;
 	}
 
-	if (req && req->cache && !tcp && cacheable(&pq))
+	/* (The question and an OPT always fit in a cached reply's limit.) */
+	if (req && req->cache && !tcp && cacheable(&pq) && pq.qend + OPT_LEN <= lim)
 		return answer_cached(req->cache, z, q, &pq, out, lim, rot, info);
 	return respond(z, q, &pq, out, lim, tcp, rot, info, NULL);
 }

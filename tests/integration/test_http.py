@@ -293,6 +293,7 @@ t.ok(p.returncode == 0 and not p.stdout.strip(), "promtool check metrics: no pro
 names = set(re.findall(r"^# TYPE (\S+) ", body.decode(), re.M))
 for n in ("mesosdns_dns_requests_total", "mesosdns_dns_request_duration_seconds",
           "mesosdns_dns_response_size_bytes", "mesosdns_dns_truncated_responses_total",
+          "mesosdns_dns_cache_lookups_total", "mesosdns_dns_cache_bytes",
           "mesosdns_state_fetches_total", "mesosdns_state_fetch_duration_seconds",
           "mesosdns_state_fetch_size_bytes", "mesosdns_zone_build_duration_seconds",
           "mesosdns_zone_records", "mesosdns_zone_serial",
@@ -319,6 +320,16 @@ t.eq(metric(m1, "mesosdns_dns_requests_total", **TCP_SRV) -
      metric(m0, "mesosdns_dns_requests_total", **TCP_SRV), 3, "TCP SRV counter rose by 3")
 t.eq(metric(m1, "mesosdns_dns_requests_total", **NX) -
      metric(m0, "mesosdns_dns_requests_total", **NX), 1, "NXDOMAIN counter rose by 1")
+# The 12 UDP A queries and the NXDOMAIN went through the UDP threads' reply
+# caches: each a hit or a miss, and at most one miss per worker for the A.
+looked = {r: metric(m1, "mesosdns_dns_cache_lookups_total", result=r) -
+          metric(m0, "mesosdns_dns_cache_lookups_total", result=r)
+          for r in ("hit", "miss", "uncached")}
+t.ok(looked["hit"] + looked["miss"] == N + 1 and looked["uncached"] == 0 and
+     looked["hit"] >= N - metric(m1, "mesosdns_dns_workers"), "reply cache: %d hits and %d misses for %d UDP queries"
+     % (looked["hit"], looked["miss"], N + 1), looked)
+t.ok(metric(m1, "mesosdns_dns_cache_bytes") > 0 and
+     metric(m1, "mesosdns_dns_cache_flushes_total") >= 1, "reply cache: bytes held, flushed once loaded")
 t.eq(metric(m1, "mesosdns_dns_request_duration_seconds_count", transport="udp") -
      metric(m0, "mesosdns_dns_request_duration_seconds_count", transport="udp"), N + 1,
      "every UDP query was timed")

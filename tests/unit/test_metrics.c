@@ -79,6 +79,13 @@ static void test_workers_sum(void)
 	struct metrics_dns *c = metrics_dns_new_extra();
 	ok(c && ((uintptr_t)c & 63) == 0, "extra block, cache-line aligned");
 	metrics_dns_forwarded(c, METRICS_UDP, 1);
+	/* Two UDP threads' reply caches: totals, set (not added) each time. */
+	uint64_t ca[METRICS_NCACHE] = { 1, 1, 1, 1, 1 }, cb[METRICS_NCACHE] = { 7, 2, 1, 1, 512 };
+	metrics_dns_cache(a, ca);
+	ca[METRICS_CACHE_HIT] = 5;
+	metrics_dns_cache(a, ca);
+	metrics_dns_cache(b, cb);
+	metrics_dns_cache(NULL, cb);
 
 	metrics_collect(&s);
 	is_int(s.dns_workers, 2, "both workers registered, the extra block not counted");
@@ -92,6 +99,8 @@ static void test_workers_sum(void)
 	       "other/REFUSED/local");
 	is_int(s.dropped[METRICS_UDP], 1, "a packet without reply is counted as dropped only");
 	is_int(s.truncated[METRICS_UDP], 1, "one truncated reply");
+	ok(s.cache[METRICS_CACHE_HIT] == 12 && s.cache[METRICS_CACHE_MISS] == 3 &&
+	   s.cache[METRICS_CACHE_BYTES] == 513, "reply cache totals: the last of each thread, summed");
 	is_int(s.size[METRICS_UDP].counts[1], 3, "three 100-byte replies in the 128 bucket");
 	is_int(s.size[METRICS_UDP].counts[4], 1, "the 600-byte reply in the 1024 bucket");
 	ok(s.size[METRICS_UDP].sum == 3 * 100 + 600 + 40, "size sum");
@@ -120,6 +129,10 @@ static void test_workers_sum(void)
 	ok(has_line(text, "mesosdns_dns_dropped_total{transport=\"udp\"} 1"), "dropped");
 	ok(has_line(text, "mesosdns_dns_truncated_responses_total{transport=\"udp\"} 1"), "truncated");
 	ok(has_line(text, "mesosdns_build_info{version=\"1.2.3\"} 1"), "build info");
+	ok(has_line(text, "mesosdns_dns_cache_lookups_total{result=\"hit\"} 12") &&
+	   has_line(text, "mesosdns_dns_cache_lookups_total{result=\"uncached\"} 2") &&
+	   has_line(text, "mesosdns_dns_cache_flushes_total 2") &&
+	   has_line(text, "mesosdns_dns_cache_bytes 513"), "reply cache series");
 	ok(has_line(text, "# TYPE mesosdns_dns_requests_total counter"), "TYPE line");
 	ok(!strstr(text, "mesosdns_zookeeper"), "no ZooKeeper series without ZooKeeper");
 	ok(!strstr(text, "# TYPE mesosdns_forward"), "no forwarding series without forwarding");
