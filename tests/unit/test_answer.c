@@ -849,7 +849,8 @@ static void test_mutations(void)
 }
 
 /* Reverse zones published with the main zone: answered from the right apex. */
-static void test_reverse_apex(void)
+/* The main zone with the reverse zones 10.in-addr.arpa and 8.b.d.0.1.0.0.2.ip6.arpa. */
+static struct zone *make_zone_with_reverse(void)
 {
 	struct zone_params p = {
 		.domain = "10.in-addr.arpa", .ttl = 60, .soa_minttl = 30,
@@ -869,7 +870,12 @@ static void test_reverse_apex(void)
 	rev[1] = r4;
 	struct zone *m = make_zone(1, 1);
 	zone_set_reverse(m, rev, 2);
+	return m;
+}
 
+static void test_reverse_apex(void)
+{
+	struct zone *m = make_zone_with_reverse();
 	ldns_pkt *pk = query(m, "1.0.0.10.IN-ADDR.ARPA", LDNS_RR_TYPE_PTR, 0, -1);
 	ok(pk && ldns_pkt_get_rcode(pk) == LDNS_RCODE_NOERROR && ldns_pkt_aa(pk) &&
 	   ldns_pkt_ancount(pk) == 1 && rtype(ldns_pkt_answer(pk), 0) == LDNS_RR_TYPE_PTR &&
@@ -1076,12 +1082,15 @@ static unsigned cache_sweep(struct acache *c, const struct zone *z, unsigned *as
 {
 	static const char *more[] = { "nope.marathon.mesos", "x.nginx.marathon.mesos",
 				      "www.example.com", "NGINX.Marathon.MESOS",
-				      "_NGINX._tcp.MARATHON.mesos", "BIG.mesos", "." };
+				      "_NGINX._tcp.MARATHON.mesos", "BIG.mesos", ".",
+				      "1.0.0.10.IN-ADDR.arpa", "10.in-addr.arpa", "2.0.0.10.in-addr.arpa",
+				      "0.0.10.in-addr.arpa", "8.b.d.0.1.0.0.2.ip6.arpa",
+				      "1.1.168.192.in-addr.arpa" };
 	static const uint16_t types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_SRV,
 					  LDNS_RR_TYPE_NS, LDNS_RR_TYPE_SOA, LDNS_RR_TYPE_ANY,
 					  LDNS_RR_TYPE_MX, LDNS_RR_TYPE_PTR };
 	static const int ednses[] = { -1, 512, 600, 1232, 4096 };
-	unsigned bad = 0, nnames = (unsigned)z->nnodes + 7;
+	unsigned bad = 0, nnames = (unsigned)(z->nnodes + sizeof(more) / sizeof(more[0]));
 	char name[DNAME_TEXT_MAX];
 
 	for (unsigned pass = 0; pass < 2; pass++) {
@@ -1168,6 +1177,13 @@ static void test_cache(void)
 	acache_get_stats(c, &st);
 	ok(st.hits == hits + 1 && memcmp(rbuf + 12, qbuf + 12, qn - 12) == 0,
 	   "cache: a hit echoes the question in the client's case");
+
+	/* With reverse zones: PTR answers, their SOAs, names between zones. */
+	struct zone *m = make_zone_with_reverse();
+	asked = 0;
+	bad = cache_sweep(c, m, &asked, 1);
+	ok(bad == 0, "cache: with reverse zones, %u of %u agree", asked - bad, asked);
+	zone_free(m);
 	acache_free(c);
 
 	/* A cache too small for the sweep empties itself and stays right. */
