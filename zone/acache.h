@@ -19,7 +19,9 @@
  * one zone at a time (zone->id): the first question after a new zone is
  * published empties it.  When its slab or its table is full it is emptied
  * too, and fills again with what is asked: a sweep, not an LRU, because a
- * hit must cost nothing beyond the copy.
+ * hit must cost nothing beyond the copy.  If that fill hit less than it
+ * missed, the questions asked are more than it holds, and it is skipped for
+ * a while (acache_bypass).
  *
  * Only UDP replies are cached (see answer_query in zone/answer.c for which):
  * TCP is far from its limits and its replies can be 64 KiB.
@@ -38,6 +40,8 @@ struct acache_stats {
 	uint64_t misses;	/* replies rendered and added */
 	uint64_t passes;	/* replies rendered, the question not cacheable */
 	uint64_t flushes;	/* emptied: a new zone, or full */
+	uint64_t bypasses;	/* times it was full having hit less than it
+				   missed, and was skipped for a while */
 	size_t bytes;		/* entries held now */
 };
 
@@ -55,6 +59,10 @@ struct acache_key {
 };
 
 struct acache_entry;
+
+/* 1 when this question is to skip the cache (see BYPASS_MIN in acache.c);
+ * ask once per question, before acache_get. */
+int acache_bypass(struct acache *c);
 
 /* The entry for k in the zone zone_id, or NULL; *hash is for acache_put. */
 const struct acache_entry *acache_get(struct acache *c, uint64_t zone_id,

@@ -699,7 +699,8 @@ size_t answer_query(const struct zone *z, const uint8_t *q, size_t qlen,
 	}
 
 	/* (The question and an OPT always fit in a cached reply's limit.) */
-	if (req && req->cache && !tcp && cacheable(&pq) && pq.qend + OPT_LEN <= lim)
+	if (req && req->cache && !tcp && cacheable(&pq) && pq.qend + OPT_LEN <= lim &&
+	    !acache_bypass(req->cache))
 		return answer_cached(req->cache, z, q, &pq, out, lim, rot, info);
 	return respond(z, q, &pq, out, lim, tcp, rot, info, NULL);
 }

@@ -1186,6 +1186,36 @@ static void test_cache(void)
 	zone_free(m);
 	acache_free(c);
 
+	/* More questions than it holds, asked round and round: once full having
+	 * hit nothing, it is skipped (2^18 questions), then used again. */
+	c = acache_new(64 * 1024);
+	struct answer_req creq = { 0, 0, c };
+	static const uint16_t rtypes[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_SRV };
+	char nm[DNAME_TEXT_MAX];
+	unsigned agree = 0, round = 0;
+	for (; round < 2; round++)
+		for (size_t i = 0; i < zmain->nnodes; i++)
+			for (unsigned t = 0; t < 3; t++) {
+				const char *why;
+				dname_to_text(zmain->nodes[i]->name, nm, sizeof(nm));
+				mkq(nm, rtypes[t], LDNS_RR_CLASS_IN, -1, 0, 0);
+				agree += cache_agrees(c, zmain, (uint32_t)i, &why);
+			}
+	acache_get_stats(c, &st);
+	ok(st.bypasses == 1 && st.hits == 0 && agree == 2 * 3 * zmain->nnodes,
+	   "cache: %zu questions round and round through 64 KiB: skipped once full (%llu), "
+	   "%u replies agree", 3 * zmain->nnodes, (unsigned long long)st.bypasses, agree);
+	uint64_t passes = st.passes, hits1 = st.hits;
+	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
+	for (unsigned i = 0; i < (1u << 18); i++)
+		answer_query(zmain, qbuf, qn, rbuf, 4096, &creq, &inf);
+	acache_get_stats(c, &st);
+	ok(st.passes - passes < (1u << 18) && st.passes - passes > (1u << 17) && st.hits > hits1 &&
+	   st.passes - passes + st.hits - hits1 + 1 == (1u << 18),
+	   "cache: used again once the rest of the 2^18 skipped (%llu), then hit (%llu)",
+	   (unsigned long long)(st.passes - passes), (unsigned long long)(st.hits - hits1));
+	acache_free(c);
+
 	/* A cache too small for the sweep empties itself and stays right. */
 	c = acache_new(64 * 1024);
 	asked = 0;
