@@ -19,9 +19,11 @@
  * one zone at a time (zone->id): the first question after a new zone is
  * published empties it.  When its slab or its table is full it is emptied
  * too, and fills again with what is asked: a sweep, not an LRU, because a
- * hit must cost nothing beyond the copy.  If that fill hit less than it
- * missed, the questions asked are more than it holds, and it is skipped for
- * a while (acache_bypass).
+ * hit must cost nothing beyond the copy.  A question is added the second
+ * time it is asked (acache_admit), so one-off questions cost no copy and
+ * take no room.  If a fill still hit less than it missed, the questions
+ * asked are more than it holds, and it is skipped for a while
+ * (acache_bypass).
  *
  * Only UDP replies are cached (see answer_query in zone/answer.c for which):
  * TCP is far from its limits and its replies can be 64 KiB.
@@ -38,7 +40,9 @@ void acache_free(struct acache *c);
 struct acache_stats {
 	uint64_t hits;		/* replies copied from an entry */
 	uint64_t misses;	/* replies rendered and added */
-	uint64_t passes;	/* replies rendered, the question not cacheable */
+	uint64_t passes;	/* replies rendered, not from the cache: the question
+				   not cacheable, asked the first time, or the
+				   cache skipped */
 	uint64_t flushes;	/* emptied: a new zone, or full */
 	uint64_t bypasses;	/* times it was full having hit less than it
 				   missed, and was skipped for a while */
@@ -67,6 +71,11 @@ int acache_bypass(struct acache *c);
 /* The entry for k in the zone zone_id, or NULL; *hash is for acache_put. */
 const struct acache_entry *acache_get(struct acache *c, uint64_t zone_id,
 				      const struct acache_key *k, uint32_t *hash);
+
+/* After acache_get found nothing: 1 when the question was asked before
+ * since the cache was last emptied (render it for acache_put), 0 the first
+ * time (render it into the reply; counted as uncached). */
+int acache_admit(struct acache *c, uint32_t hash);
 
 /* A buffer of ANSWER_MAX bytes to render a reply for acache_put into. */
 uint8_t *acache_scratch(struct acache *c);

@@ -584,9 +584,10 @@ static int cacheable(const struct query *pq)
 }
 
 /*
- * answer_query through the cache (zone/acache.h): a miss renders the reply
- * with rotation 0 into the cache's scratch buffer and adds it; then the
- * entry writes the reply, rotated by rot.  Replies the cache holds are the
+ * answer_query through the cache (zone/acache.h): a question asked the
+ * first time is rendered as without a cache; asked again, its reply is
+ * rendered with rotation 0 into the cache's scratch buffer and added; then
+ * the entry writes the reply, rotated by rot.  Replies the cache holds are the
  * authoritative NOERROR and NXDOMAIN ones; a reply cut to its size limit
  * (TC) is kept whole and cut when served.  Every other question gets a
  * "render it" entry and respond() each time.
@@ -601,6 +602,8 @@ static size_t answer_cached(struct acache *c, const struct zone *z, const uint8_
 	const struct acache_entry *e = acache_get(c, z->id, &k, &h);
 	int fresh = e == NULL;
 
+	if (!e && !acache_admit(c, h))
+		return respond(z, q, pq, out, lim, 0, rot, info, NULL);
 	if (!e) {
 		struct answer_info ci = { 0 };
 		int dropped = 0;

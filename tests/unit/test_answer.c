@@ -1169,7 +1169,8 @@ static void test_cache(void)
 
 	/* The question as the client spelled it, from an entry made lower-case. */
 	mkq("nginx.marathon.mesos", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
-	answer_query(zmain, qbuf, qn, rbuf, 4096, &req, &inf);
+	answer_query(zmain, qbuf, qn, rbuf, 4096, &req, &inf);	/* the first time: not added */
+	answer_query(zmain, qbuf, qn, rbuf, 4096, &req, &inf);	/* added */
 	mkq("NgInX.MaRaThOn.MeSoS", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, -1, 0, 0);
 	acache_get_stats(c, &st);
 	uint64_t hits = st.hits;
