@@ -568,7 +568,8 @@ static void render_dns(struct mbuf *b, const struct metrics_snapshot *s)
 	}
 	family(b, "mesosdns_dns_cache_lookups_total", "counter",
 	       "UDP queries answered through the UDP threads' reply caches, by result "
-	       "(hit: copied; miss: rendered and added; uncached: rendered, not cacheable).");
+	       "(hit: copied; miss: rendered and added; uncached: rendered without it, the question "
+	       "not cacheable, asked the first time, or the cache skipped).");
 	static const char *const cache_results[] = { "hit", "miss", "uncached" };
 	for (int k = METRICS_CACHE_HIT; k <= METRICS_CACHE_UNCACHED; k++) {
 		snprintf(lab, sizeof(lab), "result=\"%s\"", cache_results[k]);
