@@ -72,10 +72,14 @@
 #define UDP_IN_MAX 4096
 /* The largest UDP reply: ednsUDPSize is at most 4096. */
 #define UDP_OUT_MAX 4096
-/* Each UDP thread's cache of rendered replies (zone/acache.h): 8 MiB holds
- * the 36,000 distinct questions of the 10,000-task benchmark; pages are
- * touched only as it fills. */
-#define ACACHE_BYTES (8u << 20)
+/* The UDP threads' caches of rendered replies (zone/acache.h): 64 MiB in
+ * all, 1 to 8 MiB each, so memory does not grow with the CPU count (every
+ * worker sees every question: the kernel spreads clients, not names).
+ * 8 MiB holds the 36,000 distinct questions of the 10,000-task benchmark;
+ * pages are touched only as a cache fills. */
+#define ACACHE_TOTAL (64u << 20)
+#define ACACHE_MIN (1u << 20)
+#define ACACHE_MAX (8u << 20)
 /* Rate limiting buckets per worker (lib/rrl.h), 32 bytes each: 1 MiB. */
 #define RRL_SLOTS 32768
 /* At stop, how long a UDP thread may take to end before it is woken with
@@ -503,6 +507,17 @@ static size_t udp_reject(struct dns_worker *w, const uint8_t *q, size_t len,
 	return n;
 }
 
+/* The reply cache's figures to /metrics (UDP thread). */
+static void udp_publish_cache(struct udp_thread *u)
+{
+	struct acache_stats cs;
+
+	acache_get_stats(u->cache, &cs);
+	uint64_t cv[METRICS_NCACHE] = { cs.hits, cs.misses, cs.passes, cs.flushes, cs.bytes,
+					cs.capacity };
+	metrics_dns_cache(u->metrics, cv);
+}
+
 /* Answer the n datagrams recvmmsg read (UDP thread). */
 static void udp_batch(struct dns_worker *w, int n)
 {
@@ -566,10 +581,7 @@ static void udp_batch(struct dns_worker *w, int n)
 	if (queued)
 		fwdq_publish(w);
 	/* Before the replies leave: a client that got one sees it counted. */
-	struct acache_stats cs;
-	acache_get_stats(u->cache, &cs);
-	uint64_t cv[METRICS_NCACHE] = { cs.hits, cs.misses, cs.passes, cs.flushes, cs.bytes };
-	metrics_dns_cache(u->metrics, cv);
+	udp_publish_cache(u);
 	/* sendmmsg stops at the first datagram it cannot send: skip that one
 	 * (the client retries) and go on with the rest. */
 	for (int sent = 0; sent < m;) {
@@ -587,6 +599,7 @@ static void *udp_main(void *arg)
 	struct dns_worker *w = arg;
 
 	zonepub_reader_register();
+	udp_publish_cache(&w->udp);	/* its capacity, before any query */
 	for (;;) {
 		/* Blocks for the first datagram, then takes what is queued. */
 		int n = recvmmsg(w->udp_fd, w->udp.rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
@@ -998,7 +1011,10 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 		w->udp_fd = w->tcp_fd = -1;
 		for (int k = 0; k < UDP_BATCH; k++)
 			udp_rmsg_reset(&w->udp, k);
-		w->udp.cache = acache_new(ACACHE_BYTES);
+		size_t cache_bytes = ACACHE_TOTAL / (size_t)s->nworkers;
+		cache_bytes = cache_bytes < ACACHE_MIN ? ACACHE_MIN :
+			      cache_bytes > ACACHE_MAX ? ACACHE_MAX : cache_bytes;
+		w->udp.cache = acache_new(cache_bytes);
 		if (!w->udp.cache) {
 			snprintf(err, errlen, "dns: out of memory");
 			goto fail;

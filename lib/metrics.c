@@ -580,6 +580,9 @@ static void render_dns(struct mbuf *b, const struct metrics_snapshot *s)
 	       (double)s->cache[METRICS_CACHE_FLUSH]);
 	single(b, "mesosdns_dns_cache_bytes", "gauge", "Bytes of entries in the reply caches.",
 	       (double)s->cache[METRICS_CACHE_BYTES]);
+	single(b, "mesosdns_dns_cache_capacity_bytes", "gauge",
+	       "Bytes of entries the reply caches may hold (64 MiB shared by the UDP threads, "
+	       "1 to 8 MiB each).", (double)s->cache[METRICS_CACHE_CAPACITY]);
 	family(b, "mesosdns_dns_workers", "gauge", "DNS worker threads.");
 	sample(b, "mesosdns_dns_workers", "", s->dns_workers);
 }

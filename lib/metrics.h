@@ -53,6 +53,7 @@ enum metrics_cache {
 	METRICS_CACHE_UNCACHED,		/* replies rendered, the question not cacheable */
 	METRICS_CACHE_FLUSH,		/* the cache emptied (a new zone, or full) */
 	METRICS_CACHE_BYTES,		/* entries held now */
+	METRICS_CACHE_CAPACITY,		/* most it holds */
 	METRICS_NCACHE,
 };
 

@@ -145,6 +145,7 @@ void acache_get_stats(const struct acache *c, struct acache_stats *s)
 {
 	*s = c->st;
 	s->bytes = c->used;
+	s->capacity = c->cap;
 }
 
 uint8_t *acache_scratch(struct acache *c)

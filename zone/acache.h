@@ -47,6 +47,7 @@ struct acache_stats {
 	uint64_t bypasses;	/* times it was full having hit less than it
 				   missed, and was skipped for a while */
 	size_t bytes;		/* entries held now */
+	size_t capacity;	/* most it holds (acache_new's bytes) */
 };
 
 void acache_get_stats(const struct acache *c, struct acache_stats *s);

@@ -149,7 +149,17 @@ try:
     t.eq(metric(d, "forward_requests_total"), N_FWD, "forward_requests_total")
     t.eq(metric(d, "forward_rejected_total"), 0, "nothing rejected")
     t.eq(metric(d, "dns_workers"), 2, "dns_workers is still the number of workers")
+    t.eq(metric(d, "dns_cache_capacity_bytes"), 2 * 8 << 20,
+         "reply caches: 8 MiB for each of 2 UDP threads")
     t.eq(d.stop(), 0, "SIGTERM: exit 0")
+
+    # ---- the reply caches share 64 MiB -------------------------------------------------------
+    for workers, each in ((16, 4 << 20), (96, 1 << 20)):
+        d = daemon(workers=workers)
+        ask(d.port, INSIDE)
+        t.eq(metric(d, "dns_cache_capacity_bytes"), workers * each,
+             "reply caches with %d workers: %d MiB each" % (workers, each >> 20))
+        t.eq(d.stop(), 0, "SIGTERM: exit 0 (%d workers)" % workers)
 
     # ---- the handover ring full ------------------------------------------------------------
     # The loop thread (dns-worker0) is stopped on its own with ptrace (PTRACE_SEIZE +

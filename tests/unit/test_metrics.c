@@ -80,7 +80,7 @@ static void test_workers_sum(void)
 	ok(c && ((uintptr_t)c & 63) == 0, "extra block, cache-line aligned");
 	metrics_dns_forwarded(c, METRICS_UDP, 1);
 	/* Two UDP threads' reply caches: totals, set (not added) each time. */
-	uint64_t ca[METRICS_NCACHE] = { 1, 1, 1, 1, 1 }, cb[METRICS_NCACHE] = { 7, 2, 1, 1, 512 };
+	uint64_t ca[METRICS_NCACHE] = { 1, 1, 1, 1, 1, 1024 }, cb[METRICS_NCACHE] = { 7, 2, 1, 1, 512, 1024 };
 	metrics_dns_cache(a, ca);
 	ca[METRICS_CACHE_HIT] = 5;
 	metrics_dns_cache(a, ca);
@@ -132,7 +132,8 @@ static void test_workers_sum(void)
 	ok(has_line(text, "mesosdns_dns_cache_lookups_total{result=\"hit\"} 12") &&
 	   has_line(text, "mesosdns_dns_cache_lookups_total{result=\"uncached\"} 2") &&
 	   has_line(text, "mesosdns_dns_cache_flushes_total 2") &&
-	   has_line(text, "mesosdns_dns_cache_bytes 513"), "reply cache series");
+	   has_line(text, "mesosdns_dns_cache_bytes 513") &&
+	   has_line(text, "mesosdns_dns_cache_capacity_bytes 2048"), "reply cache series");
 	ok(has_line(text, "# TYPE mesosdns_dns_requests_total counter"), "TYPE line");
 	ok(!strstr(text, "mesosdns_zookeeper"), "no ZooKeeper series without ZooKeeper");
 	ok(!strstr(text, "# TYPE mesosdns_forward"), "no forwarding series without forwarding");
