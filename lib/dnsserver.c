@@ -998,6 +998,9 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 	s->gens->fwd = calloc((size_t)s->nworkers, sizeof(*s->gens->fwd));
 	if (!s->gens->fwd)
 		goto fail;
+	size_t cache_bytes = ACACHE_TOTAL / (size_t)s->nworkers;
+	cache_bytes = cache_bytes < ACACHE_MIN ? ACACHE_MIN :
+		      cache_bytes > ACACHE_MAX ? ACACHE_MAX : cache_bytes;
 	for (int i = 0; i < s->nworkers; i++) {
 		struct dns_worker *w = &s->w[i];
 		w->srv = s;
@@ -1011,9 +1014,6 @@ struct dnsserver *dnsserver_new(const struct dnsserver_opts *o, char *err, size_
 		w->udp_fd = w->tcp_fd = -1;
 		for (int k = 0; k < UDP_BATCH; k++)
 			udp_rmsg_reset(&w->udp, k);
-		size_t cache_bytes = ACACHE_TOTAL / (size_t)s->nworkers;
-		cache_bytes = cache_bytes < ACACHE_MIN ? ACACHE_MIN :
-			      cache_bytes > ACACHE_MAX ? ACACHE_MAX : cache_bytes;
 		w->udp.cache = acache_new(cache_bytes);
 		if (!w->udp.cache) {
 			snprintf(err, errlen, "dns: out of memory");

@@ -265,11 +265,11 @@ const struct acache_entry *acache_get(struct acache *c, uint64_t zone_id,
  * pointers are listed in fix to be moved with their record.  Other record
  * types after the answer might hide pointers in their rdata: not rotated.
  * Fills off[0..an] and fix; returns nfix, or -1 when not rotatable.
- * With maxfix 0 only the answer records are looked at (a fill entry keeps
- * nothing after them but the OPT).
+ * With answers_only, nothing after the answer records is looked at (a fill
+ * entry keeps nothing after them but the OPT).
  */
 static int analyse(const uint8_t *r, size_t n, size_t qend, unsigned an, uint16_t *off,
-		   struct fix *fix, size_t maxfix)
+		   struct fix *fix, int answers_only)
 {
 	size_t o = qend;
 	uint16_t type0 = 0;
@@ -299,7 +299,7 @@ static int analyse(const uint8_t *r, size_t n, size_t qend, unsigned an, uint16_
 	off[an] = (uint16_t)(o - qend);
 	size_t aend = o;
 	int nfix = 0;
-	if (maxfix == 0)
+	if (answers_only)
 		return 0;
 	while (o < n) {
 		/* An owner name: labels, then the root or a pointer. */
@@ -316,7 +316,7 @@ static int analyse(const uint8_t *r, size_t n, size_t qend, unsigned an, uint16_
 					return -1;
 				size_t t = get16(r + o) & PTR_MAX;
 				if (t >= qend && t < aend) {
-					if ((size_t)nfix == maxfix || aend > PTR_MAX)
+					if (nfix == FIX_MAX || aend > PTR_MAX)
 						return -1;
 					unsigned rec = 0;
 					while (rec + 1 < an && qend + off[rec + 1] <= t)
@@ -353,7 +353,7 @@ const struct acache_entry *acache_put(struct acache *c, const struct acache_key 
 	size_t bodylen = 0, optlen = 0;
 
 	if (ok && (an > 1 || rp->fill_hdr)) {
-		nfix = analyse(reply, n, qend, an, c->off, c->fix, rp->fill_hdr ? 0 : FIX_MAX);
+		nfix = analyse(reply, n, qend, an, c->off, c->fix, rp->fill_hdr != NULL);
 		ok = nfix >= 0;
 	}
 	if (ok && rp->fill_hdr) {

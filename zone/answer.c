@@ -571,26 +571,15 @@ static size_t respond(const struct zone *z, const uint8_t *q, struct query *pq, 
 }
 
 /*
- * Questions whose reply the cache may hold: the ones answer_query answers
- * with respond() from the zone alone; what the zone does not answer
- * (REFUSED outside it, SERVFAIL before a state) is marked "render it" by
- * answer_cached.  ANY is left out: its records are of several types.
- */
-static int cacheable(const struct query *pq)
-{
-	return !(pq->edns && pq->edns_version > 0) && pq->nscount == 0 &&
-	       (pq->qclass == CLASS_IN || pq->qclass == CLASS_ANY) &&
-	       pq->qtype != RR_AXFR && pq->qtype != RR_IXFR && pq->qtype != RR_ANY;
-}
-
-/*
  * answer_query through the cache (zone/acache.h): a question asked the
  * first time is rendered as without a cache; asked again, its reply is
  * rendered with rotation 0 into the cache's scratch buffer and added; then
  * the entry writes the reply, rotated by rot.  Replies the cache holds are the
- * authoritative NOERROR and NXDOMAIN ones; a reply cut to its size limit
- * (TC) is kept whole and cut when served.  Every other question gets a
- * "render it" entry and respond() each time.
+ * authoritative NOERROR and NXDOMAIN ones whose answer records can be
+ * rotated as blocks (acache.c: one type, A, AAAA or SRV, when more than
+ * one); a reply cut to its size limit (TC) is kept whole and cut when
+ * served.  Every other question (REFUSED, BADVERS, NOTIMP, SERVFAIL, ANY
+ * over several types...) gets a "render it" entry and respond() each time.
  */
 static size_t answer_cached(struct acache *c, const struct zone *z, const uint8_t *q,
 			    struct query *pq, uint8_t *out, size_t lim, uint32_t rot,
@@ -619,9 +608,8 @@ static size_t answer_cached(struct acache *c, const struct zone *z, const uint8_
 			/* Answers cut to fit: keep them all, served cut (TC). */
 			memcpy(hdr, buf + 2, 2);
 			rp.fill_hdr = hdr;
-			rp.cacheable = ci.rcode == RCODE_NOERROR;
 			rp.n = respond(z, q, pq, buf, ANSWER_MAX, 0, 0, &ci, &dropped);
-			rp.cacheable = rp.cacheable && !dropped;
+			rp.cacheable = ci.rcode == RCODE_NOERROR && !dropped;
 		}
 		e = acache_put(c, &k, h, &rp);
 	}
@@ -702,8 +690,7 @@ size_t answer_query(const struct zone *z, const uint8_t *q, size_t qlen,
 	}
 
 	/* (The question and an OPT always fit in a cached reply's limit.) */
-	if (req && req->cache && !tcp && cacheable(&pq) && pq.qend + OPT_LEN <= lim &&
-	    !acache_bypass(req->cache))
+	if (req && req->cache && !tcp && pq.qend + OPT_LEN <= lim && !acache_bypass(req->cache))
 		return answer_cached(req->cache, z, q, &pq, out, lim, rot, info);
 	return respond(z, q, &pq, out, lim, tcp, rot, info, NULL);
 }

@@ -1043,13 +1043,19 @@ static int cache_agrees(struct acache *c, const struct zone *z, uint32_t rot, co
 	*why = "info";
 	if (memcmp(&i1, &i2, sizeof(i1)) != 0)
 		return 0;
-	*why = "header or question";
+	*why = "header";
 	if (n1 == 0)
 		return 1;
-	if (memcmp(rbuf, cbuf, n1 < qn ? n1 : qn) != 0 && memcmp(rbuf, cbuf, 12) != 0)
-		return 0;
 	if (n1 <= 12)
 		return memcmp(rbuf, cbuf, n1) == 0;
+	/* The question as the query has it: name, type, class. */
+	size_t qend = 12;
+	while (qend < qn && qbuf[qend])
+		qend += qbuf[qend] + 1u;
+	qend += 5;
+	*why = "question";
+	if (n1 < qend || memcmp(cbuf + 12, qbuf + 12, qend - 12) != 0)
+		return 0;
 	*why = "parse";
 	if (ldns_wire2pkt(&p1, rbuf, n1) != LDNS_STATUS_OK ||
 	    ldns_wire2pkt(&p2, cbuf, n2) != LDNS_STATUS_OK)
