@@ -60,7 +60,8 @@ struct acache_key {
 	uint8_t qnlen;
 	uint16_t qtype, qclass;
 	uint16_t lim;		/* size limit of the reply */
-	uint8_t edns;		/* the query had an OPT */
+	uint8_t edns;		/* 0: no OPT; 1: OPT of version 0; 2: any
+				 * other version (BADVERS) */
 };
 
 struct acache_entry;

@@ -585,8 +585,11 @@ static size_t answer_cached(struct acache *c, const struct zone *z, const uint8_
 			    struct query *pq, uint8_t *out, size_t lim, uint32_t rot,
 			    struct answer_info *info)
 {
+	/* Everything respond() reads of the query besides its ID, RD and CD
+	 * bits and its spelling, which acache_serve copies from q. */
 	struct acache_key k = { pq->qlc, (uint8_t)pq->qnlen, pq->qtype, pq->qclass,
-				(uint16_t)lim, (uint8_t)pq->edns };
+				(uint16_t)lim,
+				(uint8_t)(!pq->edns ? 0 : pq->edns_version == 0 ? 1 : 2) };
 	uint32_t h;
 	const struct acache_entry *e = acache_get(c, z->id, &k, &h);
 	int fresh = e == NULL;

@@ -1095,7 +1095,11 @@ static unsigned cache_sweep(struct acache *c, const struct zone *z, unsigned *as
 	static const uint16_t types[] = { LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_SRV,
 					  LDNS_RR_TYPE_NS, LDNS_RR_TYPE_SOA, LDNS_RR_TYPE_ANY,
 					  LDNS_RR_TYPE_MX, LDNS_RR_TYPE_PTR };
-	static const int ednses[] = { -1, 512, 600, 1232, 4096 };
+	/* OPT size, version and DO bit: after 1232 of version 0 the same size
+	 * with DO set (a hit) and of version 1 (BADVERS, which is not). */
+	static const struct { int size; uint8_t version, do_bit; } ednses[] = {
+		{ -1, 0, 0 }, { 512, 0, 0 }, { 600, 0, 0 }, { 1232, 0, 0 },
+		{ 1232, 0, 1 }, { 1232, 1, 0 }, { 4096, 0, 0 } };
 	unsigned bad = 0, nnames = (unsigned)(z->nnodes + sizeof(more) / sizeof(more[0]));
 	char name[DNAME_TEXT_MAX];
 
@@ -1110,7 +1114,8 @@ static unsigned cache_sweep(struct acache *c, const struct zone *z, unsigned *as
 					uint16_t cls = (i + t + e) % 5 == 0 ? LDNS_RR_CLASS_ANY :
 						       (i + t + e) % 11 == 0 ? LDNS_RR_CLASS_CH :
 						       LDNS_RR_CLASS_IN;
-					mkq(name, types[t], cls, ednses[e], 0, 0);
+					mkq(name, types[t], cls, ednses[e].size, ednses[e].version,
+					    ednses[e].do_bit);
 					/* Another ID, RD clear, CD set now and then. */
 					qbuf[0] = (uint8_t)(i + pass);
 					qbuf[1] = (uint8_t)(t * 7 + e);
@@ -1124,8 +1129,9 @@ static unsigned cache_sweep(struct acache *c, const struct zone *z, unsigned *as
 						if (cache_agrees(c, z, pass * 5 + r * 3 + i, &why))
 							continue;
 						if (bad++ < 5)
-							printf("# cache differs (%s): %s type %u edns %d class %u rot %u\n",
-							       why, name, types[t], ednses[e], cls,
+							printf("# cache differs (%s): %s type %u edns %d v%u do %u class %u rot %u\n",
+							       why, name, types[t], ednses[e].size,
+							       ednses[e].version, ednses[e].do_bit, cls,
 							       pass * 5 + r * 3 + i);
 					}
 				}
