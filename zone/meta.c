@@ -102,6 +102,7 @@ int zone_meta_record(struct zone_meta *m, const uint8_t *owner, uint16_t type,
 		return MDNS_ENOMEM;
 	struct zone_meta_record *r = &m->records[m->nrecords++];
 	r->name = owner;
+	r->namelen = (uint8_t)dname_len(owner);
 	r->rdata = rdata;
 	r->rdlen = rdlen;
 	r->type = type;
@@ -114,7 +115,7 @@ static int record_cmp(const void *x, const void *y)
 	const struct zone_meta_record *a = x, *b = y;
 
 	if (a->name != b->name) {	/* the zone interns owners: equal names, one pointer */
-		size_t la = dname_len(a->name), lb = dname_len(b->name);
+		size_t la = a->namelen, lb = b->namelen;
 		int c = memcmp(a->name, b->name, la < lb ? la : lb);
 		if (c)
 			return c;
@@ -144,7 +145,18 @@ void zone_meta_finish(struct zone_meta *m)
 		}
 		struct zone_meta_record *r = m->records + t->first;
 
-		qsort(r, t->n, sizeof(*r), record_cmp);
+		/* A task has a dozen records or so: insertion sort them. */
+		if (t->n > 16) {
+			qsort(r, t->n, sizeof(*r), record_cmp);
+		} else {
+			for (size_t k = 1; k < t->n; k++) {
+				struct zone_meta_record x = r[k];
+				size_t j = k;
+				for (; j > 0 && record_cmp(&r[j - 1], &x) > 0; j--)
+					r[j] = r[j - 1];
+				r[j] = x;
+			}
+		}
 		for (size_t k = 0; k < t->n; k++)
 			if (n == 0 || record_cmp(&r[n - 1], &r[k]) != 0)
 				r[n++] = r[k];

@@ -23,6 +23,7 @@ struct zone_meta_record {
 	const uint8_t *rdata;
 	uint16_t rdlen;
 	uint16_t type;		/* RR_A, RR_AAAA or RR_SRV */
+	uint8_t namelen;	/* wire length of name */
 };
 
 struct zone_meta_task {

@@ -15,14 +15,13 @@
 
 /* A record as added, before sorting; owner and rdata live in the arena. */
 struct brec {
-	const uint8_t *owner;	/* interned: one copy per distinct name */
-	uint32_t oid;		/* index of the owner in the builder's owner table */
-	uint16_t ownerlen;
+	const uint8_t *rdata;
+	uint32_t oid;		/* index of the owner in the builder's owner table
+				   (interned: one copy per distinct name) */
+	uint32_t sid;		/* SRV/NS: its shared rdata's index + 1; 0 = none */
 	uint16_t type;
 	uint16_t rdlen;
 	uint8_t unhealthy;	/* from a task whose last status said healthy: false */
-	uint32_t sid;		/* SRV/NS: its shared rdata's index + 1; 0 = none */
-	const uint8_t *rdata;
 };
 
 /* A distinct name of the zone being built: an owner or, after finish, an
@@ -291,9 +290,7 @@ static int add_rec_in(struct zone_builder *b, const char *owner, uint16_t type,
 	if (oid < 0)
 		return MDNS_ENOMEM;
 	r->oid = (uint32_t)oid;
-	r->owner = b->owners[oid].name;
 	r->rdata = rdata;
-	r->ownerlen = (uint16_t)len;
 	r->type = type;
 	r->rdlen = rdlen;
 	r->unhealthy = b->unhealthy;
@@ -325,7 +322,7 @@ int zone_builder_last(const struct zone_builder *b, const uint8_t **owner,
 	if (b->n == 0)
 		return -1;
 	const struct brec *r = &b->recs[b->n - 1];
-	*owner = r->owner;
+	*owner = b->owners[r->oid].name;
 	*rdata = r->rdata;
 	*rdlen = r->rdlen;
 	return 0;
@@ -579,18 +576,23 @@ static int sort_recs(struct zone_builder *b)
 	size_t n = b->n, no = b->nowners;
 	size_t *start = calloc(no + 1, sizeof(*start));
 	struct brec *out = malloc((n ? n : 1) * sizeof(*out));
+	uint32_t *rk = malloc((n ? n : 1) * sizeof(*rk));	/* each record's owner's rank */
 
-	if (!start || !out) {
+	if (!start || !out || !rk) {
 		free(start);
 		free(out);
+		free(rk);
 		return MDNS_ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		start[b->owners[b->recs[i].oid].rank + 1]++;
+	for (size_t i = 0; i < n; i++) {
+		rk[i] = b->owners[b->recs[i].oid].rank;
+		start[rk[i] + 1]++;
+	}
 	for (size_t r = 0; r < no; r++)
 		start[r + 1] += start[r];
 	for (size_t i = 0; i < n; i++)
-		out[start[b->owners[b->recs[i].oid].rank]++] = b->recs[i];
+		out[start[rk[i]]++] = b->recs[i];
+	free(rk);
 	/* start[r] is now the end of rank r's run, the start of rank r+1's.
 	 * Most runs are a handful of records: insertion sort those. */
 	for (size_t r = 0, lo = 0; r < no; lo = start[r++]) {
