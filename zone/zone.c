@@ -30,6 +30,7 @@ struct bowner {
 	const uint8_t *name;	/* lower-case wire, in the zone's arena */
 	uint32_t rank;		/* position in canonical order, set at finish */
 	uint32_t parent;	/* the owner one label up, set at finish (apex: none) */
+	uint32_t hash;		/* name_hash of name: the zone's index uses it too */
 	uint8_t len;
 };
 
@@ -226,6 +227,7 @@ static long intern_owner(struct zone_builder *b, const uint8_t *wire, size_t len
 	if (!o->name)
 		return -1;
 	o->len = (uint8_t)len;
+	o->hash = h;
 	o->rank = 0;
 	o->parent = UINT32_MAX;
 	itab_put(&b->otab, i, h, (uint32_t)++b->nowners);
@@ -651,11 +653,12 @@ static struct zone_node *lookup_mut(const struct zone *z, const uint8_t *name, s
 	return NULL;
 }
 
-static void insert_node(struct zone *z, struct zone_node *n)
+/* Add n, whose name hashes to h (name_hash), to the index. */
+static void insert_node(struct zone *z, struct zone_node *n, uint32_t h)
 {
-	size_t h = name_hash(n->name, n->namelen) & (z->nbuckets - 1);
-	n->hnext = z->buckets[h];
-	z->buckets[h] = n;
+	size_t i = h & (z->nbuckets - 1);
+	n->hnext = z->buckets[i];
+	z->buckets[i] = n;
 }
 
 /*
@@ -733,7 +736,7 @@ static int build_index(struct zone_builder *b)
 		i = j;
 	}
 	for (size_t i = 0; i < no; i++)
-		insert_node(z, &nodes[i]);
+		insert_node(z, &nodes[b->owners[i].rank], b->owners[i].hash);
 	z->nnodes = no;
 	z->apex_node = lookup_mut(z, z->apex, z->apexlen);
 	z->soa = zone_node_rrset(z->apex_node, RR_SOA);
