@@ -2,6 +2,7 @@
 #include "zone/records.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/config.h"
@@ -632,6 +633,50 @@ static void test_health(void)
 	zone_free(z);
 }
 
+/* Tasks find their agent by id among thousands; the first of two agents
+ * with one id wins; an id nobody has skips the task. */
+static void test_agents_by_id(void)
+{
+	enum { N = 3000 };
+	struct records_config rc = base_config();
+	size_t cap = N * 96 + 4096, o = 0;
+	char *json = malloc(cap);
+
+	if (!ok(json != NULL, "agents: memory"))
+		return;
+	o += (size_t)snprintf(json + o, cap - o, "{" LEADER ", \"slaves\": [");
+	for (int i = 0; i < N; i++)
+		o += (size_t)snprintf(json + o, cap - o,
+				      "{\"id\": \"20150101-000000-1-5050-1-S%d\", "
+				      "\"pid\": \"slave(1)@10.%d.%d.1:5051\"},", i, i / 256, i % 256);
+	/* S7 again, later and elsewhere: the first one listed is the agent. */
+	o += (size_t)snprintf(json + o, cap - o,
+			      "{\"id\": \"20150101-000000-1-5050-1-S7\", "
+			      "\"pid\": \"slave(1)@10.99.99.99:5051\"}], \"frameworks\": [{\"name\": "
+			      "\"fw\", \"tasks\": [");
+	static const struct { const char *name; int agent; } t[] = {
+		{ "first", 0 }, { "seventh", 7 }, { "last", N - 1 }, { "middle", 1234 },
+		{ "nobody", N },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		o += (size_t)snprintf(json + o, cap - o,
+				      "%s{\"id\": \"%s.1\", \"name\": \"%s\", \"slave_id\": "
+				      "\"20150101-000000-1-5050-1-S%d\", \"state\": \"TASK_RUNNING\"}",
+				      i ? "," : "", t[i].name, t[i].name, t[i].agent);
+	snprintf(json + o, cap - o, "]}]}");
+
+	struct zone *z = build(json, &rc);
+	is_str(rrs(z, "first.fw.slave.mesos", RR_A), "10.0.0.1", "agents: the first agent");
+	is_str(rrs(z, "seventh.fw.slave.mesos", RR_A), "10.0.7.1",
+	       "agents: of two with one id, the first listed");
+	is_str(rrs(z, "last.fw.slave.mesos", RR_A), "10.11.183.1", "agents: the last of 3,000");
+	is_str(rrs(z, "middle.fw.slave.mesos", RR_A), "10.4.210.1", "agents: one in the middle");
+	is_str(rrs(z, "nobody.fw.mesos", RR_A), "", "agents: an unknown id has no records");
+	is_int(stats.tasks_skipped, 1, "agents: the task on an unknown agent is skipped");
+	zone_free(z);
+	free(json);
+}
+
 int main(void)
 {
 	ipaddr_parse("127.0.0.1", &ns_addr);
@@ -644,5 +689,6 @@ int main(void)
 	test_long_names();
 	test_resolve();
 	test_health();
+	test_agents_by_id();
 	return done_testing();
 }
