@@ -58,6 +58,8 @@ struct zone_builder {
 	struct bshared *shared;
 	size_t nshared, capshared;
 	struct itab stab;	/* ids: shared[id - 1] */
+	uint32_t last_sid;	/* the rdata interned last (id), 0: none: a task's
+				   port is the rdata of four SRVs in a row */
 	size_t hint_tasks, hint_meta;	/* the previous zone's enumerate counts */
 };
 
@@ -239,6 +241,13 @@ static long intern_owner(struct zone_builder *b, const uint8_t *wire, size_t len
 static const uint8_t *intern_rdata(struct zone_builder *b, const uint8_t *rdata, size_t rdlen,
 				   size_t off, uint32_t *sid)
 {
+	if (b->last_sid) {
+		const struct bshared *t = &b->shared[b->last_sid - 1];
+		if (t->rdlen == rdlen && memcmp(t->rdata, rdata, rdlen) == 0) {
+			*sid = b->last_sid;
+			return t->rdata;
+		}
+	}
 	uint32_t h = itab_hash(rdata, rdlen);
 
 	if (itab_reserve(&b->stab) != 0)
@@ -248,7 +257,7 @@ static const uint8_t *intern_rdata(struct zone_builder *b, const uint8_t *rdata,
 		const struct itab_slot *sl = &b->stab.v[i];
 		const struct bshared *t = &b->shared[sl->id - 1];
 		if (sl->hash == h && t->rdlen == rdlen && memcmp(t->rdata, rdata, rdlen) == 0) {
-			*sid = sl->id;
+			*sid = b->last_sid = sl->id;
 			return t->rdata;
 		}
 	}
@@ -265,7 +274,7 @@ static const uint8_t *intern_rdata(struct zone_builder *b, const uint8_t *rdata,
 		return NULL;
 	b->shared[b->nshared] = (struct bshared){ copy, (uint16_t)rdlen, (uint8_t)off, 0 };
 	itab_put(&b->stab, i, h, (uint32_t)++b->nshared);
-	*sid = (uint32_t)b->nshared;
+	*sid = b->last_sid = (uint32_t)b->nshared;
 	return copy;
 }
 
