@@ -81,6 +81,7 @@ struct sax {
 	int oom;
 	int toodeep;
 	int nul;		/* a string held a NUL (rejected, as jansson does) */
+	uintptr_t chunk, chunk_end;	/* the text yajl_parse is reading now */
 };
 
 static int iplist_push(struct iplist *l, const struct ipaddr *a)
@@ -591,12 +592,28 @@ static void scalar(struct sax *x, enum scalar kind, const unsigned char *s, size
 
 #define X ((struct sax *)ctx)
 
+/*
+ * Does the string or key s hold a NUL?  yajl hands over a string without
+ * escapes where it lies in the text, and refuses raw control bytes inside
+ * strings: only one it decoded into its own buffer can hold a NUL (from
+ * \u0000).  So the text's own strings, nearly all of them, are not scanned
+ * (a memchr per string was 7% of parsing a 100,000-task state).
+ */
+static int has_nul(const struct sax *x, const unsigned char *s, size_t n)
+{
+	uintptr_t p = (uintptr_t)s;
+
+	if (p >= x->chunk && p + n <= x->chunk_end)
+		return 0;
+	return memchr(s, 0, n) != NULL;
+}
+
 static int sax_scalar(void *ctx, enum scalar k, const unsigned char *s, size_t n, int b)
 {
 	if (X->depth == 0 && !X->root)
 		X->root = k == S_STRING ? "a string" : k == S_NUMBER ? "a number" :
 			  k == S_BOOL ? "a boolean" : "null";
-	if (k == S_STRING && memchr(s, 0, n)) {
+	if (k == S_STRING && has_nul(X, s, n)) {
 		X->nul = 1;
 		return 0;
 	}
@@ -619,7 +636,7 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
 
 static int cb_key(void *ctx, const unsigned char *s, size_t n)
 {
-	if (memchr(s, 0, n)) {
+	if (has_nul(X, s, n)) {
 		X->nul = 1;
 		return 0;
 	}
@@ -823,7 +840,10 @@ int statesax_feed(struct statesax *s, const char *chunk, size_t len)
 {
 	if (s->rc)
 		return s->rc;
+	s->x->chunk = (uintptr_t)chunk;
+	s->x->chunk_end = (uintptr_t)chunk + len;
 	yajl_status ys = yajl_parse(s->h, (const unsigned char *)chunk, len);
+	s->x->chunk = s->x->chunk_end = 0;
 	if (sax_verdict(s, ys, chunk, len))
 		return s->rc;
 	line_col(chunk, len, &s->line, &s->col);

@@ -435,6 +435,21 @@ static void test_bad_documents(void)
 	ok(strstr(err, "no at sign?") != NULL, "unparsable leader: quoted, control chars masked (%s)", err);
 	is_int(parse_str("{\"leader\":\"m@\\u0000x\"}", &st, err, sizeof(err)), MDNS_EPARSE,
 	       "NUL escape in a string: rejected by the JSON parser");
+	is_int(parse_str("{\"leader\":\"master@1.2.3.4:5050\",\"x\\u0000y\":1}", &st, err,
+			 sizeof(err)), MDNS_EPARSE, "NUL escape in a key: rejected");
+	is_int(parse_str("{\"leader\":\"master@1.2.3.4:5050\",\"unused\":[{\"a\":\"\\n\\u0000\"}]}",
+			 &st, err, sizeof(err)), MDNS_EPARSE,
+	       "NUL escape in a member nobody reads: rejected too");
+	{
+		static const char raw[] = "{\"leader\":\"master@1.2.3.4:5050\",\"a\":\"x\0y\"}";
+		is_int(state_parse(raw, sizeof(raw) - 1, &st, err, sizeof(err)), MDNS_EPARSE,
+		       "a raw NUL byte inside a string: rejected (%s)", err);
+	}
+	rc = parse_str("{\"leader\":\"master@1.2.3.4:5050\",\"slaves\":[{\"id\":\"a\\u0041\\n\","
+		       "\"pid\":\"slave(1)@10.0.0.1:5051\"}]}", &st, err, sizeof(err));
+	ok(rc == 0 && st && st->nagents == 1 && strcmp(st->agents[0].id, "aA\n") == 0,
+	   "escapes other than \\u0000 decode");
+	state_free(st);
 
 	/* Only the leader is required; everything else of the wrong type reads as absent. */
 	rc = parse_str("{\"leader\":\"master@1.2.3.4:5050\"}", &st, err, sizeof(err));
