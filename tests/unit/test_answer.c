@@ -957,7 +957,9 @@ static void test_canonical_order(void)
 					      "web-frontend-prod", "web-frontend-prod-x7k2p-s12",
 					      "web-frontend-prod-x7k2p-s1", "web-frontend-prod-x7k2p-s1a",
 					      "web-frontend-prod-x7k2q", "web-frontend-prod-x7k2p-s0",
-					      L62 "a", L62, L62 "b", "a" L62 };
+					      L62 "a", L62, L62 "b", "a" L62,
+					      /* ... and that differ in their 8th byte */
+					      "abcdefgh", "abcdefga", "abcdefg", "abcdefgz9" };
 	const size_t np = sizeof(parts) / sizeof(parts[0]);
 	struct zone_params p = {
 		.domain = "mesos", .ttl = 60, .soa_minttl = 30, .soa_mname = "ns1.mesos",
