@@ -208,7 +208,7 @@ static uint32_t key_hash(const struct acache_key *k)
 {
 	uint32_t h = itab_hash(k->qlc, k->qnlen);
 	return h ^ (uint32_t)(k->qtype * 0x9e3779b1u) ^ (uint32_t)(k->lim * 0x85ebca6bu) ^
-	       (uint32_t)(k->qclass << 16) ^ k->edns;
+	       ((uint32_t)k->qclass << 16) ^ k->edns;
 }
 
 static const uint8_t *entry_name(const struct acache_entry *e)
