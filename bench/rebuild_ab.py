@@ -8,7 +8,8 @@ a stateFile pointing at state-N.json (from `make bench`), wait for the load,
 point the stateFile at state-N.alt.json (the same cluster a moment later),
 wait for the rebuild, and read the CPU the daemon spent in between (utime +
 stime of every thread, from /proc), as `make bench` measures its rebuild.
-Prints each run, then each daemon's median.  On this shared machine the
+Prints each run, then each daemon's median and the median of its rounds'
+ratios to the first daemon's.  On this shared machine the
 speed of a core changes from minute to minute, so only daemons measured in
 turn, in the same run, compare.
 """
@@ -97,10 +98,17 @@ def main():
                 s = one(d, state, alt, rundir, a.port)
                 res[d].append(s)
                 print("%-50s %.2f CPU-s" % (d, s), flush=True)
-    for d, v in res.items():
-        v.sort()
+    first = a.daemons[0]
+    for d in a.daemons:
+        v = res[d]
+        # Each round's ratio to the first daemon: the two ran a minute apart
+        # at most, so the core's speed moved less between them.
+        r = sorted(x / y for x, y in zip(v, res[first]))
+        v = sorted(v)
         print("median %-43s %.2f CPU-s  (%s)" % (d, v[len(v) // 2],
                                                 " ".join("%.2f" % x for x in v)))
+        if d != first:
+            print("       median of the rounds' ratios to the first: %.3f" % r[len(r) // 2])
 
 
 if __name__ == "__main__":
