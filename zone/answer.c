@@ -289,24 +289,16 @@ static int parse_question(const uint8_t *q, size_t qlen, struct query *pq)
 		if (c == 0)
 			break;
 	}
-	/*
-	 * Lower-case the whole name eight bytes at a time (SWAR): length bytes
-	 * are at most 63, below 'A', so they pass through unchanged.  For each
-	 * byte below 0x80, x + 0x3f carries into bit 7 from 'A' up and x + 0x25
-	 * from '[' up; bit 7 of the byte itself rules out the rest.
-	 */
+	/* Lower-case the whole name eight bytes at a time (dname_lower8). */
 	for (o = 0; o < off - HDR_LEN; o += 8) {
 		size_t n = off - HDR_LEN - o;
-		uint64_t w = 0, x, upper;
+		uint64_t w = 0;
 		if (n >= 8)
 			memcpy(&w, q + HDR_LEN + o, 8);
 		else
 			for (size_t j = 0; j < n; j++)
 				w |= (uint64_t)q[HDR_LEN + o + j] << (8 * j);
-		x = w & 0x7f7f7f7f7f7f7f7fULL;
-		upper = (x + 0x3f3f3f3f3f3f3f3fULL) & ~(x + 0x2525252525252525ULL) & ~w &
-			0x8080808080808080ULL;
-		w |= upper >> 2;
+		w = dname_lower8(w);
 		if (n >= 8)
 			memcpy(pq->qlc + o, &w, 8);
 		else

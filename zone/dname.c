@@ -9,20 +9,15 @@ static inline uint8_t lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
-/* n bytes of s lower-cased into d, eight at a time: an ASCII byte is
- * upper-case when adding 0x3f to its low 7 bits carries into the top bit
- * (>= 'A') and adding 0x25 does not (<= 'Z'); bytes >= 0x80 stay as they are. */
+/* n bytes of s lower-cased into d, eight at a time (dname_lower8). */
 static inline void lower_copy(uint8_t *d, const char *s, size_t n)
 {
 	size_t i = 0;
 
 	for (; i + 8 <= n; i += 8) {
-		uint64_t x, h;
+		uint64_t x;
 		memcpy(&x, s + i, 8);
-		h = x & 0x7f7f7f7f7f7f7f7full;
-		uint64_t upper = (h + 0x3f3f3f3f3f3f3f3full) & ~(h + 0x2525252525252525ull) & ~x &
-				 0x8080808080808080ull;
-		x |= upper >> 2;
+		x = dname_lower8(x);
 		memcpy(d + i, &x, 8);
 	}
 	for (; i < n; i++)

@@ -8,6 +8,22 @@
 #define DNAME_TEXT_MAX 1024	/* presentation text of any name, escapes included */
 
 /*
+ * Eight bytes lower-cased at once (SWAR), in whichever byte order they were
+ * loaded: for a byte below 0x80, adding 0x3f to it carries into bit 7 from
+ * 'A' up and adding 0x25 from '[' up; bit 7 of the byte itself rules out
+ * the rest, which stay as they are.  Length bytes (at most 63) pass
+ * unchanged, so wire names can go through whole.
+ */
+static inline uint64_t dname_lower8(uint64_t w)
+{
+	uint64_t x = w & 0x7f7f7f7f7f7f7f7fULL;
+	uint64_t upper = (x + 0x3f3f3f3f3f3f3f3fULL) & ~(x + 0x2525252525252525ULL) & ~w &
+			 0x8080808080808080ULL;
+
+	return w | upper >> 2;
+}
+
+/*
  * Text (dots between labels, optional trailing dot, "" or "." for the root)
  * to lower-case wire format in out[DNAME_MAXLEN].  Returns the wire length,
  * or 0 for an invalid name (empty label, label over 63, name over 255,
