@@ -21,6 +21,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/resolvconf.h"
+#include "zone/dname.h"
 
 #define HDR_LEN 12
 #define RCODE_SERVFAIL 2
@@ -41,11 +42,6 @@ static void set16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static uint8_t lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
-
 /* ---- pure parts ---------------------------------------------------------- */
 
 int fwd_question_parse(const uint8_t *msg, size_t len, struct fwd_question *q)
@@ -64,7 +60,7 @@ int fwd_question_parse(const uint8_t *msg, size_t len, struct fwd_question *q)
 			return MDNS_EPARSE;
 		q->name[n++] = l;
 		for (size_t i = 0; i < l; i++)
-			q->name[n++] = lower(msg[pos + 1 + i]);
+			q->name[n++] = dname_lower_byte(msg[pos + 1 + i]);
 		pos += 1 + (size_t)l;
 		if (l == 0)
 			break;
@@ -335,7 +331,7 @@ static int wire_name(const char *s, uint8_t *out, size_t *outlen)
 			return -1;
 		out[n++] = (uint8_t)l;
 		for (size_t i = 0; i < l; i++)
-			out[n++] = lower((uint8_t)s[i]);
+			out[n++] = dname_lower_byte((uint8_t)s[i]);
 		s += l + (dot ? 1 : 0);
 	}
 	out[n++] = 0;

@@ -76,11 +76,6 @@ static inline void set16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static inline uint8_t lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
 /* ---- compression table --------------------------------------------------- */
 
 static void ct_init(struct ctab *ct)

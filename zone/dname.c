@@ -4,11 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static inline uint8_t lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
 /* n bytes of s lower-cased into d, eight at a time (dname_lower8). */
 static inline void lower_copy(uint8_t *d, const char *s, size_t n)
 {
@@ -21,7 +16,7 @@ static inline void lower_copy(uint8_t *d, const char *s, size_t n)
 		memcpy(d + i, &x, 8);
 	}
 	for (; i < n; i++)
-		d[i] = lower((uint8_t)s[i]);
+		d[i] = dname_lower_byte((uint8_t)s[i]);
 }
 
 /* 1 when one of the 8 bytes at p is a dot. */
@@ -123,7 +118,7 @@ void dname_lower(uint8_t *wire)
 	while (*wire) {
 		uint8_t ll = *wire++;
 		for (uint8_t i = 0; i < ll; i++, wire++)
-			*wire = lower(*wire);
+			*wire = dname_lower_byte(*wire);
 	}
 }
 

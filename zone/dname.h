@@ -7,6 +7,12 @@
 #define DNAME_MAXLEN 255	/* wire length, root label included */
 #define DNAME_TEXT_MAX 1024	/* presentation text of any name, escapes included */
 
+/* One byte lower-cased (ASCII letters only: DNS names compare that way). */
+static inline uint8_t dname_lower_byte(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
 /*
  * Eight bytes lower-cased at once (SWAR), in whichever byte order they were
  * loaded: for a byte below 0x80, adding 0x3f to it carries into bit 7 from
