@@ -941,6 +941,97 @@ static void test_transfer_flag(void)
 	ok(p && ldns_pkt_get_rcode(p) == LDNS_RCODE_FORMERR, "an A query with an authority record: FORMERR");
 }
 
+/* Order and uniqueness of the records in an RRset: by rdata (RFC 4034 6.3:
+ * bytes, then length), each once.  Big RRsets (sorted apart from small
+ * ones), rdata that tie on their first six bytes (the builder's sort key)
+ * and differ after them, duplicates, and records from unhealthy tasks. */
+static void rr_sorted_unique(const struct zone *z, const char *owner, uint16_t type, size_t want)
+{
+	uint8_t wire[DNAME_MAXLEN];
+	size_t len = dname_from_text(owner, wire);
+	const struct zone_node *n = len ? zone_lookup(z, wire, len) : NULL;
+	const struct zone_rrset *rs = n ? zone_node_rrset(n, type) : NULL;
+	size_t bad = 0;
+
+	if (!ok(rs != NULL, "rdata order: %s has its RRset", owner))
+		return;
+	for (size_t i = 1; i < rs->count; i++) {
+		const struct zone_rr *a = &rs->rrs[i - 1], *b = &rs->rrs[i];
+		int c = memcmp(a->rdata, b->rdata, a->rdlen < b->rdlen ? a->rdlen : b->rdlen);
+		if (c > 0 || (c == 0 && a->rdlen >= b->rdlen))
+			bad++;
+	}
+	ok(rs->count == want, "rdata order: %s: %u records, %zu distinct and healthy", owner,
+	   rs->count, want);
+	ok(bad == 0, "rdata order: %s: each record after the one before (%zu not)", owner, bad);
+}
+
+static void test_rdata_order(void)
+{
+	struct zone_params p = {
+		.domain = "mesos", .ttl = 60, .soa_minttl = 30, .soa_mname = "ns1.mesos",
+		.soa_rname = "root.ns1.mesos", .edns_max = 1232,
+	};
+	struct zone_builder *b = zone_builder_new(&p);
+	/* 1: added, 2: added by a healthy task: what stays of an RRset that has
+	 * healthy records. */
+	static uint8_t big[2][4][32], small[2][4][32], v6[16], srv[3][4][8];
+	size_t nbig = 0, nsmall = 0, nv6 = 0, nsrv = 0;
+	unsigned seed = 777;
+	char text[64];
+
+	if (!ok(b != NULL, "rdata order: builder"))
+		return;
+	for (int i = 0; i < 600; i++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned c = (seed >> 8) & 1, d = (seed >> 12) & 3, e = (seed >> 16) & 31;
+		int sick = i % 7 == 0;
+		uint8_t *mark = i < 588 ? &big[c][d][e] : &small[c][d][e];
+		size_t *cnt = i < 588 ? &nbig : &nsmall;
+		snprintf(text, sizeof(text), "10.%u.%u.%u", c + 1, d, e);
+		zone_builder_set_unhealthy(b, sick);
+		add_a(b, i < 588 ? "big.mesos" : "small.mesos", text);
+		if (!sick && !*mark)
+			++*cnt;
+		if (!sick)
+			*mark = 1;
+	}
+	zone_builder_set_unhealthy(b, 0);
+	for (int i = 0; i < 40; i++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned k = (seed >> 16) & 15;
+		struct ipaddr a;
+		/* The first six bytes are the same in all: only the rest orders. */
+		snprintf(text, sizeof(text), "fd00::%x:0:%x", k & 3, k >> 2);
+		if (ipaddr_parse(text, &a) == 0 && zone_builder_add_addr(b, "big6.mesos", &a) == 0 &&
+		    !v6[k]++)
+			nv6++;
+	}
+	for (int i = 0; i < 400; i++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned w = (seed >> 16) % 3, port = (seed >> 20) & 3, t = (seed >> 24) & 7;
+		snprintf(text, sizeof(text), "web-frontend-prod-%u.mesos", t);
+		if (zone_builder_add_srv(b, "_web._tcp.mesos", 0, (uint16_t)w, (uint16_t)(31000 + port),
+					 text) == 0 && !srv[w][port][t]++)
+			nsrv++;
+	}
+	zone_builder_set_unhealthy(b, 1);
+	add_a(b, "mixed.mesos", "10.9.9.9");
+	add_a(b, "mixed.mesos", "10.9.9.8");
+	zone_builder_set_unhealthy(b, 0);
+	add_a(b, "mixed.mesos", "10.9.9.9");
+	struct zone *z = zone_builder_finish(b, NULL, SERIAL);
+	if (!ok(z != NULL, "rdata order: zone built"))
+		return;
+	rr_sorted_unique(z, "big.mesos", LDNS_RR_TYPE_A, nbig);
+	rr_sorted_unique(z, "small.mesos", LDNS_RR_TYPE_A, nsmall);
+	rr_sorted_unique(z, "big6.mesos", LDNS_RR_TYPE_AAAA, nv6);
+	rr_sorted_unique(z, "_web._tcp.mesos", LDNS_RR_TYPE_SRV, nsrv);
+	/* 10.9.9.9 from a healthy task: the unhealthy copy must not be the one kept. */
+	rr_sorted_unique(z, "mixed.mesos", LDNS_RR_TYPE_A, 1);
+	zone_free(z);
+}
+
 /* The zone's nodes come out in canonical order (RFC 4034 6.1), checked with
  * ldns's own comparison on names built to stress it: shared prefixes and
  * suffixes, labels that are prefixes of others, labels alike for up to 62
@@ -1286,6 +1377,7 @@ int main(void)
 	test_mutations();
 	test_reverse_apex();
 	test_canonical_order();
+	test_rdata_order();
 	test_transfer_flag();
 	test_cache();
 
