@@ -16,6 +16,7 @@
 struct hostcache_entry {
 	char *host;
 	time_t resolved;		/* when ips were filled */
+	int literal;			/* an IP address: never asked again */
 	struct iplist ips;
 	struct hostcache_entry *next;
 };
@@ -39,6 +40,22 @@ struct hostcache *hostcache_new(int ttl)
 void hostcache_begin(struct hostcache *c)
 {
 	c->build_start = time(NULL);
+}
+
+/* How long entry e's addresses are good for: failures are retried sooner. */
+static int entry_ttl(const struct hostcache *c, const struct hostcache_entry *e)
+{
+	return e->ips.n ? c->ttl : (c->ttl + 9) / 10;
+}
+
+int hostcache_due(const struct hostcache *c)
+{
+	time_t now = time(NULL);
+
+	for (const struct hostcache_entry *e = c->head; e; e = e->next)
+		if (!e->literal && e->resolved + entry_ttl(c, e) <= now)
+			return 1;
+	return 0;
 }
 
 void hostcache_free(struct hostcache *c)
@@ -106,10 +123,10 @@ const struct iplist *hostcache_lookup(struct hostcache *c, const char *host)
 	for (e = c->head; e; e = e->next) {
 		if (strcmp(e->host, host) != 0)
 			continue;
-		int ttl = e->ips.n ? c->ttl : (c->ttl + 9) / 10;
 		/* Re-resolve only before this build's first use of the entry, so
 		 * lists handed out during the build stay valid. */
-		if (e->resolved < c->build_start && e->resolved + ttl <= c->build_start) {
+		if (!e->literal && e->resolved < c->build_start &&
+		    e->resolved + entry_ttl(c, e) <= c->build_start) {
 			free(e->ips.v);
 			memset(&e->ips, 0, sizeof(e->ips));
 			resolve_into(host, &e->ips);
@@ -122,6 +139,8 @@ const struct iplist *hostcache_lookup(struct hostcache *c, const char *host)
 		free(e);
 		return &empty;
 	}
+	struct ipaddr a;
+	e->literal = ipaddr_parse(host, &a) == 0;
 	resolve_into(host, &e->ips);
 	e->resolved = time(NULL);
 	e->next = c->head;

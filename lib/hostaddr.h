@@ -29,6 +29,13 @@ void hostcache_begin(struct hostcache *c);
 const struct iplist *hostcache_lookup(struct hostcache *c, const char *host);
 
 /*
+ * 1 when a lookup now would ask the resolver again about a name looked up
+ * before (its ttl ran out), so a build now could see other addresses than
+ * the last one did; IP literals never count.  0 otherwise.
+ */
+int hostcache_due(const struct hostcache *c);
+
+/*
  * The name server's own addresses for listener: the literal itself, or for
  * "0.0.0.0" / "::" every non-loopback interface address.  *out is malloc'd
  * (caller frees out->v).  Returns 0 or a negative code.

@@ -13,6 +13,8 @@ import re
 import shutil
 import signal
 import tempfile
+import time
+import urllib.request
 
 from harness import DATA, Daemon, FakeMaster, Tap, build_dir, dig, free_port, wait_for
 
@@ -399,6 +401,78 @@ check_log_serials(d, "no zone")
 check_log_shape(d, "no zone", QUERY_WORDS)
 stop_ok(d, "no zone")
 fm.cleanup()
+
+# ===========================================================================
+# 7. The same state again is not built again: the zone stands, and the
+#    build counter of /metrics stays put while the fetches go on.  Anything
+#    else in the state, or a stateFile touched, builds again.
+# ===========================================================================
+def metric(d, name, labels=""):
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.config["httpport"],
+                                  timeout=5).read().decode()
+    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
+    return float(m.group(1)) if m else None
+
+
+BUILDS = "mesosdns_zone_build_duration_seconds_count"
+FETCH_OK = ("mesosdns_state_fetches_total", '{result="success",reason="none"}')
+
+fm = FakeMaster(FAKE)
+d = Daemon(BUILD, {"masters": [fm.hostport], "refreshSeconds": 1, "httpon": True,
+                   "httpport": free_port()})
+t.ok(d.wait_loaded(1), "same state: the zone loads", d.logtext())
+b0, f0 = metric(d, BUILDS), metric(d, *FETCH_OK)
+s0 = soa_serial(d)
+n = count(d, UNCHANGED)
+t.ok(d.wait_log(UNCHANGED, n + 3), "same state: three refreshes log \"(unchanged)\"",
+     d.logtext())
+b1, f1 = metric(d, BUILDS), metric(d, *FETCH_OK)
+t.ok(b0 is not None and f0 is not None and f1 >= f0 + 3,
+     "same state: the fetches go on (%s -> %s)" % (f0, f1))
+t.eq(b1, b0, "same state: no zone was built for them (builds %s -> %s)" % (b0, b1))
+t.eq(soa_serial(d), s0, "same state: the serial stands")
+t.eq(nginx(d), ["10.3.0.3"], "same state: the answers stand")
+n = count(d, CHANGED)
+fm.serve(make_state("10.3.0.77"))
+t.ok(d.wait_log(CHANGED, n + 1), "same state: a changed one is built", d.logtext())
+t.eq(nginx(d), ["10.3.0.77"], "same state: ... and answered")
+t.ok(metric(d, BUILDS) == b1 + 1, "same state: one build for it (%s)" % metric(d, BUILDS))
+n = count(d, CHANGED)
+fm.serve(FAKE)
+t.ok(d.wait_log(CHANGED, n + 1), "same state: the first one back is built again", d.logtext())
+t.eq(nginx(d), ["10.3.0.3"], "same state: ... and answered")
+check_log_serials(d, "same state")
+stop_ok(d, "same state")
+fm.cleanup()
+
+# refreshSeconds 3: a write seen by the next refresh is then over two seconds
+# old, so only the file's identity and times can tell it (file_settled).
+sfile = os.path.join(sdir, "same.json")
+write_atomic(sfile, fake_text)
+d = Daemon(BUILD, {"stateFile": sfile, "refreshSeconds": 3, "httpon": True,
+                   "httpport": free_port()})
+t.ok(d.wait_loaded(1), "same file: the zone loads", d.logtext())
+# Just written, the file is read and built again once more; then it is settled.
+t.ok(d.wait_log(UNCHANGED, 2, timeout=15), "same file: two refreshes log \"(unchanged)\"",
+     d.logtext())
+b0 = metric(d, BUILDS)
+t.ok(d.wait_log(UNCHANGED, 3, timeout=15), "same file: a third", d.logtext())
+t.eq(metric(d, BUILDS), b0, "same file: no zone was built for it (builds %s)" % b0)
+# Rewritten in place (same inode, same size), its mtime put back: only the
+# ctime, which no one can set, still tells.
+st = os.stat(sfile)
+n = count(d, CHANGED)
+with open(sfile, "r+") as f:
+    f.write(fake_text.replace('"10.3.0.3"', '"10.3.0.9"'))
+os.utime(sfile, ns=(st.st_atime_ns, st.st_mtime_ns))
+st2 = os.stat(sfile)
+t.ok(st2.st_size == st.st_size and st2.st_mtime_ns == st.st_mtime_ns and st2.st_ino == st.st_ino,
+     "same file: rewritten with the same inode, size and mtime")
+t.ok(d.wait_log(CHANGED, n + 1, timeout=15), "same file: ... it is read and built",
+     d.logtext())
+t.eq(nginx(d), ["10.3.0.9"], "same file: ... and answered")
+check_log_serials(d, "same file")
+stop_ok(d, "same file")
 
 # A state over 256 MiB is not tested here: tests/unit/test_fetch.c covers the limit.
 shutil.rmtree(TMP, ignore_errors=True)

@@ -1,6 +1,7 @@
 /* tests/unit/test_hostaddr.c -- host:port splitting, listener addresses, the host cache. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/err.h"
 #include "lib/hostaddr.h"
@@ -67,10 +68,43 @@ static void test_cache(void)
 	hostcache_free(NULL);
 }
 
+/* Wait until the clock is past t (seconds). */
+static void wait_past(time_t t)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	while (time(NULL) <= t)
+		nanosleep(&ts, NULL);
+}
+
+/* hostcache_due: what lets the refresher skip a build of an unchanged state. */
+static void test_due(void)
+{
+	struct hostcache *c = hostcache_new(1);
+	time_t t0;
+
+	hostcache_begin(c);
+	ok(!hostcache_due(c), "due: an empty cache has nothing to ask again");
+	hostcache_lookup(c, "192.0.2.7");
+	t0 = time(NULL);
+	wait_past(t0 + 1);
+	ok(!hostcache_due(c), "due: an IP literal is never due, whatever its age");
+	hostcache_lookup(c, "localhost");
+	t0 = time(NULL);
+	ok(!hostcache_due(c), "due: a name just resolved is not due");
+	wait_past(t0 + 1);
+	ok(hostcache_due(c), "due: a name is due once its ttl ran out");
+	hostcache_begin(c);
+	hostcache_lookup(c, "localhost");
+	ok(!hostcache_due(c), "due: not due again once a build looked it up anew");
+	hostcache_free(c);
+}
+
 int main(void)
 {
 	test_split();
 	test_listener();
 	test_cache();
+	test_due();
 	return done_testing();
 }
