@@ -3,15 +3,16 @@
 
 usage: bench/rebuild_ab.py [--rounds N] [--tasks N] [--work DIR] DAEMON [DAEMON...]
 
-For each round and each daemon in turn: start it on CPU 0 with one worker and
-a stateFile pointing at state-N.json (from `make bench`), wait for the load,
-point the stateFile at state-N.alt.json (the same cluster a moment later),
-wait for the rebuild, and read the CPU the daemon spent in between (utime +
-stime of every thread, from /proc), as `make bench` measures its rebuild.
-Prints each run, then each daemon's median and the median of its rounds'
-ratios to the first daemon's.  On this shared machine the
-speed of a core changes from minute to minute, so only daemons measured in
-turn, in the same run, compare.
+For each round and each daemon in turn (every other round in reverse
+order): start it on CPU 0 with one worker and a stateFile pointing at
+state-N.json (from `make bench`), wait for the load, point the stateFile at
+state-N.alt.json (the same cluster a moment later, read once beforehand so
+it comes from memory: bench.warm), wait for the rebuild, and read the CPU
+the daemon spent in between (utime + stime of every thread, from /proc), as
+`make bench` measures its rebuild.  Prints each run, then each daemon's
+median and the median of its rounds' ratios to the first daemon's.  On this
+shared machine the speed of a core changes from minute to minute, so only
+daemons measured in turn, in the same run, compare.
 """
 import argparse
 import json
@@ -91,8 +92,9 @@ def main():
             sys.exit("rebuild_ab: %s missing; run make bench first" % p)
     res = {d: [] for d in a.daemons}
     with tempfile.TemporaryDirectory(prefix="mesos-dnsd-rebuild.") as rundir:
-        for _ in range(a.rounds):
-            for d in a.daemons:
+        for k in range(a.rounds):
+            # Every other round in reverse order: neither runs always first.
+            for d in (a.daemons if k % 2 == 0 else a.daemons[::-1]):
                 s = one(d, state, alt, rundir, a.port)
                 res[d].append(s)
                 print("%-50s %.2f CPU-s" % (d, s), flush=True)
