@@ -208,6 +208,11 @@ t.eq(a(d, "leader.mesos"), ["127.0.0.13"], "crash: leader.mesos A 127.0.0.13")
 D = Master("/mesos", "127.0.0.14", "10.3.0.14")
 t.ok(d.wait_log(r"zk: 2 masters registered, leader still %s" % esc(C.hostport)),
      "zk down: a new master is noticed (leader unchanged)", d.logtext())
+# C's state is the same as before; the masters are not: the zone is built
+# again (a refresh with the same state and the same masters builds nothing).
+t.ok(wait_for(lambda: a(d, "master1.mesos") == ["127.0.0.14"], timeout=10),
+     "zk down: the new master is master1.mesos, from the same state",
+     [a(d, "master%d.mesos" % i) for i in range(3)])
 t0 = time.time()
 zk.stop()
 t.ok(d.wait_log(r"zk: lost the connection to ZooKeeper"), "zk down: the lost connection is logged",
