@@ -882,8 +882,9 @@ static void schedule_next(struct refresher *r)
 }
 
 /*
- * Keep the state of a job that built a zone, for rebuilds after a reload.
- * A stateFile is not kept: the file is there to read again (a rebuild reads
+ * Keep the state of a job that built a zone, for rebuilds after a reload and
+ * to tell the next refresh's state the same (submit_job).  A stateFile is
+ * not kept, only its stat: the file is there to read again (a rebuild reads
  * it as it is then), and a 100,000-task state is 180 MB of text.
  */
 static void keep_state(struct refresher *r, struct build_job *job)

@@ -742,6 +742,18 @@ static int sort_recs(struct zone_builder *b)
 
 /* Intern every ancestor of every owner down to the apex: the empty
  * non-terminals (RFC 8020: they exist, with no data).  0 or MDNS_ENOMEM. */
+/* Move memo[at] to the front of the most-recently-used list memo (*n of at
+ * most cap ids) as id; at == *n pushes id in, the last one going when full. */
+static void mru_front(uint32_t *memo, size_t *n, size_t cap, size_t at, uint32_t id)
+{
+	if (at == *n && *n < cap)
+		(*n)++;
+	if (at >= *n)
+		at = *n - 1;
+	memmove(memo + 1, memo, at * sizeof(*memo));
+	memo[0] = id;
+}
+
 static int add_empty_nonterminals(struct zone_builder *b)
 {
 	size_t real = b->nowners, apexlen = b->z->apexlen;
@@ -765,10 +777,8 @@ static int add_empty_nonterminals(struct zone_builder *b)
 					break;
 			}
 			if (k < nmemo) {
-				uint32_t hit = memo[k];
-				memmove(memo + 1, memo, k * sizeof(*memo));
-				memo[0] = hit;
-				b->owners[i].parent = hit;
+				b->owners[i].parent = memo[k];
+				mru_front(memo, &nmemo, NMEMO, k, memo[k]);
 				continue;
 			}
 		}
@@ -780,12 +790,8 @@ static int add_empty_nonterminals(struct zone_builder *b)
 			if (up < 0)
 				return MDNS_ENOMEM;
 			b->owners[cur].parent = (uint32_t)up;
-			if (cur == i) {	/* owner i's parent: remember it */
-				if (nmemo < NMEMO)
-					nmemo++;
-				memmove(memo + 1, memo, (nmemo - 1) * sizeof(*memo));
-				memo[0] = (uint32_t)up;
-			}
+			if (cur == i)	/* owner i's parent: remember it */
+				mru_front(memo, &nmemo, NMEMO, nmemo, (uint32_t)up);
 			if (b->nowners == before)
 				break;	/* known, and so are its ancestors (or they will be) */
 			cur = (size_t)up;

@@ -303,6 +303,23 @@ def health(port, timeout=2):
         return None, None
 
 
+def metric(http_port, name, labels="", timeout=5):
+    """The sum of the /metrics samples of mesosdns_<name> (on 127.0.0.1:http_port)
+    whose labels contain `labels`; None when /metrics cannot be read."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port,
+                                    timeout=timeout) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        m = re.match(r"mesosdns_%s(\{[^}]*\})? (\S+)$" % re.escape(name), line)
+        if m and labels in (m.group(1) or ""):
+            total += float(m.group(2))
+    return total
+
+
 def build_dir():
     import argparse
     ap = argparse.ArgumentParser()

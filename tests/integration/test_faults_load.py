@@ -427,18 +427,7 @@ PID = d.proc.pid
 
 
 def metric_sum(name, labels=""):
-    """The sum of the /metrics samples of name whose labels contain `labels`."""
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % HTTP, timeout=2) as r:
-            text = r.read().decode()
-    except OSError:
-        return None
-    total = 0.0
-    for line in text.splitlines():
-        m = re.match(r"mesosdns_%s(\{[^}]*\})? (\S+)$" % re.escape(name), line)
-        if m and labels in (m.group(1) or ""):
-            total += float(m.group(2))
-    return total
+    return harness.metric(HTTP, name, labels, timeout=2)
 
 
 def count(pattern):

@@ -14,8 +14,8 @@ import shutil
 import signal
 import tempfile
 import time
-import urllib.request
 
+import harness
 from harness import DATA, Daemon, FakeMaster, Tap, build_dir, dig, free_port, wait_for
 
 BUILD = build_dir()
@@ -408,14 +408,11 @@ fm.cleanup()
 #    else in the state, or a stateFile touched, builds again.
 # ===========================================================================
 def metric(d, name, labels=""):
-    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.config["httpport"],
-                                  timeout=5).read().decode()
-    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
-    return float(m.group(1)) if m else None
+    return harness.metric(d.config["httpport"], name, labels)
 
 
-BUILDS = "mesosdns_zone_build_duration_seconds_count"
-FETCH_OK = ("mesosdns_state_fetches_total", '{result="success",reason="none"}')
+BUILDS = "zone_build_duration_seconds_count"
+FETCH_OK = ("state_fetches_total", 'result="success",reason="none"')
 
 fm = FakeMaster(FAKE)
 d = Daemon(BUILD, {"masters": [fm.hostport], "refreshSeconds": 1, "httpon": True,

@@ -17,14 +17,12 @@ answered and forwarded queries ends it promptly with exit code 0.
 """
 import ctypes
 import os
-import re
 import select
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 import harness
 from harness import DATA, Daemon, Tap, build_dir, free_port, make_query, parse_msg
@@ -55,16 +53,7 @@ def daemon(**cfg):
 
 
 def metric(d, name, labels=""):
-    """The sum of the /metrics samples of name whose labels contain `labels`."""
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.config["httpport"],
-                                timeout=5) as r:
-        text = r.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        m = re.match(r"mesosdns_%s(\{[^}]*\})? (\S+)$" % re.escape(name), line)
-        if m and labels in (m.group(1) or ""):
-            total += float(m.group(2))
-    return int(total)
+    return harness.metric(d.config["httpport"], name, labels)
 
 
 def threads(pid):
