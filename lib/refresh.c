@@ -80,7 +80,9 @@ struct build_job {
 	int same_source;
 	struct stat fst;		/* the stateFile at hand-over ... */
 	int fst_ok;			/* ... when it had been left alone (file_settled) */
-	int skipped;			/* out: same_source and nothing else moved: no build */
+	int skipped;			/* out: the same state as the last build (same_source,
+					   or the same fingerprint) and nothing else moved:
+					   no build */
 	int force;			/* build even when the records cannot have changed */
 	int unchanged;			/* out: they cannot have, and no zone was built */
 	struct statemodel_effect eff;	/* out: what the records did */
@@ -97,10 +99,16 @@ struct build_job {
 /*
  * What the last zone built from a polled or file state was built from
  * (builder thread only).  records_build is pure, so a refresh that brings
- * the same state (the loop tells: build_job.same_source) with all of this
- * unchanged would build the same zone again: at 100,000 tasks 1.5-2 CPU
- * seconds for a zone that then compares "(unchanged)".  Such a refresh
- * is answered from this instead (a job "skipped").
+ * the same state with all of this unchanged would build the same zone
+ * again: at 100,000 tasks 1.5-2 CPU seconds for a zone that then compares
+ * "(unchanged)".  Such a refresh is answered from this instead (a job
+ * "skipped").  The same state is known twice over:
+ * - before parsing, the same bytes or file (the loop tells:
+ *   build_job.same_source): nothing to do at all;
+ * - after parsing, the same model fingerprint (struct mesos_state): the
+ *   document changed only where the zone does not look (a master's offers
+ *   and resources change by the second on a busy cluster), so a refresh
+ *   costs the parse (a third of a build) and no build.
  */
 struct built_from {
 	int valid;
@@ -110,6 +118,7 @@ struct built_from {
 	struct hplist masters;
 	char *asked;			/* the host asked, NULL for a file */
 	struct iplist ns;		/* the listener's addresses (NS glue) */
+	uint64_t fingerprint;		/* of the state's model; 0: unknown */
 	struct records_stats rstats;
 };
 
@@ -489,34 +498,47 @@ static int hplist_same(const struct hplist *a, const struct hplist *b)
 }
 
 /*
- * 1 when job would build what bf says was built last: the same state
- * (same_source) under the same config, masters, host asked and listener
- * addresses, no host name due to be resolved again, and the published zone
- * still the one that build gave.  ns: the listener's addresses now.
+ * 1 when job, given the state bf says was built last (same_source, or a
+ * model of the same fingerprint), would build that zone again: the same
+ * config, masters, host asked and listener addresses, no host name due to
+ * be resolved again, and the published zone still the one that build gave.
+ * ns: the listener's addresses now.
  */
 static int built_same(const struct built_from *bf, const struct build_job *job,
 		      const struct hostcache *hc, const struct iplist *ns)
 {
 	const char *asked = job->asked_host ? job->asked_host : "";
 
-	return job->same_source && bf->valid && job->cfg == bf->cfg && job->prev &&
+	return bf->valid && job->cfg == bf->cfg && job->prev &&
 	       job->prev->loaded && job->prev->serial == bf->serial &&
 	       hplist_same(&job->masters, &bf->masters) &&
 	       strcmp(asked, bf->asked ? bf->asked : "") == 0 && iplist_same(ns, &bf->ns) &&
 	       !hostcache_due(hc);
 }
 
-/* Remember what job, which built a zone from a polled or file state, was built from. */
-static void built_set(struct built_from *bf, const struct build_job *job, struct iplist *ns)
+/* Remember what job, which built a zone from the polled or file state st, was built from. */
+static void built_set(struct built_from *bf, const struct build_job *job,
+		      const struct mesos_state *st, struct iplist *ns)
 {
 	built_clear(bf);
 	bf->cfg = config_hold(job->cfg);
+	bf->fingerprint = st->fingerprint;
 	bf->serial = job->zone->serial;
 	bf->rstats = job->rstats;
 	bf->ns = *ns;	/* taken over */
 	memset(ns, 0, sizeof(*ns));
 	bf->valid = hplist_copy(&bf->masters, &job->masters) == 0 &&
 		    (!job->asked_host || (bf->asked = strdup(job->asked_host)) != NULL);
+}
+
+/* Answer job from bf: the zone it would build is the one published. */
+static void skip_job(const struct built_from *bf, struct build_job *job, const char *what)
+{
+	job->status = JOB_OK;
+	job->skipped = 1;
+	job->rstats = bf->rstats;
+	log_debug("state: %s as the last build, nothing else changed: the zone of serial %u "
+		  "stands, no rebuild", what, bf->serial);
 }
 
 static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *cache_hash,
@@ -529,12 +551,8 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 
 	job->status = JOB_FAILED;
 	hostaddr_listener_ips(cfg->listener, &ns_ips);
-	if (built_same(bf, job, hc, &ns_ips)) {
-		job->status = JOB_OK;
-		job->skipped = 1;
-		job->rstats = bf->rstats;
-		log_debug("state: the same state as the last build, nothing else changed: "
-			  "the zone of serial %u stands, no rebuild", bf->serial);
+	if (job->same_source && built_same(bf, job, hc, &ns_ips)) {
+		skip_job(bf, job, "the same state");
 		goto out;
 	}
 	hostcache_begin(hc);
@@ -555,6 +573,12 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	if (leader_elsewhere(st, job->asked_host, hc)) {
 		job->status = JOB_LEADER_ELSEWHERE;
 		snprintf(job->leader_host, sizeof(job->leader_host), "%s", st->leader.host);
+		goto out;
+	}
+	/* Not from stateCacheFile or the stream, nor a rebuild: built_set's. */
+	if (!job->from_cache && !job->rebuild && !job->model && st->fingerprint &&
+	    st->fingerprint == bf->fingerprint && built_same(bf, job, hc, &ns_ips)) {
+		skip_job(bf, job, "a state that differs only where the zone does not look");
 		goto out;
 	}
 
@@ -615,7 +639,7 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	/* A polled or file state (not stateCacheFile, a rebuild or the stream):
 	 * what the next refresh may find the same. */
 	if (!job->from_cache && !job->rebuild && !job->model)
-		built_set(bf, job, &ns_ips);
+		built_set(bf, job, st, &ns_ips);
 
 	/* Only a state that built a zone is worth starting from next time. */
 	if (job->asked_host && job->body && cfg->state_cache_file[0]) {

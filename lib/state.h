@@ -96,6 +96,12 @@ struct mesos_state {
 	size_t nagents;
 	struct state_framework *frameworks;
 	size_t nframeworks;
+	/* A 64-bit hash of everything the parse read into this model: the
+	 * keys, values and nesting of every part it did not skip (lib/statesax.c).
+	 * Two documents with equal fingerprints give equal models, whatever
+	 * they hold in the parts skipped (offers, resources, flags...).
+	 * 0: unknown (a model not parsed from a document). */
+	uint64_t fingerprint;
 };
 
 /*

@@ -14,6 +14,7 @@ libcurl4-openssl-dev
 libssl-dev
 libjansson-dev
 libyajl-dev
+libxxhash-dev
 liburcu-dev
 libzookeeper-mt-dev
 zookeeper

@@ -37,7 +37,6 @@ _nstates = 0
 
 def make_state(nginx_ip="10.3.0.3", leader=None, drop_leader=False):
     """fake.json with the nginx task's IP (and optionally the leader) changed; returns a path."""
-    global _nstates
     with open(FAKE) as f:
         doc = json.load(f)
     for fw in doc["frameworks"]:
@@ -51,11 +50,34 @@ def make_state(nginx_ip="10.3.0.3", leader=None, drop_leader=False):
         doc["leader"] = leader
     if drop_leader:
         del doc["leader"]
+    return save_state(doc)
+
+
+def save_state(doc):
+    """Write a state document into TMP; returns its path."""
+    global _nstates
     _nstates += 1
     path = os.path.join(TMP, "state%d.json" % _nstates)
     with open(path, "w") as f:
         json.dump(doc, f)
     return path
+
+
+def busy_state():
+    """fake.json a moment later on a busy cluster: other offers outstanding,
+    other resources in use, other flags and counters, where the zone does not
+    look; returns a path."""
+    with open(FAKE) as f:
+        doc = json.load(f)
+    doc["flags"]["allocation_interval"] = "2secs"
+    doc["started_tasks"] += 7
+    doc["frameworks"][0]["offers"] = [
+        {"id": "offer-%d" % i, "slave_id": doc["slaves"][0]["id"],
+         "resources": {"cpus": 1.5 + i, "mem": 512.0, "ports": "[31000-31999]"}}
+        for i in range(3)]
+    doc["frameworks"][0]["resources"] = {"cpus": 99.0, "mem": 1234.0}
+    doc["slaves"][0]["resources"] = {"cpus": 3.0, "mem": 777.0}
+    return save_state(doc)
 
 
 def write_atomic(path, text):
@@ -429,6 +451,16 @@ t.ok(b0 is not None and f0 is not None and f1 >= f0 + 3,
 t.eq(b1, b0, "same state: no zone was built for them (builds %s -> %s)" % (b0, b1))
 t.eq(soa_serial(d), s0, "same state: the serial stands")
 t.eq(nginx(d), ["10.3.0.3"], "same state: the answers stand")
+# Another document that differs only where the zone does not look (offers,
+# resources, flags, counters): parsed, its model's fingerprint is the last
+# build's, so it is not built either.
+n = count(d, UNCHANGED)
+fm.serve(busy_state())
+t.ok(d.wait_log(UNCHANGED, n + 2), "busy state: two refreshes log \"(unchanged)\"",
+     d.logtext())
+t.eq(metric(d, BUILDS), b1, "busy state: no zone was built for it (builds %s)" % b1)
+t.eq(soa_serial(d), s0, "busy state: the serial stands")
+t.eq(nginx(d), ["10.3.0.3"], "busy state: the answers stand")
 n = count(d, CHANGED)
 fm.serve(make_state("10.3.0.77"))
 t.ok(d.wait_log(CHANGED, n + 1), "same state: a changed one is built", d.logtext())

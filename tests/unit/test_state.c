@@ -581,6 +581,113 @@ static void describe(const struct mesos_state *st, char *buf, size_t cap)
 	}
 }
 
+/* A document with something in every part the parser reads, and in parts it skips. */
+static const char fp_base[] =
+	"{\"leader\": \"master@10.0.0.1:5050\", \"started_tasks\": 3,\n"
+	" \"flags\": {\"allocation_interval\": \"1secs\"},\n"
+	" \"slaves\": [{\"id\": \"S1\", \"hostname\": \"agent1\", \"pid\": \"slave(1)@10.0.0.2:5051\",\n"
+	"   \"registered_time\": 100.5, \"resources\": {\"cpus\": 4, \"mem\": 1024}}],\n"
+	" \"frameworks\": [{\"name\": \"marathon\", \"hostname\": \"m1\",\n"
+	"   \"pid\": \"scheduler-1@10.0.0.3:8080\", \"active\": true,\n"
+	"   \"offers\": [{\"id\": \"O1\", \"resources\": {\"cpus\": 1}}],\n"
+	"   \"used_resources\": {\"cpus\": 2},\n"
+	"   \"tasks\": [{\"id\": \"web.1\", \"name\": \"web\", \"slave_id\": \"S1\",\n"
+	"     \"state\": \"TASK_RUNNING\", \"executor_id\": \"E1\",\n"
+	"     \"resources\": {\"ports\": \"[31000-31001]\", \"cpus\": 0.5},\n"
+	"     \"discovery\": {\"name\": \"webd\", \"ports\": {\"ports\": [\n"
+	"       {\"number\": 8080, \"name\": \"http\", \"protocol\": \"tcp\"}]}},\n"
+	"     \"statuses\": [{\"state\": \"TASK_RUNNING\", \"timestamp\": 1.5, \"healthy\": true,\n"
+	"       \"labels\": [{\"key\": \"Docker.NetworkSettings.IPAddress\", \"value\": \"10.9.0.1\"}],\n"
+	"       \"container_status\": {\"network_infos\": [{\"ip_addresses\": [\n"
+	"         {\"ip_address\": \"10.8.0.1\"}, {\"ip_address\": \"10.8.0.2\"}]}]}}]}]}]}\n";
+
+/* fp_base with the first from replaced by to; the fingerprint of its model (0: no parse). */
+static uint64_t fp_of(const char *from, const char *to)
+{
+	static char doc[sizeof(fp_base) + 512];
+	const char *at = strstr(fp_base, from);
+	struct mesos_state *st;
+	char err[300];
+
+	if (!at || strlen(fp_base) - strlen(from) + strlen(to) >= sizeof(doc))
+		return 0;
+	snprintf(doc, sizeof(doc), "%.*s%s%s", (int)(at - fp_base), fp_base, to, at + strlen(from));
+	if (state_parse(doc, strlen(doc), &st, err, sizeof(err)) != 0)
+		return 0;
+	uint64_t fp = st->fingerprint;
+	state_free(st);
+	return fp;
+}
+
+/* Documents that differ only where the parser does not look share a model
+ * fingerprint; any change to what the model holds moves it. */
+static void test_fingerprint(void)
+{
+	static const char *const same[][2] = {
+		{ "\"started_tasks\": 3", "\"started_tasks\": 9" },
+		{ "\"allocation_interval\": \"1secs\"", "\"allocation_interval\": \"2secs\"" },
+		{ "\"registered_time\": 100.5", "\"registered_time\": 200" },
+		{ "{\"cpus\": 4, \"mem\": 1024}", "{\"cpus\": 3, \"mem\": 777, \"disk\": 1}" },
+		{ "[{\"id\": \"O1\", \"resources\": {\"cpus\": 1}}]",
+		  "[{\"id\": \"O2\", \"resources\": {\"cpus\": 3}}, {\"id\": \"O3\"}]" },
+		{ "{\"cpus\": 2}", "{\"cpus\": 5, \"mem\": 10}" },
+		{ "\"active\": true", "\"active\": false" },
+		{ "\"executor_id\": \"E1\"", "\"executor_id\": \"E2\"" },
+		{ "\"cpus\": 0.5", "\"cpus\": 1.5" },
+		{ "{\"leader\": ", "{   \"leader\"  :  " },	/* layout */
+		/* a second hostname of the wrong type is ignored: "agent1" stays */
+		{ "\"hostname\": \"agent1\"", "\"hostname\": \"agent1\", \"hostname\": 5" },
+	};
+	static const char *const differ[][2] = {
+		{ "master@10.0.0.1:5050", "master@10.0.0.9:5050" },
+		{ "\"id\": \"S1\"", "\"id\": \"S2\"" },
+		{ "\"agent1\"", "\"agent2\"" },
+		{ "slave(1)@10.0.0.2:5051", "slave(1)@10.0.0.2:5052" },
+		{ "\"name\": \"marathon\"", "\"name\": \"marathon2\"" },
+		{ "\"hostname\": \"m1\"", "\"hostname\": \"m2\"" },
+		{ "scheduler-1@10.0.0.3:8080", "scheduler-1@10.0.0.4:8080" },
+		{ "\"id\": \"web.1\"", "\"id\": \"web.2\"" },
+		{ "\"name\": \"web\"", "\"name\": \"api\"" },
+		{ "\"slave_id\": \"S1\"", "\"slave_id\": \"S3\"" },
+		{ "\"state\": \"TASK_RUNNING\", \"executor_id\"", "\"state\": \"TASK_KILLED\", \"executor_id\"" },
+		{ "[31000-31001]", "[31000-31002]" },
+		{ "\"name\": \"webd\"", "\"name\": \"webe\"" },
+		{ "\"number\": 8080", "\"number\": 8081" },
+		{ "\"name\": \"http\"", "\"name\": \"https\"" },
+		{ "\"protocol\": \"tcp\"", "\"protocol\": \"udp\"" },
+		{ "\"state\": \"TASK_RUNNING\", \"timestamp\"", "\"state\": \"TASK_FAILED\", \"timestamp\"" },
+		{ "\"timestamp\": 1.5", "\"timestamp\": 2.5" },
+		{ "\"timestamp\": 1.5", "\"timestamp\": \"1.5\"" },	/* a string is not a time */
+		{ "\"healthy\": true", "\"healthy\": false" },
+		{ "Docker.NetworkSettings.IPAddress", "Mesos.NetworkSettings.IPAddress" },
+		{ "\"value\": \"10.9.0.1\"", "\"value\": \"10.9.0.2\"" },
+		{ "10.8.0.2", "10.8.0.3" },
+		/* the same scalars, nested otherwise: */
+		{ "{\"ip_address\": \"10.8.0.1\"}, {\"ip_address\": \"10.8.0.2\"}",
+		  "{\"ip_address\": \"10.8.0.1\", \"ip_address\": \"10.8.0.2\"}" },
+		{ "\"name\": \"http\", \"protocol\": \"tcp\"", "\"protocol\": \"http\", \"name\": \"tcp\"" },
+		{ "\"discovery\"", "\"discovered\"" },
+		{ "\"tasks\": [{", "\"tasks\": [{}, {" },
+	};
+	uint64_t base = fp_of("", "");
+
+	ok(base != 0, "fingerprint: the base document parses and has one");
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		uint64_t fp = fp_of(same[i][0], same[i][1]);
+		ok(fp != 0 && fp == base, "fingerprint: kept when %s becomes %s", same[i][0], same[i][1]);
+	}
+	for (size_t i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		uint64_t fp = fp_of(differ[i][0], differ[i][1]);
+		ok(fp != 0 && fp != base, "fingerprint: moved when %s becomes %s", differ[i][0],
+		   differ[i][1]);
+	}
+	/* A name after the statuses, in the task or in its framework: the same
+	 * scalars, and only the end of the task tells whose it is. */
+	uint64_t a = fp_of("}]}]}\n", ", \"name\": \"X\"}]}]}\n");
+	uint64_t b = fp_of("}]}]}\n", "}], \"name\": \"X\"}]}\n");
+	ok(a && b && a != b, "fingerprint: moved when a name goes from the framework to its task");
+}
+
 /* A stateFile is parsed a chunk at a time: any split gives the same model,
  * and the same error with the same line and column. */
 static void test_chunked(void)
@@ -599,6 +706,7 @@ static void test_chunked(void)
 		return;
 	}
 	describe(st, whole, sizeof(whole));
+	uint64_t fp = st->fingerprint;
 	state_free(st);
 	ok(strlen(whole) > 1000, "chunked: the model description is not empty (%zu bytes)",
 	   strlen(whole));
@@ -608,6 +716,8 @@ static void test_chunked(void)
 			continue;
 		describe(st, part, sizeof(part));
 		ok(strcmp(whole, part) == 0, "chunked: %zu-byte chunks give the same model", steps[i]);
+		ok(st->fingerprint == fp, "chunked: %zu-byte chunks give the same fingerprint",
+		   steps[i]);
 		state_free(st);
 	}
 	free(json);
@@ -643,5 +753,6 @@ int main(void)
 	test_bad_documents();
 	test_prefixes();
 	test_chunked();
+	test_fingerprint();
 	return done_testing();
 }
