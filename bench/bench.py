@@ -17,9 +17,11 @@ cost), one at a time on CPU core 0, and loads each with dnsperf on core 1:
               up RSS would count the zone more than once)
 
 then two workers each, neither side pinned (max UDP only), and, on the big
-state: load time and memory of each server, the CPU seconds and peak RSS of one
-mesos-dnsd rebuild (the stateFile changed between two refreshes), and the
-latency at 50,000 QPS while the stateFile changes before every refresh.
+state: load time and memory of each server, the CPU seconds of one mesos-dnsd
+refresh that brings a busy master's state (offers and resources moved, no task:
+the zone is the same), the CPU seconds and peak RSS of one mesos-dnsd rebuild
+(the stateFile changed between two refreshes), and the latency at 50,000 QPS
+while the stateFile changes before every refresh.
 
 Every measurement is repeated (--repeats) and the median reported; the servers
 take turns within a repetition so that background noise spreads over all.
@@ -562,8 +564,9 @@ class Bench:
             finally:
                 srv.stop()
 
-    def rebuilds(self, big_state, big_alt, big_q):
-        """One timed rebuild, then latency under a changed state before every refresh."""
+    def rebuilds(self, big_state, big_alt, big_busy, big_q):
+        """One timed refresh of a busy master's state (no task changed), one timed
+        rebuild, then latency under a changed state before every refresh."""
         a = self.a
         link = os.path.join(self.rundir, "state.json")
 
@@ -591,11 +594,20 @@ class Bench:
 
             wait_loads(1, 60)
             time.sleep(0.3)
+            # Offers and resources moved, no task: parsed, and not built.
+            warm(big_busy)
+            c0 = srv.cpu()
+            point(big_busy)
+            ls = wait_loads(2, a.refresh + 120)
+            if "(unchanged)" not in ls[1]:
+                self.notes.append("busy refresh: the state was built (a zone change was logged)")
+            time.sleep(0.3)
+            self.add(("mesos-dnsd", "busy_cpu"), srv.cpu() - c0)
             warm(big_alt)
             c0 = srv.cpu()
             point(big_alt)
-            ls = wait_loads(2, a.refresh + 120)
-            if "(unchanged)" in ls[1]:
+            ls = wait_loads(3, a.refresh + 120)
+            if "(unchanged)" in ls[2]:
                 self.notes.append("rebuild: the changed state was reported unchanged")
             time.sleep(0.3)
             c1 = srv.cpu()
@@ -707,6 +719,9 @@ def report(b, meta):
                  % (fmt(m(("mesos-dnsd", "rebuild_cpu")), "%.2f"),
                     fmt(m(("mesos-dnsd", "rebuild_hwm_mb")), "%.0f"),
                     fmt(m(("mesos-dnsd", "rebuild_rss_mb")), "%.0f")))
+        L.append("mesos-dnsd refresh of a busy master's state (offers and resources in use "
+                 "changed, no task: parsed, not built): %s CPU-s."
+                 % fmt(m(("mesos-dnsd", "busy_cpu")), "%.2f"))
         L.append("At 50k q/s: idle avg %s ms, p99 %s ms; with the state changed before every "
                  "refresh (refreshSeconds %d; %s rebuilds in %s s): avg %s ms, p99 %s ms (%s x idle), "
                  "%s lost, %s q/s."
@@ -808,10 +823,11 @@ def main():
                 if key in only:
                     b.unpinned_round(cls(b, workers=2, pinned=False, **kw), qf)
             if a.big:
-                bs, bz, bq, ba = (os.path.join(w, "%s-%d.%s" % (k, a.big, e)) for k, e in (
-                    ("state", "json"), ("zone", "zone"), ("queries", "txt"), ("state", "alt.json")))
+                bs, bz, bq, ba, bb = (os.path.join(w, "%s-%d.%s" % (k, a.big, e)) for k, e in (
+                    ("state", "json"), ("zone", "zone"), ("queries", "txt"), ("state", "alt.json"),
+                    ("state", "busy.json")))
                 b.big_loads(bs, bz, bq)
-                b.rebuilds(bs, ba, bq)
+                b.rebuilds(bs, ba, bb, bq)
     finally:
         b.procs.stop_all()
     meta["load_after"] = "%.2f" % os.getloadavg()[0]

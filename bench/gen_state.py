@@ -8,6 +8,9 @@ Writes into OUTDIR, for each task count N:
                     and staging tasks mixed in, which produce no records)
   state-N.alt.json  the same cluster a moment later: a few tasks replaced and
                     moved, so a reload changes the zone (rebuild benchmarks)
+  state-N.busy.json the same cluster a second later on a busy master: other
+                    offers outstanding and other resources in use, no task
+                    changed, so the zone is the same (refresh benchmark)
   queries-N.txt     a dnsperf input file ("name type" per line), shuffled
 
 The cluster looks like a Marathon shop: a few hundred to a few thousand apps
@@ -353,6 +356,27 @@ def mutate(state, rnd):
     return state
 
 
+def write_busy(path, state):
+    """Write the same cluster a second later on a busy master: offers
+    outstanding and resources in use changed, no task (so no record) changed.
+    state is left as it was."""
+    agents = state["slaves"]
+    used = [a["used_resources"] for a in agents]
+    offers = [fw["offers"] for fw in state["frameworks"]]
+    for i, a in enumerate(agents):
+        a["used_resources"] = dict(used[i], cpus=used[i]["cpus"] + 0.5)
+    for i, fw in enumerate(state["frameworks"]):
+        a = agents[(7 * i) % len(agents)]
+        fw["offers"] = [{"id": {"value": "%s-O%d" % (fw["id"], i)}, "framework_id": fw["id"],
+                         "slave_id": {"value": a["id"]}, "hostname": a["hostname"],
+                         "resources": {"cpus": 4.0, "mem": 8192.0, "ports": "[31500-31600]"}}]
+    write_json(path, state)
+    for i, a in enumerate(agents):
+        a["used_resources"] = used[i]
+    for fw, o in zip(state["frameworks"], offers):
+        fw["offers"] = o
+
+
 def write_json(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -375,6 +399,7 @@ def main():
         q = g.queries(records, a.queries)
         with open(os.path.join(a.outdir, "queries-%d.txt" % n), "w") as f:
             f.write("\n".join(q) + "\n")
+        write_busy(os.path.join(a.outdir, "state-%d.busy.json" % n), state)
         write_json(os.path.join(a.outdir, "state-%d.alt.json" % n), mutate(state, g.rnd))
         running = len(records["tasks"])
         total = sum(len(fw["tasks"]) for fw in state["frameworks"])
