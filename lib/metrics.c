@@ -156,6 +156,7 @@ static struct {
 	_Atomic uint64_t build_duration[METRICS_BUILD_DURATION_NB + 1];
 	_Atomic uint64_t build_duration_us;
 	_Atomic uint64_t leader_changes;
+	_Atomic uint64_t builds_skipped[METRICS_NSKIP];
 	_Atomic uint64_t http[600];
 	_Atomic uint64_t stream_on;	/* 0 or 1 */
 	_Atomic uint64_t stream_connected;	/* 0 or 1 */
@@ -215,6 +216,12 @@ void metrics_zone_build(double seconds)
 {
 	observe(ctl.build_duration, metrics_build_duration_bounds, METRICS_BUILD_DURATION_NB,
 		&ctl.build_duration_us, seconds);
+}
+
+void metrics_zone_build_skipped(enum metrics_skip why)
+{
+	if (why < METRICS_NSKIP)
+		metrics_add(&ctl.builds_skipped[why], 1);
 }
 
 void metrics_leader_change(void)
@@ -348,6 +355,8 @@ void metrics_collect(struct metrics_snapshot *s)
 	s->fetch_size.sum = (double)load(&ctl.fetch_bytes);
 	hist_load(&s->build_duration, ctl.build_duration, &ctl.build_duration_us);
 	s->leader_changes = load(&ctl.leader_changes);
+	for (int i = 0; i < METRICS_NSKIP; i++)
+		s->builds_skipped[i] = load(&ctl.builds_skipped[i]);
 	for (int c = 100; c < 600; c++)
 		s->http_requests[c] = load(&ctl.http[c]);
 
@@ -674,6 +683,13 @@ static void render_state(struct mbuf *b, const struct metrics_snapshot *s)
 	family(b, "mesosdns_zone_build_duration_seconds", "histogram",
 	       "Time to parse a state document and build its zone.");
 	hist_series(b, "mesosdns_zone_build_duration_seconds", "", &s->build_duration);
+	family(b, "mesosdns_zone_builds_skipped_total", "counter",
+	       "Refreshes whose state was not built, the zone it would give being the one "
+	       "served: the same state (same_state) or the same model of it (same_model).");
+	sample(b, "mesosdns_zone_builds_skipped_total", "reason=\"same_state\"",
+	       (double)s->builds_skipped[METRICS_SKIP_SAME_STATE]);
+	sample(b, "mesosdns_zone_builds_skipped_total", "reason=\"same_model\"",
+	       (double)s->builds_skipped[METRICS_SKIP_SAME_MODEL]);
 	family(b, "mesosdns_refreshes_total", "counter",
 	       "Refresh cycles by result (failure: every master failed, the previous zone is kept).");
 	sample(b, "mesosdns_refreshes_total", "result=\"success\"", (double)s->refresh_success);

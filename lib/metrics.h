@@ -161,6 +161,13 @@ void metrics_state_transfer(double seconds, size_t bytes);
 /* A state document was parsed and built into a zone in seconds. */
 void metrics_zone_build(double seconds);
 
+/* Why a refresh built no zone: its state was the last build's byte for byte
+ * (or the same stateFile), or only in its model (zone/statesax fingerprint). */
+enum metrics_skip { METRICS_SKIP_SAME_STATE, METRICS_SKIP_SAME_MODEL, METRICS_NSKIP };
+
+/* A refresh's state was not built: the zone it would give stands. */
+void metrics_zone_build_skipped(enum metrics_skip why);
+
 /* The leading master changed (compared between successful loads). */
 void metrics_leader_change(void);
 
@@ -281,6 +288,7 @@ struct metrics_snapshot {
 	struct metrics_hist build_duration;
 	uint64_t refresh_success, refresh_failure;
 	uint64_t zone_changes;
+	uint64_t builds_skipped[METRICS_NSKIP];
 	uint64_t leader_changes;
 	double last_success;		/* unix time, 0 = never */
 	double now;			/* unix time of the scrape */

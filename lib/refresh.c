@@ -82,7 +82,8 @@ struct build_job {
 	int fst_ok;			/* ... when it had been left alone (file_settled) */
 	int skipped;			/* out: the same state as the last build (same_source,
 					   or the same fingerprint) and nothing else moved:
-					   no build */
+					   no build; skip_why says which */
+	enum metrics_skip skip_why;
 	int force;			/* build even when the records cannot have changed */
 	int unchanged;			/* out: they cannot have, and no zone was built */
 	struct statemodel_effect eff;	/* out: what the records did */
@@ -532,10 +533,12 @@ static void built_set(struct built_from *bf, const struct build_job *job,
 }
 
 /* Answer job from bf: the zone it would build is the one published. */
-static void skip_job(const struct built_from *bf, struct build_job *job, const char *what)
+static void skip_job(const struct built_from *bf, struct build_job *job, enum metrics_skip why,
+		     const char *what)
 {
 	job->status = JOB_OK;
 	job->skipped = 1;
+	job->skip_why = why;
 	job->rstats = bf->rstats;
 	log_debug("state: %s as the last build, nothing else changed: the zone of serial %u "
 		  "stands, no rebuild", what, bf->serial);
@@ -552,7 +555,7 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	job->status = JOB_FAILED;
 	hostaddr_listener_ips(cfg->listener, &ns_ips);
 	if (job->same_source && built_same(bf, job, hc, &ns_ips)) {
-		skip_job(bf, job, "the same state");
+		skip_job(bf, job, METRICS_SKIP_SAME_STATE, "the same state");
 		goto out;
 	}
 	hostcache_begin(hc);
@@ -578,7 +581,8 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	/* Not from stateCacheFile or the stream, nor a rebuild: built_set's. */
 	if (!job->from_cache && !job->rebuild && !job->model && st->fingerprint &&
 	    st->fingerprint == bf->fingerprint && built_same(bf, job, hc, &ns_ips)) {
-		skip_job(bf, job, "a state that differs only where the zone does not look");
+		skip_job(bf, job, METRICS_SKIP_SAME_MODEL,
+			 "a state that differs only where the zone does not look");
 		goto out;
 	}
 
@@ -1083,7 +1087,9 @@ static void count_job(struct refresher *r, const struct build_job *job)
 	case JOB_OK:
 		metrics_state_fetch(METRICS_FETCH_OK);
 		/* One job at a time: hand-over to hand-back is parse + build. */
-		if (!job->skipped)
+		if (job->skipped)
+			metrics_zone_build_skipped(job->skip_why);
+		else
 			metrics_zone_build(since(&r->job_t0));
 		if (job->asked_host) {
 			if (r->last_leader[0] && strcmp(r->last_leader, r->cur_hostport) != 0)

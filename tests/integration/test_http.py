@@ -296,6 +296,7 @@ for n in ("mesosdns_dns_requests_total", "mesosdns_dns_request_duration_seconds"
           "mesosdns_dns_cache_lookups_total", "mesosdns_dns_cache_bytes",
           "mesosdns_state_fetches_total", "mesosdns_state_fetch_duration_seconds",
           "mesosdns_state_fetch_size_bytes", "mesosdns_zone_build_duration_seconds",
+          "mesosdns_zone_builds_skipped_total",
           "mesosdns_zone_records", "mesosdns_zone_serial",
           "mesosdns_last_successful_refresh_age_seconds", "mesosdns_leader_changes_total",
           "mesosdns_build_info"):

@@ -434,6 +434,7 @@ def metric(d, name, labels=""):
 
 
 BUILDS = "zone_build_duration_seconds_count"
+SKIPPED = "zone_builds_skipped_total"
 FETCH_OK = ("state_fetches_total", 'result="success",reason="none"')
 
 fm = FakeMaster(FAKE)
@@ -449,6 +450,10 @@ b1, f1 = metric(d, BUILDS), metric(d, *FETCH_OK)
 t.ok(b0 is not None and f0 is not None and f1 >= f0 + 3,
      "same state: the fetches go on (%s -> %s)" % (f0, f1))
 t.eq(b1, b0, "same state: no zone was built for them (builds %s -> %s)" % (b0, b1))
+skipped = metric(d, SKIPPED, 'reason="same_state"')
+t.ok(skipped is not None and skipped >= 3,
+     "same state: counted as skipped builds, the same state (%s)" % skipped)
+t.eq(metric(d, SKIPPED, 'reason="same_model"'), 0, "same state: ... none for the same model")
 t.eq(soa_serial(d), s0, "same state: the serial stands")
 t.eq(nginx(d), ["10.3.0.3"], "same state: the answers stand")
 # Another document that differs only where the zone does not look (offers,
@@ -459,6 +464,9 @@ fm.serve(busy_state())
 t.ok(d.wait_log(UNCHANGED, n + 2), "busy state: two refreshes log \"(unchanged)\"",
      d.logtext())
 t.eq(metric(d, BUILDS), b1, "busy state: no zone was built for it (builds %s)" % b1)
+t.eq(metric(d, SKIPPED, 'reason="same_model"'), 1,
+     "busy state: its first refresh counted as a skipped build, the same model; then "
+     "the same state")
 t.eq(soa_serial(d), s0, "busy state: the serial stands")
 t.eq(nginx(d), ["10.3.0.3"], "busy state: the answers stand")
 n = count(d, CHANGED)

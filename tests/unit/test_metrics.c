@@ -270,6 +270,9 @@ static void test_format_rules(void)
 	metrics_state_transfer(3, 0);
 	metrics_zone_build(0.004);
 	metrics_leader_change();
+	metrics_zone_build_skipped(METRICS_SKIP_SAME_MODEL);
+	metrics_zone_build_skipped(METRICS_SKIP_SAME_MODEL);
+	metrics_zone_build_skipped(METRICS_NSKIP);	/* out of range: not counted */
 	metrics_http_request(200);
 	metrics_http_request(404);
 	metrics_http_request(404);
@@ -298,6 +301,9 @@ static void test_format_rules(void)
 	ok(has_line(text, "mesosdns_state_fetch_size_bytes_bucket{le=\"16384\"} 1"), "5000 bytes");
 	ok(has_line(text, "mesosdns_zone_build_duration_seconds_bucket{le=\"0.005\"} 1"), "build time");
 	ok(has_line(text, "mesosdns_leader_changes_total 1"), "leader changes");
+	ok(has_line(text, "mesosdns_zone_builds_skipped_total{reason=\"same_state\"} 0") &&
+	   has_line(text, "mesosdns_zone_builds_skipped_total{reason=\"same_model\"} 2"),
+	   "builds skipped, by reason");
 	ok(has_line(text, "mesosdns_http_requests_total{code=\"404\"} 2"), "HTTP by status");
 	ok(has_line(text, "mesosdns_forward_queries_total{upstream=\"8.8.8.8:53\"} 5"), "per upstream");
 	ok(has_line(text, "mesosdns_forward_timeouts_total{upstream=\"we\\\"ird\\\\name\"} 0"),
