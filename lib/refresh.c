@@ -540,8 +540,8 @@ static void skip_job(const struct built_from *bf, struct build_job *job, enum me
 	job->skipped = 1;
 	job->skip_why = why;
 	job->rstats = bf->rstats;
-	log_debug("state: %s as the last build, nothing else changed: the zone of serial %u "
-		  "stands, no rebuild", what, bf->serial);
+	log_debug("state: %s, nothing else changed: the zone of serial %u stands, no rebuild",
+		  what, bf->serial);
 }
 
 static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *cache_hash,
@@ -555,7 +555,7 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	job->status = JOB_FAILED;
 	hostaddr_listener_ips(cfg->listener, &ns_ips);
 	if (job->same_source && built_same(bf, job, hc, &ns_ips)) {
-		skip_job(bf, job, METRICS_SKIP_SAME_STATE, "the same state");
+		skip_job(bf, job, METRICS_SKIP_SAME_STATE, "the same state as the last build");
 		goto out;
 	}
 	hostcache_begin(hc);
@@ -582,7 +582,7 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	if (!job->from_cache && !job->rebuild && !job->model && st->fingerprint &&
 	    st->fingerprint == bf->fingerprint && built_same(bf, job, hc, &ns_ips)) {
 		skip_job(bf, job, METRICS_SKIP_SAME_MODEL,
-			 "a state that differs only where the zone does not look");
+			 "the state differs from the last build's only where the zone does not look");
 		goto out;
 	}
 

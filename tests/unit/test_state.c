@@ -662,6 +662,7 @@ static void test_fingerprint(void)
 		{ "Docker.NetworkSettings.IPAddress", "Mesos.NetworkSettings.IPAddress" },
 		{ "\"value\": \"10.9.0.1\"", "\"value\": \"10.9.0.2\"" },
 		{ "10.8.0.2", "10.8.0.3" },
+		{ "{\"ip_addresses\"", "{\"ip_address\": \"10.7.0.1\", \"ip_addresses\"" },
 		/* the same scalars, nested otherwise: */
 		{ "{\"ip_address\": \"10.8.0.1\"}, {\"ip_address\": \"10.8.0.2\"}",
 		  "{\"ip_address\": \"10.8.0.1\", \"ip_address\": \"10.8.0.2\"}" },
