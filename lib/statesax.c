@@ -1,11 +1,14 @@
 /* lib/statesax.c -- parse /master/state in one streaming pass (yajl), no JSON tree. */
 #include "lib/statesax.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <yajl/yajl_parse.h>
 
 #include "lib/err.h"
@@ -649,9 +652,21 @@ static int has_nul(const struct sax *x, const unsigned char *s, size_t n)
  * alone, so equal fingerprints mean equal models, with no list of fields to
  * keep up to date.  xxHash's XXH3, inlined: ~5% of a parse.
  */
+static uint64_t fp_seed;
+static pthread_once_t fp_seed_once = PTHREAD_ONCE_INIT;
+
+/* The fingerprints' seed, drawn once per process: they are compared only
+ * within it, and XXH3 is no cryptographic hash, so a document made to
+ * collide with another cannot be prepared beforehand. */
+static void fp_seed_init(void)
+{
+	if (getrandom(&fp_seed, sizeof(fp_seed), GRND_NONBLOCK) != (ssize_t)sizeof(fp_seed))
+		fp_seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&fp_seed;
+}
+
 static inline void fp_event(struct sax *x, unsigned tag, const void *s, size_t n)
 {
-	uint64_t v = XXH3_64bits_withSeed(s, n, tag);
+	uint64_t v = XXH3_64bits_withSeed(s, n, fp_seed + tag);
 	x->fp = ((x->fp << 29 | x->fp >> 35) ^ v) * 0x9e3779b97f4a7c15ull;
 }
 
@@ -886,6 +901,8 @@ struct statesax *statesax_begin(void)
 		return NULL;
 	}
 	s->x->status.healthy = -1;
+	pthread_once(&fp_seed_once, fp_seed_init);
+	s->x->fp = fp_seed;
 	s->line = s->col = 1;
 	if (!(s->h = yajl_alloc(&callbacks, NULL, s->x))) {
 		s->rc = MDNS_ENOMEM;
