@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "lib/clock.h"
 #include "lib/config.h"
@@ -161,7 +163,7 @@ struct refresher {
 	double boost_cpu;		/* loop: the builder's CPU time at the last check */
 	struct hostcache *hosts;	/* builder thread only */
 	struct built_from built;	/* builder thread only */
-	uint64_t cache_hash;		/* builder thread only: FNV-1a of the last state cached */
+	uint64_t cache_hash;		/* builder thread only: XXH3 of the last state cached */
 	int quit;
 
 	struct refresh_stats stats;
@@ -375,17 +377,6 @@ static int leader_elsewhere(const struct mesos_state *st, const char *asked, str
 			if (ipaddr_equal(&a->v[i], &l->v[j]))
 				return 0;
 	return 1;
-}
-
-static uint64_t fnv1a(const char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
 }
 
 /*
@@ -647,7 +638,9 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 
 	/* Only a state that built a zone is worth starting from next time. */
 	if (job->asked_host && job->body && cfg->state_cache_file[0]) {
-		uint64_t h = fnv1a(job->body, job->len) ^ job->len;
+		/* XXH3: 10 ms for 180 MB of state, where FNV-1a a byte at a
+		 * time took 190 ms of every build (the package sets the file). */
+		uint64_t h = XXH3_64bits(job->body, job->len);
 		char werr[600];
 		if (job->reset_cache)
 			*cache_hash = 0;

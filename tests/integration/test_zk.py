@@ -457,7 +457,7 @@ cache = os.path.join(cdir, "state.json")
 K = Master("/cache", "127.0.0.23", "10.3.0.23")
 HTTP = free_port()
 ccfg = {"stateCacheFile": cache, "httpon": True, "HTTPListener": "127.0.0.1", "httpport": HTTP}
-d = zk_daemon("/cache", ccfg)
+d = zk_daemon("/cache", dict(ccfg, refreshSeconds=1))
 t.ok(d.wait_log(r"no cached state in %s yet" % re.escape(cache)),
      "cache: the first start says there is no cache yet", d.logtext())
 t.ok(d.wait_log(loaded_from(K.hostport)), "cache: the state is loaded from the master", d.logtext())
@@ -466,6 +466,14 @@ with open(cache) as f:
     cached = json.load(f)
 t.eq(cached.get("leader"), "master@%s" % K.hostport, "cache: it holds the master's state")
 t.eq(sorted(os.listdir(cdir)), ["state.json"], "cache: no temporary file is left behind")
+# Every state that builds a zone is cached, not only a process's first.
+K.fm.serve(make_state("10.3.0.33"))
+t.ok(wait_for(lambda: "10.3.0.33" in open(cache).read(), 10),
+     "cache: a changed state is cached again")
+K.fm.serve(make_state("10.3.0.23"))
+t.ok(wait_for(lambda: "10.3.0.33" not in open(cache).read() and
+              "10.3.0.23" in open(cache).read(), 10),
+     "cache: ... and the first one back again")
 t.eq(d.stop(), 0, "cache: first daemon stopped")
 K.quit()                                   # every master is gone now
 
