@@ -162,7 +162,8 @@ void metrics_state_transfer(double seconds, size_t bytes);
 void metrics_zone_build(double seconds);
 
 /* Why a refresh built no zone: its state was the last build's byte for byte
- * (or the same stateFile), or only in its model (zone/statesax fingerprint). */
+ * (or the same stateFile), or only in its model (the parser's fingerprint,
+ * lib/statesax.c). */
 enum metrics_skip { METRICS_SKIP_SAME_STATE, METRICS_SKIP_SAME_MODEL, METRICS_NSKIP };
 
 /* A refresh's state was not built: the zone it would give stands. */

@@ -97,7 +97,8 @@ struct mesos_state {
 	struct state_framework *frameworks;
 	size_t nframeworks;
 	/* A 64-bit hash of everything the parse read into this model: the
-	 * keys, values and nesting of every part it did not skip (lib/statesax.c).
+	 * values it read, with their keys, and the nesting of the parts it
+	 * did not skip (lib/statesax.c), seeded at random once per process.
 	 * Two documents with equal fingerprints give equal models, whatever
 	 * they hold in the parts skipped (offers, resources, flags...).
 	 * 0: unknown (a model not parsed from a document). */
