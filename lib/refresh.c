@@ -508,6 +508,13 @@ static int built_same(const struct built_from *bf, const struct build_job *job,
 	       !hostcache_due(hc);
 }
 
+/* A job with a polled or stateFile state (not stateCacheFile, a rebuild or
+ * the stream): what built_from remembers, and what may be found the same. */
+static int from_source(const struct build_job *job)
+{
+	return !job->from_cache && !job->rebuild && !job->model;
+}
+
 /* Remember what job, which built a zone from the polled or file state st, was built from. */
 static void built_set(struct built_from *bf, const struct build_job *job,
 		      const struct mesos_state *st, struct iplist *ns)
@@ -569,9 +576,8 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 		snprintf(job->leader_host, sizeof(job->leader_host), "%s", st->leader.host);
 		goto out;
 	}
-	/* Not from stateCacheFile or the stream, nor a rebuild: built_set's. */
-	if (!job->from_cache && !job->rebuild && !job->model && st->fingerprint &&
-	    st->fingerprint == bf->fingerprint && built_same(bf, job, hc, &ns_ips)) {
+	if (from_source(job) && st->fingerprint && st->fingerprint == bf->fingerprint &&
+	    built_same(bf, job, hc, &ns_ips)) {
 		skip_job(bf, job, METRICS_SKIP_SAME_MODEL,
 			 "the state differs from the last build's only where the zone does not look");
 		goto out;
@@ -631,9 +637,8 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 		log_debug("state: healthAware: %zu unhealthy tasks, %zu records left out",
 			  job->rstats.tasks_unhealthy, job->zone->held_back);
 	job->status = JOB_OK;
-	/* A polled or file state (not stateCacheFile, a rebuild or the stream):
-	 * what the next refresh may find the same. */
-	if (!job->from_cache && !job->rebuild && !job->model)
+	/* What the next refresh may find the same. */
+	if (from_source(job))
 		built_set(bf, job, st, &ns_ips);
 
 	/* Only a state that built a zone is worth starting from next time. */
