@@ -142,7 +142,20 @@ static int add_addrs(struct rec_ctx *c, const struct iplist *ips, const char *fm
 	return 0;
 }
 
-/* One SRV (priority 0, the configured weight) at a formatted owner. */
+/* One SRV (priority 0, the configured weight) at owner; !owner: it did not fit. */
+static int add_srv_at(struct rec_ctx *c, uint16_t port, const char *target, const char *owner)
+{
+	if (!owner || !target) {
+		c->stats->records_rejected++;
+		return 0;
+	}
+	int added = zone_builder_add_srv(c->b, owner, 0, c->rc->srv_weight, port, target);
+	if (added == 0)
+		return meta_last(c, RR_SRV);
+	return builder_rc(c, added);
+}
+
+/* One SRV at a formatted owner. */
 static int add_srv(struct rec_ctx *c, uint16_t port, const char *target, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -155,14 +168,7 @@ static int add_srv(struct rec_ctx *c, uint16_t port, const char *target, const c
 	va_start(ap, fmt);
 	n = name_vfmt(owner, sizeof(owner), fmt, ap);
 	va_end(ap);
-	if (n < 0 || !target) {
-		c->stats->records_rejected++;
-		return 0;
-	}
-	int added = zone_builder_add_srv(c->b, owner, 0, c->rc->srv_weight, port, target);
-	if (added == 0)
-		return meta_last(c, RR_SRV);
-	return builder_rc(c, added);
+	return add_srv_at(c, port, target, n < 0 ? NULL : owner);
 }
 
 /* Addresses of a host name through the caller's resolver; NULL when none. */
@@ -408,15 +414,20 @@ static int task_port_srvs(struct rec_ctx *c, const struct task_info *ti, const c
 		c->stats->records_rejected += t->nports * (t->has_discovery ? 2 : 4);
 		return 0;
 	}
-	for (size_t i = 0; i < t->nports; i++) {
-		for (size_t p = 0; p < 2; p++) {
-			rc = add_srv(c, t->ports[i], target, "_%s._%s.%s.slave.%s",
-				     name, both[p], ti->fw, d);
-			if (rc == 0 && !t->has_discovery)
-				rc = add_srv(c, t->ports[i], target, "_%s._%s.%s.%s",
-					     name, both[p], ti->fw, d);
-			if (rc)
-				return rc;
+	/*
+	 * Owner by owner, every port under each: a name is formatted once per
+	 * task, and the builder sees the same owner and target in a row (it
+	 * keeps the last of each converted and interned).  The order records
+	 * are added in is not visible: the zone and /v1/enumerate sort them.
+	 */
+	for (size_t p = 0; p < 2; p++) {
+		for (int under = 0; under < (t->has_discovery ? 1 : 2); under++) {
+			char owner[NAME_BUF];
+			int n = under ? name_fmt(owner, sizeof(owner), "_%s._%s.%s.%s", name, both[p], ti->fw, d)
+				      : name_fmt(owner, sizeof(owner), "_%s._%s.%s.slave.%s", name, both[p], ti->fw, d);
+			for (size_t i = 0; i < t->nports; i++)
+				if ((rc = add_srv_at(c, t->ports[i], target, n ? NULL : owner)))
+					return rc;
 		}
 	}
 	if (!t->has_discovery)
