@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,8 +62,10 @@ struct build_job {
 	const struct config *cfg;	/* held: the config this job builds with */
 	char *body;			/* state text, or NULL to read file */
 	size_t len;
+	XXH128_hash_t body_hash;	/* of a polled body (submit_job) */
 	int borrowed_body;		/* body is the refresher's last_body: never freed here */
 	int rebuild;			/* rebuild from the last state after a reload */
+	int use_kept;			/* ... from the state the builder kept (no body, no file) */
 	int reset_cache;		/* stateCacheFile changed: write it even if unchanged;
 					   still set after the job when no write was tried */
 	const char *file;		/* stateFile or stateCacheFile when body is NULL */
@@ -86,6 +89,9 @@ struct build_job {
 					   or the same fingerprint) and nothing else moved:
 					   no build; skip_why says which */
 	enum metrics_skip skip_why;
+	int kept;			/* out: the builder kept this job's state (and frees
+					   body itself): for rebuilds, see refresher.kept */
+	int holds_kept;			/* out: the builder holds a kept state after the job */
 	int force;			/* build even when the records cannot have changed */
 	int unchanged;			/* out: they cannot have, and no zone was built */
 	struct statemodel_effect eff;	/* out: what the records did */
@@ -163,15 +169,25 @@ struct refresher {
 	double boost_cpu;		/* loop: the builder's CPU time at the last check */
 	struct hostcache *hosts;	/* builder thread only */
 	struct built_from built;	/* builder thread only */
+	/* Builder thread only: the polled or cached state the last zone was
+	 * built from, parsed, for rebuilds after a reload.  The model, not the
+	 * text: a 100,000-task state is 180 MB of JSON and 63 MB of model, and
+	 * a rebuild from it skips the parse.  The loop knows only whether there
+	 * is one (has_kept, from each job's holds_kept). */
+	struct mesos_state *kept;
 	uint64_t cache_hash;		/* builder thread only: XXH3 of the last state cached */
 	int quit;
 
 	struct refresh_stats stats;
 
 	/* the last state that built a zone, for rebuilds after a reload (loop thread) */
-	char *last_body;
+	char *last_body;		/* a stream job's dump (polled and cached states: kept) */
 	size_t last_len;
-	int last_body_polled;		/* ... fetched from a master (not stateCacheFile) */
+	int has_kept;			/* the builder keeps the state (kept) */
+	XXH128_hash_t last_hash;	/* of the polled body that built the last zone ... */
+	size_t last_hash_len;
+	int last_hash_ok;		/* ... when it was one (not stateCacheFile, a file, the stream) */
+	uint64_t hash_seed;		/* of body hashes: random, this process's own */
 	struct stat last_fst;		/* the stateFile that built the last zone ... */
 	int last_fst_ok;		/* ... when settled (file_settled) */
 	struct hplist last_masters;
@@ -542,8 +558,39 @@ static void skip_job(const struct built_from *bf, struct build_job *job, enum me
 		  what, bf->serial);
 }
 
+/*
+ * After a job: keep its state for rebuilds when it is a polled or cached
+ * state that built a zone (*kept: refresher.kept), else free it.  A built
+ * stateFile or a stream dump (kept by the loop) makes a kept state stale.
+ */
+static void keep_or_free(struct mesos_state **kept, struct mesos_state *st, struct build_job *job)
+{
+	int built = job->status == JOB_OK && job->zone;
+
+	if (job->model) {
+		statemodel_view_free(st);
+		if (job->status == JOB_OK && job->dump && job->body) {
+			state_free(*kept);
+			*kept = NULL;
+		}
+	} else if (st != *kept) {	/* a rebuild from the kept state: it stays */
+		if (built && !job->rebuild && (job->asked_host || job->from_cache)) {
+			state_free(*kept);
+			*kept = st;
+			job->kept = 1;
+		} else {
+			if (job->status == JOB_OK && job->file && !job->from_cache) {
+				state_free(*kept);	/* the file is read again instead */
+				*kept = NULL;
+			}
+			state_free(st);
+		}
+	}
+	job->holds_kept = *kept != NULL;
+}
+
 static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *cache_hash,
-		    struct built_from *bf, struct build_job *job)
+		    struct built_from *bf, struct mesos_state **kept, struct build_job *job)
 {
 	struct mesos_state *st = NULL;
 	struct records_master *masters = NULL;
@@ -560,6 +607,11 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	if (job->model) {
 		if (stream_model_job(job, &st) != 0)
 			goto out;
+	} else if (job->use_kept) {
+		if (!(st = *kept)) {
+			snprintf(job->err, sizeof(job->err), "no state kept to build from");
+			goto out;
+		}
 	} else if (!job->body && job->file && !job->from_cache) {
 		/* A stateFile is parsed as it is read and never kept (keep_state). */
 		if (parse_file(job->file, &st, job->err, sizeof(job->err)) != 0)
@@ -664,12 +716,10 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 out:
 	free(ns_ips.v);
 	free(masters);
-	if (job->model)
-		statemodel_view_free(st);
-	else
-		state_free(st);
-	/* A state that built a zone is kept by the loop for rebuilds. */
-	if (job->status != JOB_OK && !job->borrowed_body) {
+	keep_or_free(kept, st, job);
+	/* The text is not kept (the model is), but for a stream job's dump,
+	 * which the loop keeps once the job built a zone. */
+	if (!job->borrowed_body && (!job->model || job->status != JOB_OK)) {
 		free(job->body);
 		job->body = NULL;
 	}
@@ -734,7 +784,7 @@ static void *builder_main(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		set_policy(pthread_self(), policy);
 		job->serial_floor = r->serial_floor;
-		run_job(job->cfg, r->hosts, &r->cache_hash, &r->built, job);
+		run_job(job->cfg, r->hosts, &r->cache_hash, &r->built, &r->kept, job);
 		/* The parser's many small blocks are free now: hand their pages
 		 * back so steady memory is the zone, not the last parse's peak.
 		 * Stream events parse next to nothing: trimming after each would
@@ -874,12 +924,18 @@ static void submit_job(struct refresher *r, char *body, size_t len, const char *
 	job->from_cache = from_cache;
 	job->asked_host = asked ? strdup(asked) : NULL;
 	job->prev = zonepub_current();
-	/* The same state as the one the last zone was built from?  The builder
-	 * decides whether anything else moved (built_same).  A 100,000-task
-	 * body compares in ~20 ms; building it costs 1.5-2 CPU seconds. */
-	if (body && asked && r->last_body && r->last_body_polled)
-		job->same_source = len == r->last_len && memcmp(body, r->last_body, len) == 0;
-	else if (file && !from_cache)
+	/*
+	 * The same state as the one the last zone was built from?  The builder
+	 * decides whether anything else moved (built_same).  A polled body is
+	 * told by its 128-bit XXH3, seeded at random per process (as the
+	 * parser's fingerprint), not kept to compare byte for byte: ~10 ms for
+	 * a 100,000-task body, whose build costs 1.5-2 CPU seconds.
+	 */
+	if (body && asked) {
+		job->body_hash = XXH3_128bits_withSeed(body, len, r->hash_seed);
+		job->same_source = r->last_hash_ok && len == r->last_hash_len &&
+				   XXH128_isEqual(job->body_hash, r->last_hash);
+	} else if (file && !from_cache)
 		job->same_source = (job->fst_ok = file_settled(file, &job->fst)) && r->last_fst_ok &&
 				   same_file(&job->fst, &r->last_fst);
 	clock_gettime(CLOCK_MONOTONIC, &r->job_t0);
@@ -908,10 +964,14 @@ static void schedule_next(struct refresher *r)
 }
 
 /*
- * Keep the state of a job that built a zone, for rebuilds after a reload and
- * to tell the next refresh's state the same (submit_job).  A stateFile is
- * not kept, only its stat: the file is there to read again (a rebuild reads
- * it as it is then), and a 100,000-task state is 180 MB of text.
+ * Remember what a job that built a zone was built from, for rebuilds after
+ * a reload and to tell the next refresh's state the same (submit_job).
+ * - A stateFile: its stat; the file is there to read again (a rebuild reads
+ *   it as it is then).
+ * - A polled or cached state: the builder kept its model (job->kept); here
+ *   only the hash of a polled body, also of one found the same (skipped).  The text is not kept: a 100,000-task
+ *   state is 180 MB of it, against 63 MB of model.
+ * - A stream job's dump: the text, for a rebuild once the stream is gone.
  */
 static void keep_state(struct refresher *r, struct build_job *job)
 {
@@ -920,17 +980,32 @@ static void keep_state(struct refresher *r, struct build_job *job)
 		r->last_fst_ok = job->fst_ok;
 		free(r->last_body);
 		r->last_body = NULL;
+		r->last_hash_ok = 0;
 		if (job->cfg == r->cfg)
 			r->rebuild_pending = 0;
 		return;
 	}
-	if (job->borrowed_body || !job->body)
+	if (job->skipped && job->asked_host && !job->from_cache) {
+		/* Its model is the kept one's (or its body the same): its hash
+		 * stands for it, so the same body again is not even parsed. */
+		r->last_hash = job->body_hash;
+		r->last_hash_len = job->len;
+		r->last_hash_ok = 1;
+	} else if (job->kept) {
+		free(r->last_body);
+		r->last_body = NULL;
+		r->last_hash = job->body_hash;
+		r->last_hash_len = job->len;
+		r->last_hash_ok = job->asked_host && !job->from_cache;
+	} else if (!job->borrowed_body && job->body) {
+		free(r->last_body);
+		r->last_body = job->body;
+		r->last_len = job->len;
+		r->last_hash_ok = 0;
+		job->body = NULL;
+	} else {
 		return;
-	free(r->last_body);
-	r->last_body = job->body;
-	r->last_len = job->len;
-	r->last_body_polled = !job->from_cache && job->asked_host;
-	job->body = NULL;
+	}
 	hplist_clear(&r->last_masters);
 	r->last_masters = job->masters;
 	memset(&job->masters, 0, sizeof(job->masters));
@@ -1121,6 +1196,7 @@ static void job_done_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&r->mu);
 	if (!job)
 		return;
+	r->has_kept = job->holds_kept;
 	if (job->model) {
 		stream_job_done(r, job);
 		job_free(job);
@@ -1322,7 +1398,7 @@ static void start_rebuild(struct refresher *r)
 	}
 	r->rebuild_pending = 0;
 	int from_file = r->cfg->state_file[0] && cur && cur->loaded;
-	if (!r->last_body && !from_file) {
+	if (!r->last_body && !r->has_kept && !from_file) {
 		if (!cur || !cur->loaded) {
 			struct zone_params zp;
 			zonecfg_params(r->cfg, &zp);
@@ -1342,10 +1418,12 @@ static void start_rebuild(struct refresher *r)
 	job->cfg = config_hold(r->cfg);
 	if (from_file) {
 		job->file = job->cfg->state_file;
-	} else {
+	} else if (r->last_body) {
 		job->body = r->last_body;
 		job->len = r->last_len;
 		job->borrowed_body = 1;
+	} else {
+		job->use_kept = 1;
 	}
 	job->rebuild = 1;
 	job->prev = cur;
@@ -1738,6 +1816,8 @@ struct refresher *refresher_new(struct event_base *base, const struct config *cf
 		return NULL;
 	r->base = base;
 	r->cfg = config_hold(cfg);
+	if (getrandom(&r->hash_seed, sizeof(r->hash_seed), GRND_NONBLOCK) != (ssize_t)sizeof(r->hash_seed))
+		r->hash_seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)r;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	r->timer = evtimer_new(base, timer_cb, r);
@@ -1950,6 +2030,7 @@ void refresher_free(struct refresher *r)
 	hplist_clear(&r->cycle_masters);
 	hplist_clear(&r->last_masters);
 	free(r->last_body);
+	state_free(r->kept);
 	config_release(r->cfg);
 	event_free(r->timer);
 	event_free(r->job_done);

@@ -298,4 +298,49 @@ d.stop()
 for u in (up_silent, up_a, up_b):
     u.stop()
 
+# ---- 8. a polled or cached state rebuilds with its master gone --------------------
+# The builder keeps the parsed state of a polled or cached build (not its text),
+# and a reload rebuilds from it without asking a master.  Twice: the first
+# rebuild must leave the kept state for the next.
+TASK = "some-box.chronoswithaspaceandmixedcase-2.0.1.mesos"
+
+
+def answers(port):
+    return {n: sorted(dig(port, n).data()) for n in (TASK, "leader.mesos")}
+
+
+master = FakeMaster(STATE)
+cdir = os.path.join(master.dir, "cache")
+os.mkdir(cdir)
+cache = os.path.join(cdir, "state.json")
+d = Daemon(BUILD, {"masters": [master.hostport], "refreshSeconds": 3600, "ttl": 60,
+                   "stateCacheFile": cache})
+t.ok(d.wait_loaded(1, 10), "polled: the state is loaded from the master", d.logtext())
+before = answers(d.port)
+t.ok(all(before.values()), "polled: the task and the leader are answered", before)
+t.ok(wait_for(lambda: os.path.exists(cache), 5), "polled: stateCacheFile is written")
+master.stop()
+for k, ttl in enumerate((30, 45)):
+    rewrite(d, ttl=ttl)
+    t.ok(hup_rebuild(d), "polled, master gone: reload %d rebuilds from the kept state" % (k + 1),
+         d.logtext())
+    t.eq(ttl_of(d.port), ttl, "polled: ... with the new ttl %d" % ttl)
+    t.eq(answers(d.port), before, "polled: ... and the same records")
+t.eq(len(re.findall(r"state: loaded from", d.logtext())), 1, "polled: no other load")
+t.eq(d.stop(), 0, "polled: exits 0 on SIGTERM (under ASan: no leak, no use after free)")
+
+dead = "127.0.0.1:%d" % free_port()
+d = Daemon(BUILD, {"masters": [dead], "refreshSeconds": 3600, "ttl": 60, "stateCacheFile": cache})
+t.ok(d.wait_log(r"answering from the cached state", 1, 10), "cached: served from stateCacheFile",
+     d.logtext())
+t.eq(answers(d.port), before, "cached: the same records")
+for k, ttl in enumerate((30, 45)):
+    rewrite(d, ttl=ttl)
+    t.ok(hup_rebuild(d), "cached, no master: reload %d rebuilds from the kept state" % (k + 1),
+         d.logtext())
+    t.eq(ttl_of(d.port), ttl, "cached: ... with the new ttl %d" % ttl)
+    t.eq(answers(d.port), before, "cached: ... and the same records")
+t.eq(d.stop(), 0, "cached: exits 0 on SIGTERM")
+master.cleanup()
+
 t.done()
