@@ -309,6 +309,16 @@ def answers(port):
     return {n: sorted(dig(port, n).data()) for n in (TASK, "leader.mesos")}
 
 
+def rebuilds_twice(d, what, before):
+    """Reload d twice with a new ttl; each time the zone is rebuilt from the kept state."""
+    for k, ttl in enumerate((30, 45)):
+        rewrite(d, ttl=ttl)
+        t.ok(hup_rebuild(d), "%s: reload %d rebuilds from the kept state" % (what, k + 1),
+             d.logtext())
+        t.eq(ttl_of(d.port), ttl, "%s: ... with the new ttl %d" % (what, ttl))
+        t.eq(answers(d.port), before, "%s: ... and the same records" % what)
+
+
 master = FakeMaster(STATE)
 cdir = os.path.join(master.dir, "cache")
 os.mkdir(cdir)
@@ -320,12 +330,7 @@ before = answers(d.port)
 t.ok(all(before.values()), "polled: the task and the leader are answered", before)
 t.ok(wait_for(lambda: os.path.exists(cache), 5), "polled: stateCacheFile is written")
 master.stop()
-for k, ttl in enumerate((30, 45)):
-    rewrite(d, ttl=ttl)
-    t.ok(hup_rebuild(d), "polled, master gone: reload %d rebuilds from the kept state" % (k + 1),
-         d.logtext())
-    t.eq(ttl_of(d.port), ttl, "polled: ... with the new ttl %d" % ttl)
-    t.eq(answers(d.port), before, "polled: ... and the same records")
+rebuilds_twice(d, "polled, master gone", before)
 t.eq(len(re.findall(r"state: loaded from", d.logtext())), 1, "polled: no other load")
 t.eq(d.stop(), 0, "polled: exits 0 on SIGTERM (under ASan: no leak, no use after free)")
 
@@ -334,12 +339,7 @@ d = Daemon(BUILD, {"masters": [dead], "refreshSeconds": 3600, "ttl": 60, "stateC
 t.ok(d.wait_log(r"answering from the cached state", 1, 10), "cached: served from stateCacheFile",
      d.logtext())
 t.eq(answers(d.port), before, "cached: the same records")
-for k, ttl in enumerate((30, 45)):
-    rewrite(d, ttl=ttl)
-    t.ok(hup_rebuild(d), "cached, no master: reload %d rebuilds from the kept state" % (k + 1),
-         d.logtext())
-    t.eq(ttl_of(d.port), ttl, "cached: ... with the new ttl %d" % ttl)
-    t.eq(answers(d.port), before, "cached: ... and the same records")
+rebuilds_twice(d, "cached, no master", before)
 t.eq(d.stop(), 0, "cached: exits 0 on SIGTERM")
 master.cleanup()
 
