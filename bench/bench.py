@@ -285,10 +285,18 @@ class Server:
 class Ours(Server):
     name = "mesos-dnsd"
 
+    def __init__(self, bench, masters=None, **kw):
+        """masters: ["host:port"] to poll instead of the stateFile `state`."""
+        self.masters = masters
+        super().__init__(bench, **kw)
+
     def argv(self):
         cfg = {"stateFile": self.state, "listener": "127.0.0.1", "port": self.port,
                "httpon": False, "externalon": False, "workers": self.workers,
                "refreshSeconds": self.refresh}
+        if self.masters:
+            del cfg["stateFile"]
+            cfg["masters"] = self.masters
         path = os.path.join(self.dir, "config.json")
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -570,6 +578,52 @@ class Bench:
             finally:
                 srv.stop()
 
+    def polled(self, big_state):
+        """The big state polled from a master, as operators run it: the load's CPU,
+        the steady RSS (what the daemon keeps of a polled state shows here, not with a
+        stateFile), and the CPU of a refresh that brings the same body again."""
+        mdir = tempfile.mkdtemp(prefix="master-", dir=self.rundir)
+        ready = os.path.join(mdir, "port")
+        mlog = open(os.path.join(mdir, "log"), "w")
+        master = self.procs.start(
+            ["taskset", "-c", CLIENT_CPU, sys.executable,
+             os.path.join(ROOT_DIR, "tests", "integration", "fake_master.py"), "--port", "0",
+             "--state", big_state, "--leader-rewrite", "--ready-file", ready], mlog)
+        try:
+            end = time.monotonic() + 30
+            while not (os.path.exists(ready) and open(ready).read().strip()):
+                if time.monotonic() > end or master.poll() is not None:
+                    raise RuntimeError("bench: the fake master did not start")
+                time.sleep(0.05)
+            warm(big_state)
+            srv = Ours(self, masters=["127.0.0.1:%s" % open(ready).read().strip()],
+                       refresh=self.a.refresh)
+            srv.start()
+            try:
+                def wait_loads(k):
+                    end = time.monotonic() + self.a.refresh + 120
+                    while len(srv.loads()) < k:
+                        if time.monotonic() > end or srv.proc.poll() is not None:
+                            raise RuntimeError("mesos-dnsd: %d polled loads not seen; log %s"
+                                               % (k, srv.logpath))
+                        time.sleep(0.01)
+                wait_loads(1)
+                time.sleep(0.5)
+                c0 = srv.cpu()
+                self.add(("mesos-dnsd", "polled_load_cpu"), srv.cpu_ready)
+                pss, rss, hwm = srv.memory()
+                self.add(("mesos-dnsd", "polled_rss_mb"), rss)
+                wait_loads(2)
+                time.sleep(0.3)
+                self.add(("mesos-dnsd", "polled_same_cpu"), srv.cpu() - c0)
+                self.say("mesos-dnsd polled: load %.2f CPU-s, steady RSS %.0f MB, the same body "
+                         "again %.2f CPU-s" % (srv.cpu_ready, rss, srv.cpu() - c0))
+            finally:
+                srv.stop()
+        finally:
+            self.procs.stop(master)
+            mlog.close()
+
     def rebuilds(self, big_state, big_alt, big_busy, big_q):
         """One timed refresh of a busy master's state (no task changed), one timed
         rebuild, then latency under a changed state before every refresh."""
@@ -726,6 +780,13 @@ def report(b, meta):
                  % (fmt(m(("mesos-dnsd", "rebuild_cpu")), "%.2f"),
                     fmt(m(("mesos-dnsd", "rebuild_hwm_mb")), "%.0f"),
                     fmt(m(("mesos-dnsd", "rebuild_rss_mb")), "%.0f")))
+        L.append("mesos-dnsd polling a master (tests/integration/fake_master.py serving the same "
+                 "state over HTTP, on CPU %s): load %s CPU-s, steady RSS %s MB (Knot's memory on "
+                 "the zone above: %s MB); a refresh bringing the same body: %s CPU-s."
+                 % (CLIENT_CPU, fmt(m(("mesos-dnsd", "polled_load_cpu")), "%.2f"),
+                    fmt(m(("mesos-dnsd", "polled_rss_mb")), "%.0f"),
+                    fmt(m(("Knot", "big_mem_mb")), "%.0f"),
+                    fmt(m(("mesos-dnsd", "polled_same_cpu")), "%.2f")))
         L.append("mesos-dnsd refresh of a busy master's state (offers and resources in use "
                  "changed, no task: parsed, not built): %s CPU-s."
                  % fmt(m(("mesos-dnsd", "busy_cpu")), "%.2f"))
@@ -834,6 +895,7 @@ def main():
                     ("state", "json"), ("zone", "zone"), ("queries", "txt"), ("state", "alt.json"),
                     ("state", "busy.json")))
                 b.big_loads(bs, bz, bq)
+                b.polled(bs)
                 b.rebuilds(bs, ba, bb, bq)
     finally:
         b.procs.stop_all()
