@@ -558,6 +558,27 @@ static void skip_job(const struct built_from *bf, struct build_job *job, enum me
 		  what, bf->serial);
 }
 
+/* Write job's body to stateCacheFile unless it is the one written last. */
+static void cache_state(const struct config *cfg, struct build_job *job, uint64_t *cache_hash)
+{
+	/* XXH3: 10 ms for 180 MB of state, where FNV-1a a byte at a time
+	 * took 190 ms of every build (the package sets the file). */
+	uint64_t h = XXH3_64bits(job->body, job->len);
+	char werr[600];
+
+	if (job->reset_cache)
+		*cache_hash = 0;
+	job->reset_cache = 0;	/* consumed */
+	if (h == *cache_hash)
+		return;
+	if (write_cache(cfg->state_cache_file, job->body, job->len, werr, sizeof(werr)) == 0) {
+		*cache_hash = h;
+		log_debug("state: cached %zu bytes in %s", job->len, cfg->state_cache_file);
+	} else {
+		log_warn("state: cannot update stateCacheFile: %s", werr);
+	}
+}
+
 /*
  * After a job: keep its state for rebuilds when it is a polled or cached
  * state that built a zone (*kept: refresher.kept), else free it.  A built
@@ -635,6 +656,19 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 		goto out;
 	}
 
+	/*
+	 * A polled state to be built is worth starting from next time: cache
+	 * it now, and let its text go before the build's memory peak (at
+	 * 100,000 tasks 180 MB of it; the model is what is kept).  Only
+	 * running out of memory can fail the build from here.
+	 */
+	if (job->asked_host && job->body && cfg->state_cache_file[0])
+		cache_state(cfg, job, cache_hash);
+	if (!job->borrowed_body && !job->model) {
+		free(job->body);
+		job->body = NULL;
+	}
+
 	masters = calloc(job->masters.n + 1, sizeof(*masters));
 	size_t nm = 0;
 	for (size_t i = 0; masters && i < job->masters.n; i++) {
@@ -693,26 +727,6 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	if (from_source(job))
 		built_set(bf, job, st, &ns_ips);
 
-	/* Only a state that built a zone is worth starting from next time. */
-	if (job->asked_host && job->body && cfg->state_cache_file[0]) {
-		/* XXH3: 10 ms for 180 MB of state, where FNV-1a a byte at a
-		 * time took 190 ms of every build (the package sets the file). */
-		uint64_t h = XXH3_64bits(job->body, job->len);
-		char werr[600];
-		if (job->reset_cache)
-			*cache_hash = 0;
-		job->reset_cache = 0;	/* consumed */
-		if (h != *cache_hash) {
-			if (write_cache(cfg->state_cache_file, job->body, job->len, werr,
-					sizeof(werr)) == 0) {
-				*cache_hash = h;
-				log_debug("state: cached %zu bytes in %s", job->len,
-					  cfg->state_cache_file);
-			} else {
-				log_warn("state: cannot update stateCacheFile: %s", werr);
-			}
-		}
-	}
 out:
 	free(ns_ips.v);
 	free(masters);
