@@ -17,7 +17,9 @@
 struct brec {
 	const uint8_t *rdata;
 	uint32_t oid;		/* index of the owner in the builder's owner table
-				   (interned: one copy per distinct name) */
+				   (interned: one copy per distinct name); from
+				   sort_recs on, the owner's rank instead (the same
+				   grouping, and build_index needs no lookup) */
 	uint32_t sid;		/* SRV/NS: its shared rdata's index + 1; 0 = none */
 	uint16_t type;
 	uint16_t rdlen;
@@ -762,8 +764,10 @@ static int sort_recs(struct zone_builder *b)
 			}
 		}
 		for (size_t i = 0; i < cnt; i++)
-			if (i == 0 || v[i].key != v[i - 1].key || krec_tie_cmp(&v[i - 1], &v[i]) != 0)
-				b->recs[o++] = v[i].r;
+			if (i == 0 || v[i].key != v[i - 1].key || krec_tie_cmp(&v[i - 1], &v[i]) != 0) {
+				b->recs[o] = v[i].r;
+				b->recs[o++].oid = (uint32_t)r;
+			}
 	}
 	free(start);
 	free(out);
@@ -893,7 +897,7 @@ static int build_index(struct zone_builder *b)
 				ntypes++;
 			j++;
 		}
-		struct zone_node *n = &nodes[b->owners[b->recs[i].oid].rank];
+		struct zone_node *n = &nodes[b->recs[i].oid];	/* its rank (sort_recs) */
 		n->nrrsets = (uint8_t)ntypes;
 		n->rrsets = arena_alloc(a, ntypes * sizeof(*n->rrsets));
 		if (!n->rrsets)
