@@ -63,7 +63,9 @@ struct build_job {
 	char *body;			/* state text, or NULL to read file */
 	size_t len;
 	XXH128_hash_t body_hash;	/* of a polled body (submit_job) */
-	int borrowed_body;		/* body is the refresher's last_body: never freed here */
+	int lent_body;			/* body is the refresher's last_body, lent to this
+					   rebuild: the builder never frees it, rebuild_done
+					   gives it back (job_free frees it otherwise) */
 	int rebuild;			/* rebuild from the last state after a reload */
 	int use_kept;			/* ... from the state the builder kept (no body, no file) */
 	int reset_cache;		/* stateCacheFile changed: write it even if unchanged;
@@ -664,7 +666,7 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	 */
 	if (job->asked_host && job->body && cfg->state_cache_file[0])
 		cache_state(cfg, job, cache_hash);
-	if (!job->borrowed_body && !job->model) {
+	if (!job->lent_body && !job->model) {
 		free(job->body);
 		job->body = NULL;
 	}
@@ -733,7 +735,7 @@ out:
 	keep_or_free(kept, st, job);
 	/* The text is not kept (the model is), but for a stream job's dump,
 	 * which the loop keeps once the job built a zone. */
-	if (!job->borrowed_body && (!job->model || job->status != JOB_OK)) {
+	if (!job->lent_body && (!job->model || job->status != JOB_OK)) {
 		free(job->body);
 		job->body = NULL;
 	}
@@ -867,8 +869,7 @@ static void job_free(struct build_job *job)
 		return;
 	stream_record_free(job->records);
 	free(job->leader);
-	if (!job->borrowed_body)
-		free(job->body);
+	free(job->body);
 	config_release(job->cfg);
 	free(job->asked_host);
 	hplist_clear(&job->masters);
@@ -983,8 +984,9 @@ static void schedule_next(struct refresher *r)
  * - A stateFile: its stat; the file is there to read again (a rebuild reads
  *   it as it is then).
  * - A polled or cached state: the builder kept its model (job->kept); here
- *   only the hash of a polled body, also of one found the same (skipped).  The text is not kept: a 100,000-task
- *   state is 180 MB of it, against 63 MB of model.
+ *   only the hash of a polled body, also of one found the same (skipped).
+ *   The text is not kept: a 100,000-task state is 180 MB of it, against
+ *   63 MB of model.
  * - A stream job's dump: the text, for a rebuild once the stream is gone.
  */
 static void keep_state(struct refresher *r, struct build_job *job)
@@ -1011,7 +1013,7 @@ static void keep_state(struct refresher *r, struct build_job *job)
 		r->last_hash = job->body_hash;
 		r->last_hash_len = job->len;
 		r->last_hash_ok = job->asked_host && !job->from_cache;
-	} else if (!job->borrowed_body && job->body) {
+	} else if (!job->lent_body && job->body) {
 		free(r->last_body);
 		r->last_body = job->body;
 		r->last_len = job->len;
@@ -1122,6 +1124,12 @@ static void cache_job_done(struct refresher *r, struct build_job *job)
 static void rebuild_done(struct refresher *r, struct build_job *job)
 {
 	const struct zone *old = zonepub_current();
+
+	if (job->lent_body && !r->last_body && !r->has_kept) {	/* no newer state came */
+		r->last_body = job->body;
+		r->last_len = job->len;
+		job->body = NULL;
+	}
 
 	if (job->status == JOB_OK) {
 		struct zone *z = job->zone;
@@ -1433,9 +1441,11 @@ static void start_rebuild(struct refresher *r)
 	if (from_file) {
 		job->file = job->cfg->state_file;
 	} else if (r->last_body) {
+		/* Lent, not shared: a stream job's dump may replace it meanwhile. */
 		job->body = r->last_body;
 		job->len = r->last_len;
-		job->borrowed_body = 1;
+		job->lent_body = 1;
+		r->last_body = NULL;
 	} else {
 		job->use_kept = 1;
 	}

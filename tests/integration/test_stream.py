@@ -21,6 +21,7 @@ publication.  Waits are on log lines and answers.
 import json
 import os
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -30,7 +31,7 @@ import urllib.error
 import urllib.request
 
 from harness import (DATA, ROOT, Daemon, FakeMaster, Tap, _dirs, _procs, axfr_set, build_dir,
-                     free_port, make_query, parse_msg, state2zone, udp_send, wait_for,
+                     dig, free_port, make_query, parse_msg, state2zone, udp_send, wait_for,
                      zone_task_set)
 from zkclient import EPHEMERAL, SEQUENTIAL, ZkServer, ZkSession, master_json
 
@@ -393,10 +394,29 @@ outcomes = {dict(k[1])["result"]: v for k, v in ms.items()
 t.eq(outcomes, {"ok": 3}, "metrics: no attempt failed")
 t.eq(M.requests("GET /master/state "), [], "cut: still no poll (the stream came back in time)")
 
+# The master gone, a reload rebuilds from the model's last dump (stateCacheFile
+# makes one every refreshSeconds), lent to the rebuild and given back: twice.
+before = lookup(d.port, "nginx.marathon.mesos")
+M.stop()
+t.ok(wait_for(lambda: mval(scrape(d)[0], "mesosdns_stream_connected") == 0, 10),
+     "gone: the stream is lost with its master")
+for k, ttl in enumerate((30, 45)):
+    n = count(d, r"zone rebuilt from the last state")
+    d.config["ttl"] = ttl
+    with open(d.config_path + ".tmp", "w") as f:
+        json.dump(d.config, f)
+    os.replace(d.config_path + ".tmp", d.config_path)
+    d.proc.send_signal(signal.SIGHUP)
+    t.ok(d.wait_log(r"zone rebuilt from the last state", n + 1),
+         "gone: reload %d rebuilds the zone from the last dump" % (k + 1), d.logtext())
+    got = dig(d.port, "nginx.marathon.mesos")
+    t.eq((got.rcode, sorted(got.data()), {a[1] for a in got.answer}),
+         (before[0], before[1], {ttl}), "gone: ... the same answer, with the new ttl %d" % ttl)
+
 # =============================================================================
 # 4. No stream for a while: polling takes over, then rests again.
 # =============================================================================
-d.stop()
+t.eq(d.stop(), 0, "gone: exits 0 on SIGTERM")
 M2 = StreamMaster()
 d2 = daemon([M2.hostport], {"refreshSeconds": 1})
 t.ok(d2.wait_log(STREAM_LOADED), "fallback: streaming", d2.logtext())
