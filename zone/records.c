@@ -416,9 +416,8 @@ static int task_port_srvs(struct rec_ctx *c, const struct task_info *ti, const c
 	}
 	/*
 	 * Owner by owner, every port under each: a name is formatted once per
-	 * task, and the builder sees the same owner and target in a row (it
-	 * keeps the last of each converted and interned).  The order records
-	 * are added in is not visible: the zone and /v1/enumerate sort them.
+	 * task.  The order records are added in is not visible: the zone and
+	 * /v1/enumerate sort them.
 	 */
 	for (size_t p = 0; p < 2; p++) {
 		for (int under = 0; under < (t->has_discovery ? 1 : 2); under++) {

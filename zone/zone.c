@@ -62,15 +62,6 @@ struct zone_builder {
 	struct itab stab;	/* ids: shared[id - 1] */
 	uint32_t last_sid;	/* the rdata interned last (id), 0: none: a task's
 				   port is the rdata of four SRVs in a row */
-	/* The owner and the SRV target given last, as text, with what they
-	 * became: records.c adds a task's SRVs owner by owner, every port with
-	 * the same target, so the text need not be converted, checked and
-	 * interned again (a third of the records' owners). */
-	char last_owner[DNAME_TEXT_MAX];
-	uint32_t last_oid;
-	char last_target[DNAME_TEXT_MAX];
-	uint8_t last_target_wire[DNAME_MAXLEN];
-	uint8_t last_target_len;	/* 0: none */
 	size_t hint_tasks, hint_meta;	/* the previous zone's enumerate counts */
 };
 
@@ -294,24 +285,11 @@ static const uint8_t *intern_rdata(struct zone_builder *b, const uint8_t *rdata,
 static int add_rec_in(struct zone_builder *b, const char *owner, uint16_t type,
 		      const uint8_t *rdata, uint16_t rdlen, uint32_t sid)
 {
-	long oid;
+	uint8_t wire[DNAME_MAXLEN];
+	size_t len = dname_from_text(owner, wire);
 
-	if (b->last_owner[0] && strcmp(owner, b->last_owner) == 0) {
-		oid = b->last_oid;
-	} else {
-		uint8_t wire[DNAME_MAXLEN];
-		size_t len = dname_from_text(owner, wire), tl = strlen(owner);
-
-		if (!len || dname_under(wire, len, b->z->apex, b->z->apexlen) < 0)
-			return MDNS_EINVAL;
-		if ((oid = intern_owner(b, wire, len)) < 0)
-			return MDNS_ENOMEM;
-		b->last_owner[0] = '\0';
-		if (tl < sizeof(b->last_owner)) {
-			memcpy(b->last_owner, owner, tl + 1);
-			b->last_oid = (uint32_t)oid;
-		}
-	}
+	if (!len || dname_under(wire, len, b->z->apex, b->z->apexlen) < 0)
+		return MDNS_EINVAL;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
 		struct brec *r = realloc(b->recs, cap * sizeof(*r));
@@ -321,6 +299,9 @@ static int add_rec_in(struct zone_builder *b, const char *owner, uint16_t type,
 		b->cap = cap;
 	}
 	struct brec *r = &b->recs[b->n];
+	long oid = intern_owner(b, wire, len);
+	if (oid < 0)
+		return MDNS_ENOMEM;
 	r->oid = (uint32_t)oid;
 	r->rdata = rdata;
 	r->type = type;
@@ -388,22 +369,10 @@ int zone_builder_add_srv(struct zone_builder *b, const char *owner, uint16_t pri
 			 uint16_t weight, uint16_t port, const char *target)
 {
 	uint8_t rd[6 + DNAME_MAXLEN];
-	size_t tl;
+	size_t tl = dname_from_text(target, rd + 6);
 
-	if (b->last_target_len && strcmp(target, b->last_target) == 0) {
-		tl = b->last_target_len;
-		memcpy(rd + 6, b->last_target_wire, tl);
-	} else {
-		size_t n = strlen(target);
-		if (!(tl = dname_from_text(target, rd + 6)))
-			return MDNS_EINVAL;
-		b->last_target_len = 0;
-		if (n < sizeof(b->last_target)) {
-			memcpy(b->last_target, target, n + 1);
-			memcpy(b->last_target_wire, rd + 6, tl);
-			b->last_target_len = (uint8_t)tl;
-		}
-	}
+	if (!tl)
+		return MDNS_EINVAL;
 	rd[0] = (uint8_t)(priority >> 8); rd[1] = (uint8_t)priority;
 	rd[2] = (uint8_t)(weight >> 8);   rd[3] = (uint8_t)weight;
 	rd[4] = (uint8_t)(port >> 8);     rd[5] = (uint8_t)port;
