@@ -659,10 +659,11 @@ static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *ca
 	}
 
 	/*
-	 * A polled state to be built is worth starting from next time: cache
-	 * it now, and let its text go before the build's memory peak (at
-	 * 100,000 tasks 180 MB of it; the model is what is kept).  Only
-	 * running out of memory can fail the build from here.
+	 * A polled state (or a stream job's dump) to be built is worth
+	 * starting from next time: cache it now, and let a polled text go
+	 * before the build's memory peak (at 100,000 tasks 180 MB of it; the
+	 * model is what is kept; a dump stays for the loop).  Only running
+	 * out of memory can fail the build from here.
 	 */
 	if (job->asked_host && job->body && cfg->state_cache_file[0])
 		cache_state(cfg, job, cache_hash);
