@@ -787,8 +787,9 @@ def report(b, meta):
                     fmt(m(("mesos-dnsd", "rebuild_hwm_mb")), "%.0f"),
                     fmt(m(("mesos-dnsd", "rebuild_rss_mb")), "%.0f")))
         L.append("mesos-dnsd polling a master (tests/integration/fake_master.py serving the same "
-                 "state over HTTP, on CPU %s; stateCacheFile set, as the Debian package does): load %s CPU-s, peak RSS %s MB, steady RSS %s MB "
-                 "(Knot's memory on the zone above: %s MB); a refresh bringing the same body: %s CPU-s."
+                 "state over HTTP, on CPU %s; stateCacheFile set, as the Debian package does): "
+                 "load %s CPU-s, peak RSS %s MB, steady RSS %s MB (Knot's memory on the zone "
+                 "above: %s MB); a refresh bringing the same body: %s CPU-s."
                  % (CLIENT_CPU, fmt(m(("mesos-dnsd", "polled_load_cpu")), "%.2f"),
                     fmt(m(("mesos-dnsd", "polled_hwm_mb")), "%.0f"),
                     fmt(m(("mesos-dnsd", "polled_rss_mb")), "%.0f"),
