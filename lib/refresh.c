@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -187,9 +186,8 @@ struct refresher {
 	size_t last_len;
 	int has_kept;			/* the builder keeps the state (kept) */
 	XXH128_hash_t last_hash;	/* of the polled body that built the last zone ... */
-	size_t last_hash_len;
+	size_t last_hash_len;		/* (its own: a dump may be kept beside it) */
 	int last_hash_ok;		/* ... when it was one (not stateCacheFile, a file, the stream) */
-	uint64_t hash_seed;		/* of body hashes: random, this process's own */
 	struct stat last_fst;		/* the stateFile that built the last zone ... */
 	int last_fst_ok;		/* ... when settled (file_settled) */
 	struct hplist last_masters;
@@ -948,7 +946,7 @@ static void submit_job(struct refresher *r, char *body, size_t len, const char *
 	 * a 100,000-task body, whose build costs 1.5-2 CPU seconds.
 	 */
 	if (body && asked) {
-		job->body_hash = XXH3_128bits_withSeed(body, len, r->hash_seed);
+		job->body_hash = XXH3_128bits_withSeed(body, len, statesax_seed());
 		job->same_source = r->last_hash_ok && len == r->last_hash_len &&
 				   XXH128_isEqual(job->body_hash, r->last_hash);
 	} else if (file && !from_cache)
@@ -1841,8 +1839,6 @@ struct refresher *refresher_new(struct event_base *base, const struct config *cf
 		return NULL;
 	r->base = base;
 	r->cfg = config_hold(cfg);
-	if (getrandom(&r->hash_seed, sizeof(r->hash_seed), GRND_NONBLOCK) != (ssize_t)sizeof(r->hash_seed))
-		r->hash_seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)r;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	r->timer = evtimer_new(base, timer_cb, r);

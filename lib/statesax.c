@@ -664,6 +664,12 @@ static void fp_seed_init(void)
 		fp_seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&fp_seed;
 }
 
+uint64_t statesax_seed(void)
+{
+	pthread_once(&fp_seed_once, fp_seed_init);
+	return fp_seed;
+}
+
 static inline void fp_event(struct sax *x, unsigned tag, const void *s, size_t n)
 {
 	uint64_t v = XXH3_64bits_withSeed(s, n, fp_seed + tag);
@@ -901,8 +907,7 @@ struct statesax *statesax_begin(void)
 		return NULL;
 	}
 	s->x->status.healthy = -1;
-	pthread_once(&fp_seed_once, fp_seed_init);
-	s->x->fp = fp_seed;
+	s->x->fp = statesax_seed();
 	s->line = s->col = 1;
 	if (!(s->h = yajl_alloc(&callbacks, NULL, s->x))) {
 		s->rc = MDNS_ENOMEM;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct mesos_state;
 
@@ -26,3 +27,11 @@ struct statesax;
 struct statesax *statesax_begin(void);
 int statesax_feed(struct statesax *s, const char *chunk, size_t len);
 int statesax_end(struct statesax *s, struct mesos_state **out, char *err, size_t errlen);
+
+/*
+ * This process's hash seed, drawn at random once: for hashes compared only
+ * within the process (the model's fingerprint, a polled body's hash).  XXH3
+ * is no cryptographic hash; a secret seed means that no document can be
+ * prepared beforehand to collide with another.
+ */
+uint64_t statesax_seed(void);
