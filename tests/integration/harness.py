@@ -47,12 +47,22 @@ class Tap:
 
 
 # ---- ports and processes --------------------------------------------------
+_ports_given = set()
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
+    """A port free for both UDP and TCP on 127.0.0.1, and not handed out before by
+    this process: a test often takes several before starting anything on them (a
+    primary's and its secondaries'), and the kernel may offer a port again once the
+    probe is closed.  Two servers on one port with SO_REUSEPORT (ours, Knot) would
+    share its queries."""
     for _ in range(50):
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         t.bind(("127.0.0.1", 0))
         port = t.getsockname()[1]
+        if port in _ports_given:
+            t.close()
+            continue
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             u.bind(("127.0.0.1", port))
@@ -61,6 +71,7 @@ def free_port():
             continue
         t.close()
         u.close()
+        _ports_given.add(port)
         return port
     raise RuntimeError("no free port")
 
