@@ -61,7 +61,8 @@ struct build_job {
 	const struct config *cfg;	/* held: the config this job builds with */
 	char *body;			/* state text, or NULL to read file */
 	size_t len;
-	XXH128_hash_t body_hash;	/* of a polled body (submit_job) */
+	XXH128_hash_t body_hash;	/* of a polled body (submit_job) or a dump
+					   (stream_model_job): seeded, statesax_seed() */
 	int lent_body;			/* body is the refresher's last_body, lent to this
 					   rebuild: the builder never frees it, rebuild_done
 					   gives it back (job_free frees it otherwise) */
@@ -176,7 +177,8 @@ struct refresher {
 	 * a rebuild from it skips the parse.  The loop knows only whether there
 	 * is one (has_kept, from each job's holds_kept). */
 	struct mesos_state *kept;
-	uint64_t cache_hash;		/* builder thread only: XXH3 of the last state cached */
+	XXH128_hash_t cache_hash;	/* builder thread only: body_hash of the last state
+					   cached; all zero: none */
 	int quit;
 
 	struct refresh_stats stats;
@@ -558,21 +560,20 @@ static void skip_job(const struct built_from *bf, struct build_job *job, enum me
 		  what, bf->serial);
 }
 
-/* Write job's body to stateCacheFile unless it is the one written last. */
-static void cache_state(const struct config *cfg, struct build_job *job, uint64_t *cache_hash)
+/* Write job's body to stateCacheFile unless it is the one written last: told
+ * by the body's hash, taken once when it came (or was dumped). */
+static void cache_state(const struct config *cfg, struct build_job *job,
+			XXH128_hash_t *cache_hash)
 {
-	/* XXH3: 10 ms for 180 MB of state, where FNV-1a a byte at a time
-	 * took 190 ms of every build (the package sets the file). */
-	uint64_t h = XXH3_64bits(job->body, job->len);
 	char werr[600];
 
 	if (job->reset_cache)
-		*cache_hash = 0;
+		memset(cache_hash, 0, sizeof(*cache_hash));
 	job->reset_cache = 0;	/* consumed */
-	if (h == *cache_hash)
+	if (XXH128_isEqual(job->body_hash, *cache_hash))
 		return;
 	if (write_cache(cfg->state_cache_file, job->body, job->len, werr, sizeof(werr)) == 0) {
-		*cache_hash = h;
+		*cache_hash = job->body_hash;
 		log_debug("state: cached %zu bytes in %s", job->len, cfg->state_cache_file);
 	} else {
 		log_warn("state: cannot update stateCacheFile: %s", werr);
@@ -610,7 +611,7 @@ static void keep_or_free(struct mesos_state **kept, struct mesos_state *st, stru
 	job->holds_kept = *kept != NULL;
 }
 
-static void run_job(const struct config *cfg, struct hostcache *hc, uint64_t *cache_hash,
+static void run_job(const struct config *cfg, struct hostcache *hc, XXH128_hash_t *cache_hash,
 		    struct built_from *bf, struct mesos_state **kept, struct build_job *job)
 {
 	struct mesos_state *st = NULL;
@@ -1567,6 +1568,8 @@ static int stream_model_job(struct build_job *job, struct mesos_state **st)
 	}
 	if (job->dump && !(job->body = statemodel_dump(job->model, &job->len)))
 		log_warn("stream: out of memory writing the state for stateCacheFile");
+	else if (job->dump)
+		job->body_hash = XXH3_128bits_withSeed(job->body, job->len, statesax_seed());
 	rc = statemodel_view(job->model, st);
 	if (rc)
 		snprintf(job->err, sizeof(job->err), "out of memory");
