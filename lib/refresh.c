@@ -63,10 +63,8 @@ struct build_job {
 	size_t len;
 	XXH128_hash_t body_hash;	/* of a polled body (submit_job) or a dump
 					   (stream_model_job): seeded, statesax_seed() */
-	int lent_body;			/* body is the refresher's last_body, lent to this
-					   rebuild: the builder never frees it, rebuild_done
-					   gives it back (job_free frees it otherwise) */
-	int rebuild;			/* rebuild from the last state after a reload */
+	int rebuild;			/* rebuild from the last state after a reload (a
+					   stream job: from the model alone, no records) */
 	int use_kept;			/* ... from the state the builder kept (no body, no file) */
 	int reset_cache;		/* stateCacheFile changed: write it even if unchanged;
 					   still set after the job when no write was tried */
@@ -82,7 +80,7 @@ struct build_job {
 	struct stream_record *records;	/* in stream order (owned; freed once applied) */
 	char *leader;			/* master of the subscription, or NULL */
 	uint64_t conn;			/* connection the records came on */
-	int dump;			/* also dump the model into body (stateCacheFile, rebuilds) */
+	int dump;			/* also dump the model into body (stateCacheFile) */
 	/* a polled or file state the same as the last one built (loop; see built_from) */
 	int same_source;
 	struct stat fst;		/* the stateFile at hand-over ... */
@@ -183,12 +181,11 @@ struct refresher {
 
 	struct refresh_stats stats;
 
-	/* the last state that built a zone, for rebuilds after a reload (loop thread) */
-	char *last_body;		/* a stream job's dump (polled and cached states: kept) */
-	size_t last_len;
+	/* the last state that built a zone, for rebuilds after a reload (loop
+	 * thread); the stream's is its model (s_fresh) */
 	int has_kept;			/* the builder keeps the state (kept) */
 	XXH128_hash_t last_hash;	/* of the polled body that built the last zone ... */
-	size_t last_hash_len;		/* (its own: a dump may be kept beside it) */
+	size_t last_hash_len;
 	int last_hash_ok;		/* ... when it was one (not stateCacheFile, a file, the stream) */
 	struct stat last_fst;		/* the stateFile that built the last zone ... */
 	int last_fst_ok;		/* ... when settled (file_settled) */
@@ -210,6 +207,9 @@ struct refresher {
 	uint64_t s_conn;		/* the subscription accepted now (0: none) */
 	char s_at[300];			/* its master ("host:port") */
 	int s_live;			/* ... and its snapshot was built: polling rests */
+	int s_fresh;			/* the model built the last zone (nothing since) and
+					   matches its events: a reload rebuilds from it,
+					   stream or no stream */
 	struct timespec s_poll_after;	/* no poll before (a stream gets its chance) */
 	time_t s_dumped;		/* the model last went to stateCacheFile */
 
@@ -583,7 +583,7 @@ static void cache_state(const struct config *cfg, struct build_job *job,
 /*
  * After a job: keep its state for rebuilds when it is a polled or cached
  * state that built a zone (*kept: refresher.kept), else free it.  A built
- * stateFile or a stream dump (kept by the loop) makes a kept state stale.
+ * stateFile or stream model makes a kept state stale.
  */
 static void keep_or_free(struct mesos_state **kept, struct mesos_state *st, struct build_job *job)
 {
@@ -591,7 +591,7 @@ static void keep_or_free(struct mesos_state **kept, struct mesos_state *st, stru
 
 	if (job->model) {
 		statemodel_view_free(st);
-		if (job->status == JOB_OK && job->dump && job->body) {
+		if (job->status == JOB_OK) {	/* rebuilds take the model now */
 			state_free(*kept);
 			*kept = NULL;
 		}
@@ -659,17 +659,15 @@ static void run_job(const struct config *cfg, struct hostcache *hc, XXH128_hash_
 
 	/*
 	 * A polled state (or a stream job's dump) to be built is worth
-	 * starting from next time: cache it now, and let a polled text go
-	 * before the build's memory peak (at 100,000 tasks 180 MB of it; the
-	 * model is what is kept; a dump stays for the loop).  Only running
-	 * out of memory can fail the build from here.
+	 * starting from next time: cache it now, and let the text go before
+	 * the build's memory peak (at 100,000 tasks 180 MB of it; the model
+	 * is what is kept).  Only running out of memory can fail the build
+	 * from here.
 	 */
 	if (job->asked_host && job->body && cfg->state_cache_file[0])
 		cache_state(cfg, job, cache_hash);
-	if (!job->lent_body && !job->model) {
-		free(job->body);
-		job->body = NULL;
-	}
+	free(job->body);
+	job->body = NULL;
 
 	masters = calloc(job->masters.n + 1, sizeof(*masters));
 	size_t nm = 0;
@@ -733,12 +731,8 @@ out:
 	free(ns_ips.v);
 	free(masters);
 	keep_or_free(kept, st, job);
-	/* The text is not kept (the model is), but for a stream job's dump,
-	 * which the loop keeps once the job built a zone. */
-	if (!job->lent_body && (!job->model || job->status != JOB_OK)) {
-		free(job->body);
-		job->body = NULL;
-	}
+	free(job->body);	/* a job that stopped early; the model is what is kept */
+	job->body = NULL;
 }
 
 /*
@@ -987,15 +981,16 @@ static void schedule_next(struct refresher *r)
  *   only the hash of a polled body, also of one found the same (skipped).
  *   The text is not kept: a 100,000-task state is 180 MB of it, against
  *   63 MB of model.
- * - A stream job's dump: the text, for a rebuild once the stream is gone.
+ * - A stream job: nothing; the model, which the loop owns, is the state
+ *   (s_fresh), live stream or not.  Its events since the last dump to
+ *   stateCacheFile are in it, and none of its text is held.
  */
 static void keep_state(struct refresher *r, struct build_job *job)
 {
+	r->s_fresh = job->model != NULL;
 	if (job->file && !job->from_cache) {
 		r->last_fst = job->fst;
 		r->last_fst_ok = job->fst_ok;
-		free(r->last_body);
-		r->last_body = NULL;
 		r->last_hash_ok = 0;
 		if (job->cfg == r->cfg)
 			r->rebuild_pending = 0;
@@ -1008,17 +1003,11 @@ static void keep_state(struct refresher *r, struct build_job *job)
 		r->last_hash_len = job->len;
 		r->last_hash_ok = 1;
 	} else if (job->kept) {
-		free(r->last_body);
-		r->last_body = NULL;
 		r->last_hash = job->body_hash;
 		r->last_hash_len = job->len;
 		r->last_hash_ok = job->asked_host && !job->from_cache;
-	} else if (!job->lent_body && job->body) {
-		free(r->last_body);
-		r->last_body = job->body;
-		r->last_len = job->len;
+	} else if (job->model) {
 		r->last_hash_ok = 0;
-		job->body = NULL;
 	} else {
 		return;
 	}
@@ -1124,12 +1113,6 @@ static void cache_job_done(struct refresher *r, struct build_job *job)
 static void rebuild_done(struct refresher *r, struct build_job *job)
 {
 	const struct zone *old = zonepub_current();
-
-	if (job->lent_body && !r->last_body && !r->has_kept) {	/* no newer state came */
-		r->last_body = job->body;
-		r->last_len = job->len;
-		job->body = NULL;
-	}
 
 	if (job->status == JOB_OK) {
 		struct zone *z = job->zone;
@@ -1420,7 +1403,7 @@ static void start_rebuild(struct refresher *r)
 	}
 	r->rebuild_pending = 0;
 	int from_file = r->cfg->state_file[0] && cur && cur->loaded;
-	if (!r->last_body && !r->has_kept && !from_file) {
+	if (!r->has_kept && !from_file) {
 		if (!cur || !cur->loaded) {
 			struct zone_params zp;
 			zonecfg_params(r->cfg, &zp);
@@ -1429,6 +1412,11 @@ static void start_rebuild(struct refresher *r)
 				zonepub_publish(z);
 			else
 				log_warn("state: cannot set up the zone for domain %s", r->cfg->domain);
+		} else {
+			/* A stream model that stopped matching its events (it
+			 * waits for a new snapshot) and nothing polled since. */
+			log_info("state: no state to rebuild the zone from; the new configuration "
+				 "applies with the next state");
 		}
 		return;
 	}
@@ -1438,17 +1426,10 @@ static void start_rebuild(struct refresher *r)
 		abort();
 	}
 	job->cfg = config_hold(r->cfg);
-	if (from_file) {
+	if (from_file)
 		job->file = job->cfg->state_file;
-	} else if (r->last_body) {
-		/* Lent, not shared: a stream job's dump may replace it meanwhile. */
-		job->body = r->last_body;
-		job->len = r->last_len;
-		job->lent_body = 1;
-		r->last_body = NULL;
-	} else {
+	else
 		job->use_kept = 1;
-	}
 	job->rebuild = 1;
 	job->prev = cur;
 	r->running = 1;
@@ -1586,6 +1567,13 @@ static void stream_flush(struct refresher *r)
 
 	if (r->s_inflight || (!r->s_head && !r->s_rebuild))
 		return;
+	if (!r->s_head && !r->s_live && !r->s_fresh) {
+		/* A poll built the zone since the reload, the stream being gone:
+		 * the model is older than the zone; rebuild from the poll's state. */
+		r->s_rebuild = 0;
+		start_rebuild(r);
+		return;
+	}
 	if (r->running && r->fetching && r->s_conn) {
 		/* The stream delivers: the poll under way is moot. */
 		log_debug("state: the stream is up; dropping the fetch from %s", r->cur_hostport);
@@ -1638,9 +1626,11 @@ static void stream_flush(struct refresher *r)
 	r->cache_reset = 0;
 	job->prev = zonepub_current();
 	job->force = r->s_rebuild;
+	job->rebuild = !job->records;	/* a reload's, from the model alone */
 	r->s_rebuild = 0;
 	r->s_inflight = 1;
-	r->stats.attempts++;
+	if (!job->rebuild)
+		r->stats.attempts++;
 	clock_gettime(CLOCK_MONOTONIC, &r->s_last_submit);
 	queue_job(r, job);
 }
@@ -1661,10 +1651,11 @@ static void stream_kick(struct refresher *r)
 		evtimer_add(r->s_flush, &now);
 }
 
-/* A reload wants the zone built again: from the model, when a stream is live. */
+/* A reload wants the zone built again: from the model, when a stream is live
+ * or the model built the zone last (the stream gone, nothing polled since). */
 static int stream_rebuild(struct refresher *r)
 {
-	if (!stream_enabled(r) || !r->s_live)
+	if (!stream_enabled(r) || !(r->s_live || r->s_fresh))
 		return 0;
 	r->rebuild_pending = 0;
 	r->s_rebuild = 1;
@@ -1679,7 +1670,20 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 	struct zone *z = job->zone;
 
 	r->s_inflight = 0;
-	if (job->status == JOB_OK) {
+	if (job->status == JOB_OK && job->rebuild) {
+		int changed = zone_set_changed(old, z);
+
+		if (changed) {
+			r->stats.zone_changes++;
+			job->zone = NULL;
+			publish_zone(r, z);
+		}
+		/* Not a fetch: neither a refresh nor fresher.  Logged once served. */
+		log_info("state: zone rebuilt from the last state (the event stream's model) for "
+			 "the new configuration: %zu records, serial %u%s", z->nrecords, z->serial,
+			 changed ? "" : " (unchanged)");
+		keep_state(r, job);
+	} else if (job->status == JOB_OK) {
 		int changed = zone_set_changed(old, z);
 
 		metrics_zone_build(clock_mono() - clock_sec(&r->s_last_submit));
@@ -1706,7 +1710,7 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 			if (r->s_arrived > 0)	/* not a rebuild for a new config */
 				metrics_stream_publish_delay(clock_mono() - r->s_arrived);
 		}
-		keep_state(r, job);	/* a dump, for rebuilds if the stream goes */
+		keep_state(r, job);	/* the model is the state now */
 		if (job->eff.subscribed && job->sub_conn && job->sub_conn == r->s_conn) {
 			r->s_live = 1;
 			evtimer_del(r->timer);
@@ -1725,6 +1729,7 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 			r->s_dumped = 0;	/* the next build writes the cache */
 		log_debug("state: %u stream events, none changing records", job->eff.events);
 	} else if (job->model_rc) {
+		r->s_fresh = 0;	/* until the next snapshot: no rebuild from it */
 		log_warn("stream: the events no longer match the model (%s)", job->err);
 		if (job->conn == r->s_conn)
 			stream_resubscribe(r->streamer, "the model needs a new snapshot");
@@ -2053,7 +2058,6 @@ void refresher_free(struct refresher *r)
 	notifier_free(r->notifier);
 	hplist_clear(&r->cycle_masters);
 	hplist_clear(&r->last_masters);
-	free(r->last_body);
 	state_free(r->kept);
 	config_release(r->cfg);
 	event_free(r->timer);

@@ -184,6 +184,18 @@ EVENT_TYPES = ("SUBSCRIBED", "TASK_ADDED", "TASK_UPDATED", "AGENT_ADDED", "AGENT
 DELAY_COUNT = ("mesosdns_stream_publish_delay_seconds_count", ())
 
 
+MODEL_REBUILT = r"state: zone rebuilt from the last state \(the event stream's model\)"
+
+
+def reload_ttl(d, ttl):
+    """SIGHUP d with its config's ttl set to ttl."""
+    d.config["ttl"] = ttl
+    with open(d.config_path + ".tmp", "w") as f:
+        json.dump(d.config, f)
+    os.replace(d.config_path + ".tmp", d.config_path)
+    d.proc.send_signal(signal.SIGHUP)
+
+
 def scrape(d):
     """({(name, ((label, value), ...) sorted): value}, text) of the daemon's /metrics."""
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.http, timeout=5) as resp:
@@ -394,24 +406,26 @@ outcomes = {dict(k[1])["result"]: v for k, v in ms.items()
 t.eq(outcomes, {"ok": 3}, "metrics: no attempt failed")
 t.eq(M.requests("GET /master/state "), [], "cut: still no poll (the stream came back in time)")
 
-# The master gone, a reload rebuilds from the model's last dump (stateCacheFile
-# makes one every refreshSeconds), lent to the rebuild and given back: twice.
+# The master gone, a reload rebuilds from the model, which holds every event
+# applied: the last dump to stateCacheFile was made with the snapshot's summary
+# (the zone equalled /master/state, pids and all), before the task "late".
+# Twice, with a new ttl each time.
+r = M.call("task_add", framework_id=MARATHON, task=dict(web, id="late.1", name="late"))
+t.ok(timed(d, r["sent"], "late.marathon.mesos", has(["10.20.0.1"])) is not None,
+     "gone: a task launched after the last dump answers")
 before = lookup(d.port, "nginx.marathon.mesos")
 M.stop()
 t.ok(wait_for(lambda: mval(scrape(d)[0], "mesosdns_stream_connected") == 0, 10),
      "gone: the stream is lost with its master")
 for k, ttl in enumerate((30, 45)):
-    n = count(d, r"zone rebuilt from the last state")
-    d.config["ttl"] = ttl
-    with open(d.config_path + ".tmp", "w") as f:
-        json.dump(d.config, f)
-    os.replace(d.config_path + ".tmp", d.config_path)
-    d.proc.send_signal(signal.SIGHUP)
-    t.ok(d.wait_log(r"zone rebuilt from the last state", n + 1),
-         "gone: reload %d rebuilds the zone from the last dump" % (k + 1), d.logtext())
+    reload_ttl(d, ttl)
+    t.ok(d.wait_log(MODEL_REBUILT, k + 1),
+         "gone: reload %d rebuilds the zone from the stream's model" % (k + 1), d.logtext())
     got = dig(d.port, "nginx.marathon.mesos")
     t.eq((got.rcode, sorted(got.data()), {a[1] for a in got.answer}),
          (before[0], before[1], {ttl}), "gone: ... the same answer, with the new ttl %d" % ttl)
+    t.eq(lookup(d.port, "late.marathon.mesos"), ("NOERROR", ["10.20.0.1"]),
+         "gone: ... and the task launched after the last dump")
 
 # =============================================================================
 # 4. No stream for a while: polling takes over, then rests again.
@@ -436,6 +450,14 @@ t.ok(wait_for(lambda: lookup(d2.port, "polled.marathon.mesos")[1] == ["10.20.0.1
      "fallback: a change shows through the polls (refreshSeconds 1)")
 t.eq(scrape(d2)[0].get(DELAY_COUNT), ms.get(DELAY_COUNT),
      "metrics: zones from polls are not counted as stream publications")
+# The last zone came from a poll, newer than the stream's model: a reload takes the poll's.
+n = count(d2, r"zone rebuilt from the last state for the new configuration")
+reload_ttl(d2, 21)
+t.ok(d2.wait_log(r"zone rebuilt from the last state for the new configuration", n + 1),
+     "fallback: a reload rebuilds from the last poll's state", d2.logtext())
+got = dig(d2.port, "polled.marathon.mesos")
+t.eq((got.rcode, sorted(got.data()), {a[1] for a in got.answer}), ("NOERROR", ["10.20.0.1"], {21}),
+     "fallback: ... the polled change, with the new ttl (not the stream's older model)")
 M2.call("api", mode="ok")
 t.ok(d2.wait_log(STREAM_LOADED, count=2, timeout=40), "fallback: the stream is back", d2.logtext())
 ms = scrape(d2)[0]
@@ -444,8 +466,22 @@ t.eq((mval(ms, "mesosdns_stream_connected"), subs(ms, "ok")), (1, 2),
 polls = len(M2.requests("GET /master/state "))
 time.sleep(2.5)     # two refresh periods: no poll may happen while the stream is up
 t.eq(len(M2.requests("GET /master/state ")), polls, "fallback: polling rests again")
-d2.stop()
+# No stateCacheFile here.  The zone now holds a stream event on top of the last
+# polled state; with the master gone, a reload must not go back to that poll.
+r = M2.call("task_add", framework_id=MARATHON, task=dict(web, id="stream.1", name="streamed"))
+t.ok(timed(d2, r["sent"], "streamed.marathon.mesos", has(["10.20.0.1"])) is not None,
+     "fallback: an event on the stream that came back shows")
 M2.stop()
+t.ok(wait_for(lambda: mval(scrape(d2)[0], "mesosdns_stream_connected") == 0, 10),
+     "fallback: the stream is lost with its master")
+reload_ttl(d2, 33)
+t.ok(d2.wait_log(MODEL_REBUILT), "fallback: a reload rebuilds from the stream's model",
+     d2.logtext())
+got = dig(d2.port, "streamed.marathon.mesos")
+t.eq((got.rcode, sorted(got.data()), {a[1] for a in got.answer}), ("NOERROR", ["10.20.0.1"], {33}),
+     "fallback: ... with the event (not the last poll's state), and the new ttl")
+t.eq(lookup(d2.port, "polled.marathon.mesos")[1], ["10.20.0.1"], "fallback: ... and the polled task")
+t.eq(d2.stop(), 0, "fallback: exits 0 on SIGTERM")
 
 # A live stream keeps /health fresh through a quiet spell longer than 3 x refreshSeconds,
 # even between heartbeats (here every 10 s): the silence watchdog vouches for it.
