@@ -1568,8 +1568,9 @@ static void stream_flush(struct refresher *r)
 	if (r->s_inflight || (!r->s_head && !r->s_rebuild))
 		return;
 	if (!r->s_head && !r->s_live && !r->s_fresh) {
-		/* A poll built the zone since the reload, the stream being gone:
-		 * the model is older than the zone; rebuild from the poll's state. */
+		/* The model did not build the last zone (a poll since the stream
+		 * was lost, or the job the reload waited for failed): rebuild
+		 * from the state that did. */
 		r->s_rebuild = 0;
 		start_rebuild(r);
 		return;
@@ -1651,11 +1652,17 @@ static void stream_kick(struct refresher *r)
 		evtimer_add(r->s_flush, &now);
 }
 
-/* A reload wants the zone built again: from the model, when a stream is live
- * or the model built the zone last (the stream gone, nothing polled since). */
+/*
+ * A reload wants the zone built again: from the model, when a stream is live
+ * or the model built the zone last (the stream gone, nothing polled since).
+ * While a stream job is with the builder, after it: it builds with the old
+ * config, and it holds the published zone (job->prev), which a rebuild from
+ * elsewhere could replace (an unloaded zone is freed at once).  stream_flush
+ * then rebuilds from the model, or from elsewhere if the job built nothing.
+ */
 static int stream_rebuild(struct refresher *r)
 {
-	if (!stream_enabled(r) || !(r->s_live || r->s_fresh))
+	if (!stream_enabled(r) || !(r->s_live || r->s_fresh || r->s_inflight))
 		return 0;
 	r->rebuild_pending = 0;
 	r->s_rebuild = 1;

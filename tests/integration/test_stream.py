@@ -617,6 +617,34 @@ if t.ok(zk.start(), "zk: Debian's ZooKeeper answers on 127.0.0.1:%d" % ZKPORT):
     admin.close()
     zk.stop()
 
+# =============================================================================
+# 8. A reload while the snapshot is with the builder (a state big enough to take
+#    seconds): the reload waits for that job, then rebuilds from the model.
+# =============================================================================
+subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_state.py"), "--tasks", "20000",
+                "--queries", "10", TMP], check=True, stdout=subprocess.DEVNULL)
+BIG = os.path.join(TMP, "state-20000.json")
+M7 = StreamMaster(state=BIG, extra=("--heartbeat", "0"))   # no beat missed while it sends 35 MB
+CACHE7 = os.path.join(TMP, "cache7.json")
+for k, (ttl, what) in enumerate(((30, "no zone yet"), (20, "a cached zone"))):
+    d7 = daemon([M7.hostport], {"ttl": 60, "stateCacheFile": CACHE7, "stateTimeoutSeconds": 120})
+    if k:
+        t.ok(d7.wait_log(r"state: loaded from stateCacheFile", timeout=60),
+             "snapshot reload: %s: the cached state is served first" % what, d7.logtext())
+    t.ok(d7.wait_log(r"stream: snapshot from", timeout=60), "snapshot reload: %s: a snapshot" % what,
+         d7.logtext())
+    reload_ttl(d7, ttl)
+    t.ok(d7.wait_log(MODEL_REBUILT, timeout=120),
+         "snapshot reload: %s: the zone is rebuilt from the model after the snapshot" % what,
+         d7.logtext())
+    got = dig(d7.port, "leader.mesos")
+    t.eq({a[1] for a in got.answer}, {ttl}, "snapshot reload: %s: ... with the new ttl" % what)
+    t.ok("cannot rebuild" not in d7.logtext(), "snapshot reload: %s: no failed rebuild" % what,
+         d7.logtext())
+    t.ok(wait_for(lambda: os.path.exists(CACHE7), 30), "snapshot reload: %s: the cache is written" % what)
+    t.eq(d7.stop(), 0, "snapshot reload: %s: exits 0 on SIGTERM" % what)
+M7.stop()
+
 good = [x for x in timings if x is not None]
 if good:
     print("# event -> answer over %d steps: max %.1f ms, mean %.1f ms" %
