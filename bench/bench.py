@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT_DIR, "tests", "integration"))
@@ -630,6 +631,82 @@ class Bench:
             self.procs.stop(master)
             mlog.close()
 
+    def streamed(self, big_state, events=3):
+        """The big state followed as an event stream (stateSource "stream", with
+        stateCacheFile): the snapshot's load CPU, the steady RSS once the snapshot and
+        the framework pids are built, and the CPU and RSS of a task launched (each
+        event builds the whole zone)."""
+        mdir = tempfile.mkdtemp(prefix="stream-master-", dir=self.rundir)
+        ready = os.path.join(mdir, "port")
+        mlog = open(os.path.join(mdir, "log"), "w")
+        # No heartbeats: the Python master cannot beat while it writes a 200 MB snapshot.
+        master = self.procs.start(
+            ["taskset", "-c", CLIENT_CPU, sys.executable,
+             os.path.join(ROOT_DIR, "tests", "integration", "stream_master.py"), "--port", "0",
+             "--state", big_state, "--heartbeat", "0", "--ready-file", ready], mlog)
+        try:
+            end = time.monotonic() + 60
+            while not (os.path.exists(ready) and open(ready).read().strip()):
+                if time.monotonic() > end or master.poll() is not None:
+                    raise RuntimeError("bench: the stream master did not start")
+                time.sleep(0.05)
+            mport = int(open(ready).read().strip())
+            cache = os.path.join(mdir, "cache.json")
+            srv = Ours(self, masters=["127.0.0.1:%d" % mport],
+                       extra={"stateSource": "stream", "stateCacheFile": cache,
+                              "stateTimeoutSeconds": 300, "logLevel": "debug"},
+                       refresh=self.a.refresh)
+            srv.start()
+            try:
+                def log():
+                    with open(srv.logpath) as f:
+                        return f.read()
+
+                def wait(pred, what):
+                    end = time.monotonic() + 180
+                    while not pred():
+                        if time.monotonic() > end or srv.proc.poll() is not None:
+                            raise RuntimeError("mesos-dnsd: %s not seen; log %s" % (what, srv.logpath))
+                        time.sleep(0.05)
+                # Loaded, then the framework pids (state-summary) built and cached.
+                wait(lambda: "loaded from the event stream" in log(), "the snapshot's load")
+                load_cpu = srv.cpu()
+                wait(lambda: os.path.exists(cache) and log().count("stream events:") >= 1,
+                     "the state-summary build")
+                time.sleep(1.0)
+                _pss, rss, _hwm = srv.memory()
+                with open(big_state) as f:
+                    doc = json.load(f)
+                fw, agent = doc["frameworks"][0]["id"], doc["slaves"][0]["id"]
+                del doc
+                c0, n0 = srv.cpu(), log().count("stream events:")
+                for i in range(events):
+                    task = {"id": "bench-%d" % i, "name": "bench%d" % i, "slave_id": agent,
+                            "state": "TASK_RUNNING", "resources": {"ports": "[31000-31000]"},
+                            "statuses": [{"state": "TASK_RUNNING", "timestamp": time.time()}]}
+                    req = urllib.request.Request(
+                        "http://127.0.0.1:%d/control/task_add" % mport,
+                        data=json.dumps({"framework_id": fw, "task": task}).encode(),
+                        headers={"Content-Type": "application/json"})
+                    urllib.request.urlopen(req, timeout=60).read()
+                    wait(lambda: log().count("stream events:") >= n0 + i + 1, "event %d's build" % i)
+                time.sleep(0.3)
+                ev_cpu = (srv.cpu() - c0) / events
+                _pss, ev_rss, ev_hwm = srv.memory()
+                self.add(("mesos-dnsd", "stream_load_cpu"), load_cpu)
+                self.add(("mesos-dnsd", "stream_rss_mb"), rss)
+                self.add(("mesos-dnsd", "stream_event_cpu"), ev_cpu)
+                self.add(("mesos-dnsd", "stream_event_rss_mb"), ev_rss)
+                self.add(("mesos-dnsd", "stream_hwm_mb"), ev_hwm)
+                self.say("mesos-dnsd streamed: load %.2f CPU-s, steady RSS %.0f MB; a task launched: "
+                         "%.2f CPU-s, RSS after %.0f MB, peak %.0f MB"
+                         % (load_cpu, rss, ev_cpu, ev_rss, ev_hwm))
+            finally:
+                srv.stop()
+        finally:
+            self.procs.stop(master)
+            mlog.close()
+
     def rebuilds(self, big_state, big_alt, big_busy, big_q):
         """One timed refresh of a busy master's state (no task changed), one timed
         rebuild, then latency under a changed state before every refresh."""
@@ -795,6 +872,15 @@ def report(b, meta):
                     fmt(m(("mesos-dnsd", "polled_rss_mb")), "%.0f"),
                     fmt(m(("Knot", "big_mem_mb")), "%.0f"),
                     fmt(m(("mesos-dnsd", "polled_same_cpu")), "%.2f")))
+        L.append("mesos-dnsd following the same state as an event stream "
+                 "(tests/integration/stream_master.py on CPU %s, stateCacheFile set): snapshot "
+                 "load %s CPU-s, steady RSS %s MB; a task launched (the whole zone built again): "
+                 "%s CPU-s, RSS after %s MB, peak RSS %s MB."
+                 % (CLIENT_CPU, fmt(m(("mesos-dnsd", "stream_load_cpu")), "%.2f"),
+                    fmt(m(("mesos-dnsd", "stream_rss_mb")), "%.0f"),
+                    fmt(m(("mesos-dnsd", "stream_event_cpu")), "%.2f"),
+                    fmt(m(("mesos-dnsd", "stream_event_rss_mb")), "%.0f"),
+                    fmt(m(("mesos-dnsd", "stream_hwm_mb")), "%.0f")))
         L.append("mesos-dnsd refresh of a busy master's state (offers and resources in use "
                  "changed, no task: parsed, not built): %s CPU-s."
                  % fmt(m(("mesos-dnsd", "busy_cpu")), "%.2f"))
@@ -904,6 +990,7 @@ def main():
                     ("state", "busy.json")))
                 b.big_loads(bs, bz, bq)
                 b.polled(bs)
+                b.streamed(bs)
                 b.rebuilds(bs, ba, bb, bq)
     finally:
         b.procs.stop_all()

@@ -795,11 +795,14 @@ static void *builder_main(void *arg)
 		set_policy(pthread_self(), policy);
 		job->serial_floor = r->serial_floor;
 		run_job(job->cfg, r->hosts, &r->cache_hash, &r->built, &r->kept, job);
-		/* The parser's many small blocks are free now: hand their pages
-		 * back so steady memory is the zone, not the last parse's peak.
-		 * Stream events parse next to nothing: trimming after each would
-		 * only make the next build fault the same pages in again. */
-		if (!job->model || job->eff.subscribed)
+		/* The parser's many small blocks and the build's scratch are free
+		 * now: hand their pages back so steady memory is the zone, not
+		 * the last job's peak.  That includes a stream job that built a
+		 * zone: it builds the whole zone, and without the trim a
+		 * 100,000-task stream daemon stayed at 740 MB instead of 300,
+		 * for no CPU saved (~1.05 CPU-s a build either way).  Events
+		 * that built nothing freed next to nothing. */
+		if (!job->model || job->status == JOB_OK || job->eff.subscribed)
 			malloc_trim(0);
 		pthread_mutex_lock(&r->mu);
 		r->job_active = 0;
