@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/jsontree.h"
 #include "lib/state.h"
 
 /* ---- a string-keyed hash map ------------------------------------------- */
@@ -460,44 +461,71 @@ static void remove_framework(struct statemodel *m, const json_t *info)
 	remove_tasks(m, id, NULL);
 }
 
-static int load_tasks(struct statemodel *m, const json_t *list)
-{
-	const json_t *jt;
-	size_t i;
-	int rc, touched = 0;
+/*
+ * A SUBSCRIBED event's agents, frameworks and tasks do not wait for the whole
+ * tree (lib/jsontree.h): each goes into a model of its own as it is read,
+ * which replaces the model once the event is read whole and is a SUBSCRIBED
+ * (load_snapshot).  The model changes all at once or not at all.
+ */
+enum { SNAP_AGENT = 1, SNAP_FRAMEWORK, SNAP_TASK, SNAP_DROP };
+#define SNAP_TASKS(name, last) \
+	static const char *const name[] = { "subscribed", "get_state", "get_tasks", last }
+static const char *const snap_agents[] = { "subscribed", "get_state", "get_agents", "agents" };
+static const char *const snap_frameworks[] = { "subscribed", "get_state", "get_frameworks",
+					       "frameworks" };
+SNAP_TASKS(snap_pending, "pending_tasks");
+SNAP_TASKS(snap_tasks, "tasks");
+SNAP_TASKS(snap_unreachable, "unreachable_tasks");
+SNAP_TASKS(snap_completed, "completed_tasks");
+SNAP_TASKS(snap_orphans, "orphan_tasks");
+#undef SNAP_TASKS
+/* completed_tasks are terminal (and orphan ones have no framework to list
+ * them under, as /master/state): dropped as read; the others may run or come
+ * back. */
+static const struct jsontree_stream snap_streams[] = {
+	{ snap_agents, 4, SNAP_AGENT },
+	{ snap_frameworks, 4, SNAP_FRAMEWORK },
+	{ snap_pending, 4, SNAP_TASK },
+	{ snap_tasks, 4, SNAP_TASK },
+	{ snap_unreachable, 4, SNAP_TASK },
+	{ snap_completed, 4, SNAP_DROP },
+	{ snap_orphans, 4, SNAP_DROP },
+};
 
-	json_array_foreach(list, i, jt)
-		if ((rc = add_task(m, jt, &touched)) != 0)
-			return rc;
-	return 0;
+static int snap_element(void *ctx, int tag, json_t *v)
+{
+	struct statemodel *next = ctx;
+	int touched = 0;
+
+	switch (tag) {
+	case SNAP_AGENT:
+		return add_agent(next, v);
+	case SNAP_FRAMEWORK:
+		return add_framework(next, v);
+	case SNAP_TASK:
+		return add_task(next, v, &touched);
+	default:
+		return 0;
+	}
 }
 
-/* SUBSCRIBED: the whole state, replacing the model. */
-static int load_snapshot(struct statemodel *m, const json_t *sub, struct statemodel_effect *eff,
-			 char *err, size_t errlen)
+/* SUBSCRIBED: the whole state (read into next), replacing the model. */
+static int load_snapshot(struct statemodel *m, struct statemodel *next, const json_t *sub,
+			 struct statemodel_effect *eff, char *err, size_t errlen)
 {
-	const json_t *gs = json_object_get(sub, "get_state"), *v;
-	const json_t *gt = json_object_get(gs, "get_tasks");
-	size_t i;
-	int rc;
+	const json_t *v;
 
-	if (!json_is_object(gs)) {
+	if (!json_is_object(json_object_get(sub, "get_state"))) {
 		mdns_set_err(err, errlen, "SUBSCRIBED without a get_state object");
 		return MDNS_EPARSE;
 	}
 	model_clear(m);
-	json_array_foreach(json_object_get(json_object_get(gs, "get_agents"), "agents"), i, v)
-		if ((rc = add_agent(m, v)) != 0)
-			return rc;
-	json_array_foreach(json_object_get(json_object_get(gs, "get_frameworks"), "frameworks"),
-			   i, v)
-		if ((rc = add_framework(m, v)) != 0)
-			return rc;
-	/* completed_tasks are terminal; the others may run or come back. */
-	if ((rc = load_tasks(m, json_object_get(gt, "pending_tasks"))) != 0 ||
-	    (rc = load_tasks(m, json_object_get(gt, "tasks"))) != 0 ||
-	    (rc = load_tasks(m, json_object_get(gt, "unreachable_tasks"))) != 0)
-		return rc;
+	m->tasks = next->tasks;
+	m->agents = next->agents;
+	m->frameworks = next->frameworks;
+	memset(&next->tasks, 0, sizeof(next->tasks));
+	memset(&next->agents, 0, sizeof(next->agents));
+	memset(&next->frameworks, 0, sizeof(next->frameworks));
 	m->subscribed = 1;
 	eff->subscribed = 1;
 	eff->frameworks = 1;
@@ -506,8 +534,8 @@ static int load_snapshot(struct statemodel *m, const json_t *sub, struct statemo
 	return 0;
 }
 
-static int apply_event(struct statemodel *m, const json_t *ev, struct statemodel_effect *eff,
-		       char *err, size_t errlen)
+static int apply_event(struct statemodel *m, struct statemodel *next, const json_t *ev,
+		       struct statemodel_effect *eff, char *err, size_t errlen)
 {
 	const char *type = json_string_value(json_object_get(ev, "type"));
 	const json_t *body;
@@ -521,7 +549,7 @@ static int apply_event(struct statemodel *m, const json_t *ev, struct statemodel
 		return 0;
 	if (strcmp(type, "SUBSCRIBED") == 0) {
 		eff->changed = 1;
-		return load_snapshot(m, json_object_get(ev, "subscribed"), eff, err, errlen);
+		return load_snapshot(m, next, json_object_get(ev, "subscribed"), eff, err, errlen);
 	}
 	if (!m->subscribed) {
 		mdns_set_err(err, errlen, "%.40s event before SUBSCRIBED", type);
@@ -590,41 +618,38 @@ static int apply_summary(struct statemodel *m, const json_t *doc)
 int statemodel_apply(struct statemodel *m, enum statemodel_input kind, const char *text,
 		     size_t len, struct statemodel_effect *eff, char *err, size_t errlen)
 {
-	json_error_t jerr;
+	const char *what = kind == STATEMODEL_EVENT ? "event" : "state summary";
+	struct statemodel *next = NULL;
 	json_t *root;
 	int rc;
 
 	if (err && errlen)
 		err[0] = '\0';
-	memset(&jerr, 0, sizeof(jerr));
-	root = json_loadb(text, len, 0, &jerr);
-	if (!root) {
-		if (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0]) {
-			mdns_set_err(err, errlen, "out of memory parsing %s",
-				kind == STATEMODEL_EVENT ? "an event" : "the state summary");
-			return MDNS_ENOMEM;
-		}
-		mdns_set_err(err, errlen, "%s is not valid JSON: line %d column %d: %s",
-			kind == STATEMODEL_EVENT ? "event" : "state summary",
-			jerr.line, jerr.column, jerr.text);
-		return MDNS_EPARSE;
+	/* Only an event can be a SUBSCRIBED: its arrays go into next as read. */
+	if (kind == STATEMODEL_EVENT && !(next = statemodel_new())) {
+		mdns_set_err(err, errlen, "out of memory parsing an event");
+		return MDNS_ENOMEM;
+	}
+	rc = jsontree_parse(text, len, snap_streams, next ? sizeof(snap_streams) /
+			    sizeof(snap_streams[0]) : 0, snap_element, next, &root, what, err, errlen);
+	if (rc) {
+		statemodel_free(next);
+		return rc;
 	}
 	if (!json_is_object(root)) {
-		json_decref(root);
-		mdns_set_err(err, errlen, "%s is not a JSON object",
-			kind == STATEMODEL_EVENT ? "event" : "state summary");
-		return MDNS_EPARSE;
-	}
-	if (kind == STATEMODEL_SUMMARY) {
+		mdns_set_err(err, errlen, "%s is not a JSON object", what);
+		rc = MDNS_EPARSE;
+	} else if (kind == STATEMODEL_SUMMARY) {
 		rc = apply_summary(m, root);
 		if (rc == 0)
 			eff->changed = 1;
 	} else {
-		rc = apply_event(m, root, eff, err, errlen);
+		rc = apply_event(m, next, root, eff, err, errlen);
 	}
 	if (rc == MDNS_ENOMEM)
 		mdns_set_err(err, errlen, "out of memory applying an event");
 	json_decref(root);
+	statemodel_free(next);
 	return rc;
 }
 

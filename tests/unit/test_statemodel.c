@@ -270,7 +270,7 @@ static void test_desync(void)
 	is_int(statemodel_ntasks(m), 1, "... with its task");
 	is_int(apply_text(m, "{\"type\":\"TASK_", err, sizeof(err)), MDNS_EPARSE,
 	       "a record that is not JSON is refused");
-	ok(strstr(err, "line 1") != NULL, "... with jansson's position: %s", err);
+	ok(strstr(err, "line 1") != NULL, "... with the position: %s", err);
 	is_int(apply_text(m, "[1]", err, sizeof(err)), MDNS_EPARSE, "a record that is not an object");
 	is_int(apply_text(m, "{\"type\":3}", err, sizeof(err)), MDNS_EPARSE, "a type that is not a string");
 	rc = apply_text(m, "{\"type\":\"TASK_UPDATED\",\"task_updated\":{\"framework_id\":{\"value\":"
@@ -306,6 +306,49 @@ static void test_desync(void)
 	is_int(apply_text(m, SUB_EMPTY, err, sizeof(err)), 0, "a new snapshot");
 	is_int(statemodel_ntasks(m), 1, "... replaces the model");
 	is_int(statemodel_set_leader(m, "not a hostport/"), MDNS_EINVAL, "a bad leader is refused");
+	statemodel_free(m);
+}
+
+/* A snapshot's arrays are read into a model of its own (lib/jsontree.h): the
+ * model changes all at once, once the SUBSCRIBED is read whole, or not at all. */
+#define SUB_TWO_BODY "\"subscribed\":{\"get_state\":{\"get_tasks\":{\"tasks\":[" \
+	"{\"task_id\":{\"value\":\"T7\"},\"framework_id\":{\"value\":\"F1\"},\"name\":\"a\"," \
+	"\"agent_id\":{\"value\":\"A1\"},\"state\":\"TASK_RUNNING\"}," \
+	"{\"task_id\":{\"value\":\"T8\"},\"framework_id\":{\"value\":\"F1\"},\"name\":\"b\"," \
+	"\"agent_id\":{\"value\":\"A1\"},\"state\":\"TASK_RUNNING\"}]," \
+	"\"completed_tasks\":[{\"task_id\":{\"value\":\"T9\"},\"framework_id\":{\"value\":" \
+	"\"F1\"},\"name\":\"c\",\"state\":\"TASK_FINISHED\"}]}}}"
+
+static void test_snapshot_whole(void)
+{
+	struct statemodel *m = statemodel_new();
+	struct statemodel_effect eff;
+	char err[300], *cut;
+	const char *two = "{\"type\":\"SUBSCRIBED\"," SUB_TWO_BODY "}";
+
+	apply_text(m, SUB_EMPTY, err, sizeof(err));
+	cut = strndup(two, strlen(two) - 40);
+	is_int(apply_text(m, cut, err, sizeof(err)), MDNS_EPARSE, "a snapshot cut short is refused");
+	ok(statemodel_subscribed(m) && statemodel_ntasks(m) == 1 && statemodel_nagents(m) == 1,
+	   "... and the model is the one before, whole (%zu tasks, %zu agents)", statemodel_ntasks(m),
+	   statemodel_nagents(m));
+	free(cut);
+	memset(&eff, 0, sizeof(eff));
+	is_int(statemodel_apply(m, STATEMODEL_EVENT, two, strlen(two), &eff, err, sizeof(err)), 0,
+	       "the snapshot whole applies");
+	ok(eff.subscribed && statemodel_ntasks(m) == 2 && statemodel_nagents(m) == 0 &&
+	   statemodel_nframeworks(m) == 0, "... and replaces the model: its two running tasks, "
+	   "no completed one, no agent or framework (%zu tasks)", statemodel_ntasks(m));
+	/* "type" after the body: the arrays were read before the type was known. */
+	const char *late = "{" SUB_TWO_BODY ",\"type\":\"SUBSCRIBED\"}";
+	apply_text(m, SUB_EMPTY, err, sizeof(err));
+	is_int(apply_text(m, late, err, sizeof(err)), 0, "a SUBSCRIBED with its type last applies");
+	is_int(statemodel_ntasks(m), 2, "... with its tasks");
+	/* Another event that happens to carry a "subscribed" object changes nothing with it. */
+	const char *odd = "{\"type\":\"HEARTBEAT\"," SUB_TWO_BODY "}";
+	apply_text(m, SUB_EMPTY, err, sizeof(err));
+	is_int(apply_text(m, odd, err, sizeof(err)), 0, "a HEARTBEAT with a \"subscribed\" member");
+	ok(statemodel_ntasks(m) == 1 && statemodel_nagents(m) == 1, "... leaves the model as it was");
 	statemodel_free(m);
 }
 
@@ -428,6 +471,7 @@ int main(void)
 {
 	test_script();
 	test_desync();
+	test_snapshot_whole();
 	test_many();
 	test_framer();
 	return done_testing();
