@@ -319,11 +319,21 @@ static void reload(struct daemon *d)
 	}
 	for (size_t i = 0; i < nkeys; i++) {
 		const struct config_key *k = &keys[i];
-		if (!(k->reload & CONFIG_RELOAD_RESTART) || config_key_equal(d->cfg, next, k))
+		const char *why = NULL;
+		if ((k->reload & CONFIG_RELOAD_RESTART) && !config_key_equal(d->cfg, next, k))
+			why = k->name;
+		/* stateSource "stream" is set up at start, and only without a
+		 * stateFile (which wins): setting or clearing one needs the other
+		 * setup. */
+		else if (strcmp(k->name, "stateFile") == 0 &&
+			 strcmp(d->cfg->state_source, "stream") == 0 &&
+			 !d->cfg->state_file[0] != !next->state_file[0])
+			why = "stateFile (set or cleared with stateSource \"stream\")";
+		if (!why)
 			continue;
 		if (used + 1 < sizeof(restart)) {
 			int w = snprintf(restart + used, sizeof(restart) - used, "%s%s",
-					 used ? ", " : "", k->name);
+					 used ? ", " : "", why);
 			used += w > 0 ? (size_t)w : 0;
 		}
 		if (config_key_copy(next, d->cfg, k) != 0) {

@@ -645,6 +645,38 @@ for k, (ttl, what) in enumerate(((30, "no zone yet"), (20, "a cached zone"))):
     t.eq(d7.stop(), 0, "snapshot reload: %s: exits 0 on SIGTERM" % what)
 M7.stop()
 
+# =============================================================================
+# 9. A reload that sets stateFile on a stream daemon: the stream was set up at
+#    start, and only because no stateFile was set; the file waits for a restart
+#    (it must not take over whenever the stream is down).
+# =============================================================================
+M8 = StreamMaster()
+d8 = daemon([M8.hostport], {"refreshSeconds": 1})
+t.ok(d8.wait_log(STREAM_LOADED), "stateFile reload: streaming", d8.logtext())
+static = os.path.join(TMP, "static-state.json")
+with open(FAKE) as f, open(static, "w") as out:
+    out.write(f.read().replace("10.3.0.3", "10.9.9.9"))
+d8.config["stateFile"] = static
+with open(d8.config_path + ".tmp", "w") as f:
+    json.dump(d8.config, f)
+os.replace(d8.config_path + ".tmp", d8.config_path)
+d8.proc.send_signal(signal.SIGHUP)
+t.ok(d8.wait_log(r"reload: stateFile \(set or cleared with stateSource \"stream\"\) changed; "
+                 r"this needs a restart"), "stateFile reload: logged as needing a restart",
+     d8.logtext())
+with urllib.request.urlopen("http://127.0.0.1:%d/v1/config" % d8.http, timeout=5) as resp:
+    t.eq(json.loads(resp.read()).get("stateFile"), "", "stateFile reload: /v1/config shows the "
+         "running value")
+M8.call("api", mode="503")
+M8.call("cut")
+t.ok(d8.wait_log(POLL_LOADED, timeout=8), "stateFile reload: with the stream down, the master is "
+     "polled", d8.logtext())
+time.sleep(1.5)
+t.eq(lookup(d8.port, "nginx.marathon.mesos"), ("NOERROR", ["10.3.0.3"]),
+     "stateFile reload: ... and its state answers, not the file's")
+t.eq(d8.stop(), 0, "stateFile reload: exits 0 on SIGTERM")
+M8.stop()
+
 good = [x for x in timings if x is not None]
 if good:
     print("# event -> answer over %d steps: max %.1f ms, mean %.1f ms" %
