@@ -2,6 +2,7 @@
 #include "lib/jsontree.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct jt {
 	int rc;			/* why a callback stopped the parse (0: yajl's error) */
 	int toodeep;
 	int nul;		/* a string or key held a NUL (jansson refuses those) */
+	int range;		/* a number beyond a double (jansson refuses those too) */
 };
 
 /* The streamed array's tag for an array opened now under key, or 0. */
@@ -165,6 +167,10 @@ static int cb_number(void *arg, const char *s, size_t len)
 		return attach(arg, NULL);
 	double d = strtod(copy, NULL);
 	free(copy);
+	if (!isfinite(d)) {
+		((struct jt *)arg)->range = 1;
+		return 0;
+	}
 	return attach(arg, json_real(d));
 }
 
@@ -281,6 +287,9 @@ int jsontree_parse(const char *text, size_t len, const struct jsontree_stream *s
 			rc = MDNS_EPARSE;
 			mdns_set_err(err, errlen, "%s is not valid JSON: a string holds a NUL character",
 				     what);
+		} else if (t->range) {
+			rc = MDNS_EPARSE;
+			mdns_set_err(err, errlen, "%s is not valid JSON: a number out of range", what);
 		} else if (t->toodeep) {
 			rc = MDNS_EPARSE;
 			mdns_set_err(err, errlen, "%s is nested more than %d levels deep", what,

@@ -125,6 +125,9 @@ static void test_errors(void)
 	root = parse("{\"a\":[1", NULL, 0, NULL, &rc, err, sizeof(err));
 	ok(rc == MDNS_EPARSE && !root && strstr(err, "column 8") != NULL,
 	   "a text that ends too soon: the position is its end: %s", err);
+	root = parse("{\"r\":1e999}", NULL, 0, NULL, &rc, err, sizeof(err));
+	ok(rc == MDNS_EPARSE && !root && strstr(err, "out of range") != NULL,
+	   "a real beyond a double is refused, as by jansson: %s", err);
 	root = parse("   ", NULL, 0, NULL, &rc, err, sizeof(err));
 	ok(rc == MDNS_EPARSE && !root, "white space alone: %s", err);
 	root = parse("{\"a\":\"x\\u0000y\"}", NULL, 0, NULL, &rc, err, sizeof(err));
