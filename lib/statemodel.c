@@ -655,6 +655,17 @@ int statemodel_apply(struct statemodel *m, enum statemodel_input kind, const cha
 
 /* ---- the view --------------------------------------------------------------- */
 
+/* The view's tasks by name, then id: a framework's tasks come out of the
+ * hash in no order, and the zone builder finds an app's names in its cache
+ * when its tasks come one after another, as /master/state lists them. */
+static int task_order(const void *a, const void *b)
+{
+	const struct state_task *x = a, *y = b;
+	int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+
+	return c ? c : strcmp(x->id, y->id);
+}
+
 int statemodel_view(const struct statemodel *m, struct mesos_state **out)
 {
 	struct mesos_state *st = calloc(1, sizeof(*st));
@@ -699,6 +710,9 @@ int statemodel_view(const struct statemodel *m, struct mesos_state **out)
 			vf->tasks[vf->ntasks++] = t->t;
 		}
 	}
+	for (size_t i = 0; i < st->nframeworks; i++)
+		qsort(st->frameworks[i].tasks, st->frameworks[i].ntasks, sizeof(struct state_task),
+		      task_order);
 	*out = st;
 	return 0;
 oom:
