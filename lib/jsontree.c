@@ -228,30 +228,43 @@ static const yajl_callbacks callbacks = {
 	.yajl_end_array = close_container,
 };
 
+void jsontree_where(const char *text, size_t n, size_t *line, size_t *col)
+{
+	const char *p = text, *end = text + n, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		(*line)++;
+		*col = 1;
+		p = nl + 1;
+	}
+	*col += (size_t)(end - p);
+}
+
+void jsontree_yajl_message(yajl_handle h, const char *text, size_t len, char *out, size_t outlen)
+{
+	unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
+	size_t i;
+
+	snprintf(out, outlen, "%s", msg ? (const char *)msg : "parse error");
+	for (i = 0; out[i]; i++)	/* yajl's message ends in a newline: one line */
+		if (out[i] == '\n')
+			out[i] = ' ';
+	while (i > 0 && out[i - 1] == ' ')
+		out[--i] = '\0';
+	if (msg)
+		yajl_free_error(h, msg);
+}
+
 /* "line L column C: yajl's message" for a parse error; at_end: found by
  * yajl_complete_parse (the text ended too soon). */
 static void parse_error(yajl_handle h, const char *text, size_t len, int at_end, const char *what,
 			char *err, size_t errlen)
 {
 	size_t off = at_end ? len : yajl_get_bytes_consumed(h), line = 1, col = 1;
-	unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
 	char one[160];
-	size_t i;
 
-	if (off > len)
-		off = len;
-	for (i = 0; i < off; i++) {
-		col = text[i] == '\n' ? 1 : col + 1;
-		line += text[i] == '\n';
-	}
-	snprintf(one, sizeof(one), "%s", msg ? (const char *)msg : "parse error");
-	for (i = 0; one[i]; i++)	/* yajl's message ends in a newline: one line */
-		if (one[i] == '\n')
-			one[i] = ' ';
-	while (i > 0 && one[i - 1] == ' ')
-		one[--i] = '\0';
-	if (msg)
-		yajl_free_error(h, msg);
+	jsontree_where(text, off < len ? off : len, &line, &col);
+	jsontree_yajl_message(h, text, len, one, sizeof(one));
 	mdns_set_err(err, errlen, "%s is not valid JSON: line %zu column %zu: %s", what, line, col, one);
 }
 

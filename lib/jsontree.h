@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <yajl/yajl_parse.h>
 
 /*
  * An array, by the keys that lead to it from the root object (every level an
@@ -36,3 +37,9 @@ typedef int (*jsontree_cb)(void *ctx, int tag, json_t *elem);
 int jsontree_parse(const char *text, size_t len, const struct jsontree_stream *streams,
 		   size_t nstreams, jsontree_cb cb, void *ctx, json_t **root, const char *what,
 		   char *err, size_t errlen);
+
+/* For yajl's errors, here and in lib/statesax.c: advance *line and *col
+ * (1-based) over n bytes of text; and yajl's message for the error h stopped
+ * at in text (len bytes), on one line, into out. */
+void jsontree_where(const char *text, size_t n, size_t *line, size_t *col);
+void jsontree_yajl_message(yajl_handle h, const char *text, size_t len, char *out, size_t outlen);

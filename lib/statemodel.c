@@ -711,8 +711,9 @@ int statemodel_view(const struct statemodel *m, struct mesos_state **out)
 		}
 	}
 	for (size_t i = 0; i < st->nframeworks; i++)
-		qsort(st->frameworks[i].tasks, st->frameworks[i].ntasks, sizeof(struct state_task),
-		      task_order);
+		if (st->frameworks[i].ntasks > 1)	/* tasks is NULL without any */
+			qsort(st->frameworks[i].tasks, st->frameworks[i].ntasks,
+			      sizeof(struct state_task), task_order);
 	*out = st;
 	return 0;
 oom:

@@ -12,6 +12,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "lib/err.h"
+#include "lib/jsontree.h"
 #include "lib/state.h"
 
 /*
@@ -800,18 +801,6 @@ static const yajl_callbacks callbacks = {
 };
 
 /* Advance a 1-based line and column over n bytes of text. */
-static void line_col(const char *text, size_t n, size_t *line, size_t *col)
-{
-	const char *p = text, *end = text + n, *nl;
-
-	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		(*line)++;
-		*col = 1;
-		p = nl + 1;
-	}
-	*col += (size_t)(end - p);
-}
-
 static int finish_leader(struct sax *x, char *err, size_t errlen)
 {
 	char buf[68];
@@ -876,19 +865,10 @@ static int sax_verdict(struct statesax *s, yajl_status ys, const char *chunk, si
 		mdns_set_err(err, errlen, "state is nested more than %d levels deep", SAX_MAX_DEPTH);
 	} else if (ys != yajl_status_ok) {
 		size_t off = yajl_get_bytes_consumed(s->h);
-		unsigned char *msg = yajl_get_error(s->h, 0, (const unsigned char *)chunk, len);
 		char text[160];
-		size_t i, line = s->line, col = s->col;
-		/* yajl's message ends in a newline; keep one line. */
-		snprintf(text, sizeof(text), "%s", msg ? (const char *)msg : "parse error");
-		for (i = 0; text[i]; i++)
-			if (text[i] == '\n')
-				text[i] = ' ';
-		while (i > 0 && text[i - 1] == ' ')
-			text[--i] = 0;
-		if (msg)
-			yajl_free_error(s->h, msg);
-		line_col(chunk, off < len ? off : len, &line, &col);
+		size_t line = s->line, col = s->col;
+		jsontree_yajl_message(s->h, chunk, len, text, sizeof(text));
+		jsontree_where(chunk, off < len ? off : len, &line, &col);
 		s->rc = MDNS_EPARSE;
 		mdns_set_err(err, errlen, "state is not valid JSON: line %zu column %zu: %s", line, col,
 			text);
@@ -926,7 +906,7 @@ int statesax_feed(struct statesax *s, const char *chunk, size_t len)
 	s->x->chunk = s->x->chunk_end = 0;
 	if (sax_verdict(s, ys, chunk, len))
 		return s->rc;
-	line_col(chunk, len, &s->line, &s->col);
+	jsontree_where(chunk, len, &s->line, &s->col);
 	return 0;
 }
 
