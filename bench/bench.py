@@ -582,26 +582,38 @@ class Bench:
             finally:
                 srv.stop()
 
-    def polled(self, big_state):
-        """The big state polled from a master, as operators run it: the load's CPU,
-        the steady RSS (what the daemon keeps of a polled state shows here, not with a
-        stateFile), and the CPU of a refresh that brings the same body again."""
-        mdir = tempfile.mkdtemp(prefix="master-", dir=self.rundir)
+    def start_master(self, script, args):
+        """tests/integration/<script> on the client CPU, on a free port: (process, port,
+        its folder, its log file) once it listens; stop with stop_master."""
+        mdir = tempfile.mkdtemp(prefix=script.split(".")[0] + "-", dir=self.rundir)
         ready = os.path.join(mdir, "port")
         mlog = open(os.path.join(mdir, "log"), "w")
         master = self.procs.start(
             ["taskset", "-c", CLIENT_CPU, sys.executable,
-             os.path.join(ROOT_DIR, "tests", "integration", "fake_master.py"), "--port", "0",
-             "--state", big_state, "--leader-rewrite", "--ready-file", ready], mlog)
+             os.path.join(ROOT_DIR, "tests", "integration", script), "--port", "0",
+             "--ready-file", ready] + args, mlog)
+        end = time.monotonic() + 60
+        while not (os.path.exists(ready) and open(ready).read().strip()):
+            if time.monotonic() > end or master.poll() is not None:
+                self.stop_master(master, mlog)
+                raise RuntimeError("bench: %s did not start" % script)
+            time.sleep(0.05)
+        return master, int(open(ready).read().strip()), mdir, mlog
+
+    def stop_master(self, master, mlog):
+        self.procs.stop(master)
+        mlog.close()
+
+    def polled(self, big_state):
+        """The big state polled from a master, as operators run it: the load's CPU,
+        the steady RSS (what the daemon keeps of a polled state shows here, not with a
+        stateFile), and the CPU of a refresh that brings the same body again."""
+        master, mport, mdir, mlog = self.start_master(
+            "fake_master.py", ["--state", big_state, "--leader-rewrite"])
         try:
-            end = time.monotonic() + 30
-            while not (os.path.exists(ready) and open(ready).read().strip()):
-                if time.monotonic() > end or master.poll() is not None:
-                    raise RuntimeError("bench: the fake master did not start")
-                time.sleep(0.05)
             warm(big_state)
             # With stateCacheFile, as the Debian package sets it.
-            srv = Ours(self, masters=["127.0.0.1:%s" % open(ready).read().strip()],
+            srv = Ours(self, masters=["127.0.0.1:%d" % mport],
                        extra={"stateCacheFile": os.path.join(mdir, "cache.json")},
                        refresh=self.a.refresh)
             srv.start()
@@ -628,29 +640,17 @@ class Bench:
             finally:
                 srv.stop()
         finally:
-            self.procs.stop(master)
-            mlog.close()
+            self.stop_master(master, mlog)
 
     def streamed(self, big_state, events=3):
         """The big state followed as an event stream (stateSource "stream", with
         stateCacheFile): the snapshot's load CPU, the steady RSS once the snapshot and
         the framework pids are built, and the CPU and RSS of a task launched (each
         event builds the whole zone)."""
-        mdir = tempfile.mkdtemp(prefix="stream-master-", dir=self.rundir)
-        ready = os.path.join(mdir, "port")
-        mlog = open(os.path.join(mdir, "log"), "w")
         # No heartbeats: the Python master cannot beat while it writes a 200 MB snapshot.
-        master = self.procs.start(
-            ["taskset", "-c", CLIENT_CPU, sys.executable,
-             os.path.join(ROOT_DIR, "tests", "integration", "stream_master.py"), "--port", "0",
-             "--state", big_state, "--heartbeat", "0", "--ready-file", ready], mlog)
+        master, mport, mdir, mlog = self.start_master(
+            "stream_master.py", ["--state", big_state, "--heartbeat", "0"])
         try:
-            end = time.monotonic() + 60
-            while not (os.path.exists(ready) and open(ready).read().strip()):
-                if time.monotonic() > end or master.poll() is not None:
-                    raise RuntimeError("bench: the stream master did not start")
-                time.sleep(0.05)
-            mport = int(open(ready).read().strip())
             cache = os.path.join(mdir, "cache.json")
             srv = Ours(self, masters=["127.0.0.1:%d" % mport],
                        extra={"stateSource": "stream", "stateCacheFile": cache,
@@ -704,8 +704,7 @@ class Bench:
             finally:
                 srv.stop()
         finally:
-            self.procs.stop(master)
-            mlog.close()
+            self.stop_master(master, mlog)
 
     def rebuilds(self, big_state, big_alt, big_busy, big_q):
         """One timed refresh of a busy master's state (no task changed), one timed

@@ -146,32 +146,28 @@ static int cb_boolean(void *arg, int b)
 
 static int cb_number(void *arg, const char *s, size_t len)
 {
-	char buf[64], *end;
-	int real = 0;
+	struct jt *t = arg;
+	char buf[64], *text = len < sizeof(buf) ? buf : malloc(len + 1), *end;
+	json_t *v;
 
-	if (len >= sizeof(buf))	/* no integer; a real this long is rare */
-		real = 1;
-	for (size_t i = 0; i < len && !real; i++)
-		real = s[i] == '.' || s[i] == 'e' || s[i] == 'E';
-	if (!real) {
-		memcpy(buf, s, len);
-		buf[len] = '\0';
-		errno = 0;
-		json_int_t n = strtoll(buf, &end, 10);
-		if (errno == 0 && *end == '\0')
-			return attach(arg, json_integer(n));
+	if (!text)
+		return attach(t, NULL);
+	memcpy(text, s, len);
+	text[len] = '\0';
+	errno = 0;
+	json_int_t n = strtoll(text, &end, 10);
+	if (errno == 0 && *end == '\0') {
+		v = json_integer(n);
+	} else {
+		/* A real, or an integer too big for json_int_t (a real here;
+		 * jansson refuses it), or a real beyond a double (refused). */
+		double d = strtod(text, NULL);
+		t->range = !isfinite(d);
+		v = t->range ? NULL : json_real(d);
 	}
-	/* A real, or an integer too big for json_int_t (jansson refuses those). */
-	char *copy = strndup(s, len);
-	if (!copy)
-		return attach(arg, NULL);
-	double d = strtod(copy, NULL);
-	free(copy);
-	if (!isfinite(d)) {
-		((struct jt *)arg)->range = 1;
-		return 0;
-	}
-	return attach(arg, json_real(d));
+	if (text != buf)
+		free(text);
+	return t->range ? 0 : attach(t, v);
 }
 
 static int cb_string(void *arg, const unsigned char *s, size_t len)

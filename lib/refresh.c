@@ -1112,24 +1112,33 @@ static void cache_job_done(struct refresher *r, struct build_job *job)
 	start_cycle(r);
 }
 
+/*
+ * Publish the zone a rebuild for a new config built (from: what it was built
+ * from, for the log).  Not a fetch: the zone is neither refreshed nor
+ * fresher, so only the zone counter moves.
+ */
+static void publish_rebuild(struct refresher *r, struct build_job *job, const char *from)
+{
+	struct zone *z = job->zone;
+	int changed = zone_set_changed(zonepub_current(), z);
+	size_t nrecords = z->nrecords;
+	uint32_t serial = z->serial;
+
+	if (changed) {
+		r->stats.zone_changes++;
+		job->zone = NULL;
+		publish_zone(r, z);
+	}
+	/* Logged once served, so the line tells that answers follow it. */
+	log_info("state: zone rebuilt from the last state%s for the new configuration: "
+		 "%zu records, serial %u%s", from, nrecords, serial, changed ? "" : " (unchanged)");
+}
+
 /* A rebuild from the last state (after a reload) ended. */
 static void rebuild_done(struct refresher *r, struct build_job *job)
 {
-	const struct zone *old = zonepub_current();
-
 	if (job->status == JOB_OK) {
-		struct zone *z = job->zone;
-		int changed = zone_set_changed(old, z);
-		size_t nrecords = z->nrecords;
-		uint32_t serial = z->serial;
-		if (changed) {
-			r->stats.zone_changes++;
-			job->zone = NULL;
-			publish_zone(r, z);
-		}
-		/* Logged once served, so the line tells that answers follow it. */
-		log_info("state: zone rebuilt from the last state for the new configuration: "
-			 "%zu records, serial %u%s", nrecords, serial, changed ? "" : " (unchanged)");
+		publish_rebuild(r, job, "");
 		if (job->cfg == r->cfg)
 			r->rebuild_pending = 0;
 	} else {
@@ -1681,17 +1690,7 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 
 	r->s_inflight = 0;
 	if (job->status == JOB_OK && job->rebuild) {
-		int changed = zone_set_changed(old, z);
-
-		if (changed) {
-			r->stats.zone_changes++;
-			job->zone = NULL;
-			publish_zone(r, z);
-		}
-		/* Not a fetch: neither a refresh nor fresher.  Logged once served. */
-		log_info("state: zone rebuilt from the last state (the event stream's model) for "
-			 "the new configuration: %zu records, serial %u%s", z->nrecords, z->serial,
-			 changed ? "" : " (unchanged)");
+		publish_rebuild(r, job, " (the event stream's model)");
 		keep_state(r, job);
 	} else if (job->status == JOB_OK) {
 		int changed = zone_set_changed(old, z);
