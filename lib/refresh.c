@@ -77,6 +77,9 @@ struct build_job {
 	struct build_job *qnext;	/* the builder's queue (r->job, r->done) */
 	/* stateSource "stream": apply records to the model, build from it */
 	struct statemodel *model;	/* the refresher's; the builder thread's only */
+	struct statemodel *superseded;	/* a poll, cache or rebuild job of a stream
+					   daemon: the model, which a zone built here
+					   leaves behind (reset: keep_or_free) */
 	struct stream_record *records;	/* in stream order (owned; freed once applied) */
 	char *leader;			/* master of the subscription, or NULL */
 	uint64_t conn;			/* connection the records came on */
@@ -583,17 +586,24 @@ static void cache_state(const struct config *cfg, struct build_job *job,
 /*
  * After a job: keep its state for rebuilds when it is a polled or cached
  * state that built a zone (*kept: refresher.kept), else free it.  A built
- * stateFile or stream model makes a kept state stale.
+ * stateFile or stream model makes a kept state stale; a zone built from
+ * anything but the model makes the model stale.
  */
-static void keep_or_free(struct mesos_state **kept, struct mesos_state *st, struct build_job *job)
+static void keep_or_free(struct mesos_state **kept, struct built_from *bf,
+			 struct mesos_state *st, struct build_job *job)
 {
 	int built = job->status == JOB_OK && job->zone;
 
 	if (job->model) {
 		statemodel_view_free(st);
-		if (job->status == JOB_OK) {	/* rebuilds take the model now */
+		if (job->status == JOB_OK) {
+			/* Rebuilds take the model now.  What the last poll was
+			 * built from goes with its state: a poll that brings the
+			 * same state once the stream is lost must build (and be
+			 * kept), though the zone may have come out the same. */
 			state_free(*kept);
 			*kept = NULL;
+			built_clear(bf);
 		}
 	} else if (st != *kept) {	/* a rebuild from the kept state: it stays */
 		if (built && !job->rebuild && (job->asked_host || job->from_cache)) {
@@ -609,6 +619,15 @@ static void keep_or_free(struct mesos_state **kept, struct mesos_state *st, stru
 		}
 	}
 	job->holds_kept = *kept != NULL;
+	if (built && job->superseded && statemodel_subscribed(job->superseded)) {
+		/* A poll took over from a lost stream (or a reload rebuilt
+		 * from its state): nothing builds from the model again, and the
+		 * next subscription's snapshot replaces it whole.  At 100,000
+		 * tasks it held some 60 MB. */
+		statemodel_reset(job->superseded);
+		log_info("state: the event stream's model is dropped for the polled state; the "
+			 "next subscription brings a new one");
+	}
 }
 
 static void run_job(const struct config *cfg, struct hostcache *hc, XXH128_hash_t *cache_hash,
@@ -730,7 +749,7 @@ static void run_job(const struct config *cfg, struct hostcache *hc, XXH128_hash_
 out:
 	free(ns_ips.v);
 	free(masters);
-	keep_or_free(kept, st, job);
+	keep_or_free(kept, bf, st, job);
 	free(job->body);	/* a job that stopped early; the model is what is kept */
 	job->body = NULL;
 }
@@ -879,6 +898,8 @@ static void queue_job(struct refresher *r, struct build_job *job)
 {
 	struct build_job **tail;
 
+	if (!job->model)
+		job->superseded = r->model;	/* NULL when polling */
 	pthread_mutex_lock(&r->mu);
 	for (tail = &r->job; *tail; tail = &(*tail)->qnext)
 		;
@@ -1536,21 +1557,27 @@ static int stream_model_job(struct build_job *job, struct mesos_state **st)
 	if (job->leader && statemodel_set_leader(job->model, job->leader) != 0)
 		log_warn("stream: cannot use %s as the leader's address", job->leader);
 	for (struct stream_record *rec = job->records; rec; rec = rec->next) {
+		if (job->model_rc && rec->conn == job->conn)
+			continue;	/* follows an event the model could not apply */
 		rc = statemodel_apply(job->model, rec->kind, rec->text, rec->len, &job->eff, err,
 				      sizeof(err));
 		if (rc) {
+			/* The model no longer matches the master: nothing may be
+			 * built from it, nor from this connection's later events,
+			 * until a SUBSCRIBED replaces it (a newer connection's may
+			 * follow in this very job). */
+			statemodel_reset(job->model);
 			job->model_rc = rc;
 			job->conn = rec->conn;
 			snprintf(job->err, sizeof(job->err), "%s", err);
-			break;
 		}
 	}
 	/* A snapshot's text can be hundreds of MB: give it back before building. */
 	stream_record_free(job->records);
 	job->records = NULL;
-	if (rc)
-		return rc;
 	if (!statemodel_subscribed(job->model)) {
+		if (job->model_rc)
+			return job->model_rc;
 		snprintf(job->err, sizeof(job->err), "no snapshot yet");
 		return MDNS_EAGAIN;
 	}
@@ -1682,6 +1709,25 @@ static int stream_rebuild(struct refresher *r)
 	return 1;
 }
 
+/* Drop the waiting records that came on connection conn: its events follow
+ * one the model could not apply (the builder reset it). */
+static void stream_drop_conn(struct refresher *r, uint64_t conn)
+{
+	struct stream_record **p = &r->s_head;
+
+	while (*p) {
+		struct stream_record *rec = *p;
+		if (rec->conn == conn) {
+			*p = rec->next;
+			rec->next = NULL;
+			stream_record_free(rec);
+		} else {
+			p = &rec->next;
+		}
+	}
+	r->s_tail = p;
+}
+
 /* Loop: a stream job came back from the builder. */
 static void stream_job_done(struct refresher *r, struct build_job *job)
 {
@@ -1689,6 +1735,8 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 	struct zone *z = job->zone;
 
 	r->s_inflight = 0;
+	if (job->model_rc)	/* the builder skipped the rest of them */
+		stream_drop_conn(r, job->conn);
 	if (job->status == JOB_OK && job->rebuild) {
 		publish_rebuild(r, job, " (the event stream's model)");
 		keep_state(r, job);

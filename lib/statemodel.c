@@ -242,6 +242,11 @@ int statemodel_subscribed(const struct statemodel *m)
 	return m->subscribed;
 }
 
+void statemodel_reset(struct statemodel *m)
+{
+	model_clear(m);
+}
+
 size_t statemodel_ntasks(const struct statemodel *m)
 {
 	return m->tasks.n;

@@ -70,8 +70,13 @@ int statemodel_apply(struct statemodel *m, enum statemodel_input kind, const cha
  */
 int statemodel_set_leader(struct statemodel *m, const char *hostport);
 
-/* 1 once a SUBSCRIBED snapshot was applied. */
+/* 1 once a SUBSCRIBED snapshot was applied (and not reset since). */
 int statemodel_subscribed(const struct statemodel *m);
+
+/* Forget the agents, frameworks and tasks: the model is empty and not
+ * subscribed, as new (the leader stays), until the next SUBSCRIBED.  For a
+ * model that no longer matches its master, or that a newer state replaced. */
+void statemodel_reset(struct statemodel *m);
 
 /* Sizes, for logs. */
 size_t statemodel_ntasks(const struct statemodel *m);

@@ -24,6 +24,11 @@ Tests change the state with POST /control/<op> (JSON body; the answer is JSON):
   batch           {"ops": [{"op": ..., ...}, ...]}: several at once, their events written
                   back to back
   heartbeats      {"on": bool}: pause or resume heartbeats (the stream stays open)
+  raw             {"events": [<v1 Event>, ...]}: written to every open stream as they are,
+                  the state left alone (a master whose stream lost or garbled an event)
+  on_subscribe    {"events": [...], "delay": S, "later": [...], "api": MODE}: the next
+                  SUBSCRIBE writes SUBSCRIBED and "events" in one chunk, then after S seconds
+                  "later", then sets the api mode (how the SUBSCRIBEs after it are answered)
   cut             close every stream now
   api             {"mode": "ok" | "404" | "503" | "hang"}: how SUBSCRIBE is answered
   stats           {} -> {"subscribes", "streams", "events", "heartbeats", "refused"}
@@ -241,6 +246,7 @@ class Master:
         self.events = 0
         self.beats = 0          # HEARTBEAT records written
         self.refused = 0        # requests refused for want of a token
+        self.script = None      # on_subscribe: for the next SUBSCRIBE
 
     def broadcast(self, records):
         """Hand records to every open stream; wait until each wrote them."""
@@ -382,7 +388,10 @@ class Handler(BaseHTTPRequestHandler):
         with m.lock:
             m.subscribes += 1
             first = recordio(subscribed(m.state, self.server.opts.heartbeat))
+            script, m.script = m.script, None
             m.subs.append(q)
+        if script:
+            first += b"".join(recordio(e) for e in script.get("events", []))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -390,6 +399,12 @@ class Handler(BaseHTTPRequestHandler):
         hb = recordio({"type": "HEARTBEAT"})
         try:
             self._chunk(first)
+            if script:
+                time.sleep(script.get("delay", 0))
+                later = b"".join(recordio(e) for e in script.get("later", []))
+                if later:
+                    self._chunk(later)
+                m.api = script.get("api", m.api)
             while True:
                 try:
                     kind, data, ev = q.get(timeout=self.server.opts.heartbeat or None)
@@ -431,6 +446,12 @@ class Handler(BaseHTTPRequestHandler):
             for q in subs:
                 q.put(("cut", b"", None))
             return self._send(200, {"cut": len(subs)})
+        if op == "on_subscribe":
+            with m.lock:
+                m.script = args
+            return self._send(200, {"armed": True})
+        if op == "raw":
+            return self._send(200, m.broadcast([recordio(e) for e in args.get("events", [])]))
         ops = args.get("ops", []) if op == "batch" else [dict(args, op=op)]
         records = []
         try:

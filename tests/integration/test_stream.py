@@ -12,7 +12,10 @@ and a cut stream (resubscribed with the changes made meanwhile); no stream for a
 (polling takes over, then rests again); a master without the operator API (HTTP 404:
 polling); HTTPS with basic authentication; DC/OS IAM (the login's token on the
 stream); and a leader change through ZooKeeper (the stream moves to the new leader);
-a stateCacheFile written from the model.  /metrics follows along: its stream families
+a stateCacheFile written from the model; an event the model cannot apply (the model
+is dropped with the events queued behind it on that connection, and nothing is built
+from it); a poll after the stream is lost that finds the state of the poll before the
+stream (it builds, keeps its state for a reload, and lets the model go).  /metrics follows along: its stream families
 pass `promtool check metrics`, events count by type exactly as sent, connected is 1
 while subscribed and 0 while no subscription is possible, subscription outcomes and
 disconnect reasons match what happened, and only stream-built zones time their
@@ -676,6 +679,80 @@ t.eq(lookup(d8.port, "nginx.marathon.mesos"), ("NOERROR", ["10.3.0.3"]),
      "stateFile reload: ... and its state answers, not the file's")
 t.eq(d8.stop(), 0, "stateFile reload: exits 0 on SIGTERM")
 M8.stop()
+
+# =============================================================================
+# 10. Events the model cannot apply (a master's stream that lost one): the model is
+#     dropped until a new snapshot, and events queued behind that one on the same
+#     connection with it.  The bad event comes right after a 20,000-task snapshot
+#     (one job, about a second), the next event while that job runs; the master
+#     refuses the resubscription, so only a poll can build the zone.
+# =============================================================================
+with open(BIG) as f:
+    big = json.load(f)
+bfw = next(fw for fw in big["frameworks"] if fw["name"] == "marathon")
+btask = next(x for x in bfw["tasks"] if x["state"] == "TASK_RUNNING")
+del big
+M9 = StreamMaster(state=BIG, extra=("--heartbeat", "0"))
+lost = {"type": "TASK_UPDATED", "task_updated": {
+    "framework_id": {"value": bfw["id"]}, "state": "TASK_RUNNING",
+    "status": {"task_id": {"value": "never-added.1"}, "state": "TASK_RUNNING",
+               "agent_id": {"value": btask["slave_id"]}}}}
+ghost = {k: v for k, v in btask.items() if k != "discovery"}
+ghost.update(id="ghost.1", name="ghost")
+M9.call("on_subscribe", events=[lost], delay=0.1, later=[{"type": "TASK_ADDED", "task_added": {
+    "task": __import__("stream_master").task_v1(ghost, bfw["id"])}}], api="503")
+d9 = daemon([M9.hostport], {"refreshSeconds": 5, "stateTimeoutSeconds": 120, "logLevel": "debug"})
+t.ok(d9.wait_log(r"stream: the events no longer match the model", timeout=60),
+     "desync: the event for a task never added is found out", d9.logtext())
+seen = wait_for(lambda: lookup(d9.port, "ghost.marathon.mesos")[0] == "NOERROR", 3)
+t.ok(not seen, "desync: the event after it on that connection is not applied (no zone from "
+     "the stale model)", d9.logtext())
+t.ok(d9.wait_log(POLL_LOADED, timeout=30), "desync: with no new snapshot, a poll builds the zone",
+     d9.logtext())
+t.eq(lookup(d9.port, "ghost.marathon.mesos")[0], "NXDOMAIN",
+     "desync: ... without the event the master never applied")
+t.eq(count(d9, r"no longer match"), 1, "desync: logged once")
+t.ok(STREAM_LOADED not in d9.logtext() and "stream events" not in d9.logtext(),
+     "desync: no zone was built from the stream", d9.logtext())
+t.eq(d9.stop(), 0, "desync: exits 0 on SIGTERM")
+M9.stop()
+
+# =============================================================================
+# 11. Polled, then streamed (the same state: the zone comes out the same), then
+#     polled again once the stream is lost: that poll builds and keeps its state
+#     (a reload rebuilds from it), and the stream's model is let go.  Frameworks
+#     without pids: the snapshot's zone is whole (no summary to wait for).
+# =============================================================================
+with open(FAKE) as f:
+    nopid = json.load(f)
+for fw in nopid["frameworks"]:
+    fw.pop("pid", None)
+NOPID = os.path.join(TMP, "nopid.json")
+with open(NOPID, "w") as f:
+    json.dump(nopid, f)
+M10 = StreamMaster(state=NOPID, extra=("--api", "503"))
+d10 = daemon([M10.hostport], {"refreshSeconds": 1})
+t.ok(d10.wait_log(POLL_LOADED, timeout=10), "poll, stream, poll: polled first", d10.logtext())
+M10.call("api", mode="ok")
+t.ok(d10.wait_log(STREAM_LOADED, timeout=20), "poll, stream, poll: then streamed", d10.logtext())
+t.ok(re.search(STREAM_LOADED + r".*\(unchanged\)", d10.logtext()),
+     "poll, stream, poll: the stream's zone is the polled one", d10.logtext())
+M10.call("api", mode="503")
+M10.call("cut")
+n = count(d10, POLL_LOADED)
+t.ok(d10.wait_log(POLL_LOADED, count=n + 1, timeout=10), "poll, stream, poll: polled again",
+     d10.logtext())
+t.ok(d10.wait_log(r"the event stream's model is dropped for the polled state", timeout=5),
+     "poll, stream, poll: the model is let go once a poll built the zone", d10.logtext())
+reload_ttl(d10, 44)
+t.ok(d10.wait_log(r"zone rebuilt from the last state for the new configuration", timeout=10),
+     "poll, stream, poll: a reload rebuilds from the poll's state", d10.logtext())
+t.ok("no state to rebuild" not in d10.logtext(), "poll, stream, poll: ... which was kept",
+     d10.logtext())
+t.eq({a[1] for a in dig(d10.port, "nginx.marathon.mesos").answer}, {44},
+     "poll, stream, poll: ... with the new ttl")
+t.eq(d10.stop(), 0, "poll, stream, poll: exits 0 on SIGTERM")
+M10.stop()
 
 good = [x for x in timings if x is not None]
 if good:

@@ -305,6 +305,15 @@ static void test_desync(void)
 	is_int(statemodel_nframeworks(m), 1, "... and the framework");
 	is_int(apply_text(m, SUB_EMPTY, err, sizeof(err)), 0, "a new snapshot");
 	is_int(statemodel_ntasks(m), 1, "... replaces the model");
+	statemodel_reset(m);
+	ok(!statemodel_subscribed(m) && statemodel_ntasks(m) == 0 && statemodel_nframeworks(m) == 0 &&
+	   statemodel_nagents(m) == 0, "a reset model is empty and not subscribed");
+	rc = apply_text(m, "{\"type\":\"FRAMEWORK_ADDED\",\"framework_added\":{\"framework\":"
+			"{\"framework_info\":{\"id\":{\"value\":\"F3\"},\"name\":\"x\"}}}}",
+			err, sizeof(err));
+	is_int(rc, MDNS_EPARSE, "... so events are refused until a snapshot");
+	is_int(apply_text(m, SUB_EMPTY, err, sizeof(err)), 0, "... which applies");
+	is_int(statemodel_ntasks(m), 1, "... and fills it again");
 	is_int(statemodel_set_leader(m, "not a hostport/"), MDNS_EINVAL, "a bad leader is refused");
 	statemodel_free(m);
 }
