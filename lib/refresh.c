@@ -820,8 +820,9 @@ static void *builder_main(void *arg)
 		 * zone: it builds the whole zone, and without the trim a
 		 * 100,000-task stream daemon stayed at 740 MB instead of 300,
 		 * for no CPU saved (~1.05 CPU-s a build either way).  Events
-		 * that built nothing freed next to nothing. */
-		if (!job->model || job->status == JOB_OK || job->eff.subscribed)
+		 * that built nothing freed next to nothing, unless the model was
+		 * emptied for a mismatch. */
+		if (!job->model || job->status == JOB_OK || job->eff.subscribed || job->model_rc)
 			malloc_trim(0);
 		pthread_mutex_lock(&r->mu);
 		r->job_active = 0;
@@ -1714,6 +1715,7 @@ static int stream_rebuild(struct refresher *r)
 static void stream_drop_conn(struct refresher *r, uint64_t conn)
 {
 	struct stream_record **p = &r->s_head;
+	size_t n = 0;
 
 	while (*p) {
 		struct stream_record *rec = *p;
@@ -1721,11 +1723,15 @@ static void stream_drop_conn(struct refresher *r, uint64_t conn)
 			*p = rec->next;
 			rec->next = NULL;
 			stream_record_free(rec);
+			n++;
 		} else {
 			p = &rec->next;
 		}
 	}
 	r->s_tail = p;
+	if (n)
+		log_debug("stream: %zu records of connection %llu dropped: they follow one the "
+			  "model could not apply", n, (unsigned long long)conn);
 }
 
 /* Loop: a stream job came back from the builder. */
@@ -1735,8 +1741,12 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 	struct zone *z = job->zone;
 
 	r->s_inflight = 0;
-	if (job->model_rc)	/* the builder skipped the rest of them */
+	if (job->model_rc) {	/* the builder skipped the rest of them */
 		stream_drop_conn(r, job->conn);
+		if (job->status == JOB_OK)	/* a newer connection's snapshot came after */
+			log_warn("stream: the events of an older connection no longer matched the "
+				 "model (%s); the snapshot after them replaced it", job->err);
+	}
 	if (job->status == JOB_OK && job->rebuild) {
 		publish_rebuild(r, job, " (the event stream's model)");
 		keep_state(r, job);

@@ -2,15 +2,18 @@
 #include "lib/statemodel.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_gen.h>
 
 #include "lib/err.h"
 #include "lib/jsontree.h"
 #include "lib/state.h"
+#include "zone/arena.h"
 
 /* ---- a string-keyed hash map ------------------------------------------- */
 
@@ -739,192 +742,250 @@ void statemodel_view_free(struct mesos_state *view)
 
 /* ---- the dump ----------------------------------------------------------------- */
 
-/* "name@host:port" of an endpoint, or NULL when it has no host. */
-static json_t *pid_json(const char *name, const struct state_endpoint *ep)
+/*
+ * Written with yajl's generator, straight into one growing buffer: a tree of
+ * the whole document first (jansson) cost a 100,000-task stream build about
+ * a fifth more CPU, most of it freeing the tree's millions of small blocks,
+ * and its memory at the build's peak.
+ */
+struct dumpbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void dump_print(void *ctx, const char *str, size_t len)
+{
+	struct dumpbuf *b = ctx;
+
+	if (b->oom || array_reserve((void **)&b->p, &b->cap, b->n + len + 1, 1) != 0) {
+		b->oom = 1;
+		return;
+	}
+	memcpy(b->p + b->n, str, len);
+	b->n += len;
+}
+
+/* Each gen_* returns nonzero once the generator failed (it then stays failed). */
+static int gen_str(yajl_gen g, const char *v)
+{
+	return yajl_gen_string(g, (const unsigned char *)v, strlen(v)) != yajl_gen_status_ok;
+}
+
+/* "key": "value"; nothing when value is NULL. */
+static int gen_kv(yajl_gen g, const char *key, const char *value)
+{
+	return value ? gen_str(g, key) | gen_str(g, value) : 0;
+}
+
+/* "key": "name@host:port"; nothing when the endpoint has no host. */
+static int gen_pid(yajl_gen g, const char *key, const char *name, const struct state_endpoint *ep)
 {
 	char buf[400];
 	int v6;
 
 	if (!ep->host)
-		return NULL;
+		return 0;
 	v6 = strchr(ep->host, ':') != NULL;
 	if (ep->port)
 		snprintf(buf, sizeof(buf), v6 ? "%s@[%s]:%u" : "%s@%s:%u", name, ep->host,
 			 (unsigned)ep->port);
 	else
 		snprintf(buf, sizeof(buf), v6 ? "%s@[%s]" : "%s@%s", name, ep->host);
-	return json_string(buf);
+	return gen_kv(g, key, buf);
 }
 
-/* Set key to v unless v is NULL; 0 or -1 (out of memory). */
-static int set_opt(json_t *obj, const char *key, json_t *v)
+/* "ports": "[31000-31000, 31001-31001]", as /master/state writes resources. */
+static int gen_ports(yajl_gen g, const struct state_task *t)
 {
-	return v ? json_object_set_new(obj, key, v) : 0;
-}
-
-static json_t *ports_json(const struct state_task *t)
-{
+	char buf[512];
+	char *s = buf;
 	size_t cap = t->nports * 14 + 3, o = 0;
-	char *s = malloc(cap);
-	json_t *j;
+	int bad;
 
-	if (!s)
-		return NULL;
+	if (cap > sizeof(buf) && !(s = malloc(cap)))
+		return 1;
 	s[o++] = '[';
 	for (size_t i = 0; i < t->nports; i++)
 		o += (size_t)snprintf(s + o, cap - o, "%s%u-%u", i ? ", " : "",
 				      (unsigned)t->ports[i], (unsigned)t->ports[i]);
 	s[o++] = ']';
 	s[o] = '\0';
-	j = json_string(s);
-	free(s);
-	return j;
+	bad = gen_kv(g, "ports", s);
+	if (s != buf)
+		free(s);
+	return bad;
 }
 
-static int labels_add(json_t *labels, const char *key, const struct iplist *l)
+static int gen_labels(yajl_gen g, const char *key, const struct iplist *l)
 {
 	char ip[64];
+	int bad = 0;
 
-	for (size_t i = 0; i < l->n; i++)
-		if (json_array_append_new(labels, json_pack("{s:s, s:s}", "key", key, "value",
-							     ipaddr_format(&l->v[i], ip, sizeof(ip)))))
-			return -1;
-	return 0;
+	for (size_t i = 0; i < l->n; i++) {
+		bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+		bad |= gen_kv(g, "key", key);
+		bad |= gen_kv(g, "value", ipaddr_format(&l->v[i], ip, sizeof(ip)));
+		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+	}
+	return bad;
 }
 
 /* The one status the model keeps: the TASK_RUNNING status the addresses come from. */
-static json_t *status_json(const struct state_task *t)
+static int gen_status(yajl_gen g, const struct state_task *t)
 {
-	json_t *st = json_pack("{s:s}", "state", "TASK_RUNNING");
-	json_t *labels = json_array(), *addrs = json_array();
 	char ip[64];
+	int bad = yajl_gen_map_open(g) != yajl_gen_status_ok;
 
-	if (!st || !labels || !addrs)
-		goto oom;
-	if (t->run_has_ts && json_object_set_new(st, "timestamp", json_real(t->run_ts)))
-		goto oom;
-	if (t->healthy >= 0 && json_object_set_new(st, "healthy", json_boolean(t->healthy)))
-		goto oom;
-	if (labels_add(labels, "MesosContainerizer.NetworkSettings.IPAddress", &t->ip_mesos) ||
-	    labels_add(labels, "Docker.NetworkSettings.IPAddress", &t->ip_docker))
-		goto oom;
-	for (size_t i = 0; i < t->ip_netinfo.n; i++)
-		if (json_array_append_new(addrs, json_pack("{s:s}", "ip_address",
-				ipaddr_format(&t->ip_netinfo.v[i], ip, sizeof(ip)))))
-			goto oom;
-	/* set_new takes the reference even when it fails. */
-	if (json_object_set_new(st, "labels", labels)) {
-		labels = NULL;
-		goto oom;
+	bad |= gen_kv(g, "state", "TASK_RUNNING");
+	if (t->run_has_ts && isfinite(t->run_ts)) {
+		/* As /master/state writes it (yajl_gen_double would give 20 digits). */
+		char num[48];
+		int k = snprintf(num, sizeof(num), "%.17g", t->run_ts);
+		if (!strpbrk(num, ".e"))
+			k += snprintf(num + k, sizeof(num) - (size_t)k, ".0");
+		bad |= gen_str(g, "timestamp") |
+		       (yajl_gen_number(g, num, (size_t)k) != yajl_gen_status_ok);
 	}
-	labels = NULL;
+	if (t->healthy >= 0)
+		bad |= gen_str(g, "healthy") | (yajl_gen_bool(g, t->healthy) != yajl_gen_status_ok);
+	bad |= gen_str(g, "labels") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+	bad |= gen_labels(g, "MesosContainerizer.NetworkSettings.IPAddress", &t->ip_mesos);
+	bad |= gen_labels(g, "Docker.NetworkSettings.IPAddress", &t->ip_docker);
+	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
 	if (t->ip_netinfo.n) {
-		json_t *cs = json_pack("{s:[{s:o}]}", "network_infos", "ip_addresses", addrs);
-		addrs = NULL;
-		if (!cs || json_object_set_new(st, "container_status", cs))
-			goto oom;
+		bad |= gen_str(g, "container_status") | (yajl_gen_map_open(g) != yajl_gen_status_ok);
+		bad |= gen_str(g, "network_infos") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+		bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+		bad |= gen_str(g, "ip_addresses") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+		for (size_t i = 0; i < t->ip_netinfo.n; i++) {
+			bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+			bad |= gen_kv(g, "ip_address", ipaddr_format(&t->ip_netinfo.v[i], ip, sizeof(ip)));
+			bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+		}
+		bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+		bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
 	}
-	json_decref(addrs);
-	return st;
-oom:
-	json_decref(st);
-	json_decref(labels);
-	json_decref(addrs);
-	return NULL;
+	return bad | (yajl_gen_map_close(g) != yajl_gen_status_ok);
 }
 
-static json_t *discovery_json(const struct state_task *t)
+static int gen_discovery(yajl_gen g, const struct state_task *t)
 {
-	json_t *ports = json_array(), *di;
+	int bad = gen_str(g, "discovery") | (yajl_gen_map_open(g) != yajl_gen_status_ok);
 
-	if (!ports)
-		return NULL;
+	bad |= gen_kv(g, "name", t->di_name);
+	bad |= gen_str(g, "ports") | (yajl_gen_map_open(g) != yajl_gen_status_ok);
+	bad |= gen_str(g, "ports") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
 	for (size_t i = 0; i < t->ndi_ports; i++) {
 		const struct state_diport *p = &t->di_ports[i];
-		json_t *jp = json_pack("{s:I}", "number", (json_int_t)p->number);
-
-		if (!jp || json_array_append_new(ports, jp) ||
-		    (p->name && json_object_set_new(jp, "name", json_string(p->name))) ||
-		    (p->protocol && json_object_set_new(jp, "protocol", json_string(p->protocol)))) {
-			json_decref(ports);
-			return NULL;
-		}
+		bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+		bad |= gen_str(g, "number") |
+		       (yajl_gen_integer(g, (long long)p->number) != yajl_gen_status_ok);
+		bad |= gen_kv(g, "name", p->name);
+		bad |= gen_kv(g, "protocol", p->protocol);
+		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
 	}
-	di = json_pack("{s:{s:o}}", "ports", "ports", ports);
-	if (di && t->di_name && json_object_set_new(di, "name", json_string(t->di_name))) {
-		json_decref(di);
-		return NULL;
-	}
-	return di;
+	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+	bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+	return bad | (yajl_gen_map_close(g) != yajl_gen_status_ok);
 }
 
-static json_t *task_json(const struct sm_task *st)
+static int gen_task(yajl_gen g, const struct sm_task *st)
 {
 	const struct state_task *t = &st->t;
-	json_t *jt = json_pack("{s:s, s:s, s:s, s:{s:o}, s:[]}", "id", t->id,
-			       "framework_id", st->framework_id,
-			       "state", st->state[0] ? st->state : "TASK_STAGING",
-			       "resources", "ports", ports_json(t), "statuses");
+	int bad = yajl_gen_map_open(g) != yajl_gen_status_ok;
 
-	if (!jt)
-		return NULL;
-	if ((t->name && json_object_set_new(jt, "name", json_string(t->name))) ||
-	    (t->slave_id && json_object_set_new(jt, "slave_id", json_string(t->slave_id))) ||
-	    (t->has_discovery && set_opt(jt, "discovery", discovery_json(t)) != 0) ||
-	    (t->has_discovery && !json_object_get(jt, "discovery")) ||
-	    (t->has_run_status &&
-	     json_array_append_new(json_object_get(jt, "statuses"), status_json(t)))) {
-		json_decref(jt);
-		return NULL;
-	}
-	return jt;
+	bad |= gen_kv(g, "id", t->id);
+	bad |= gen_kv(g, "framework_id", st->framework_id);
+	bad |= gen_kv(g, "state", st->state[0] ? st->state : "TASK_STAGING");
+	bad |= gen_kv(g, "name", t->name);
+	bad |= gen_kv(g, "slave_id", t->slave_id);
+	bad |= gen_str(g, "resources") | (yajl_gen_map_open(g) != yajl_gen_status_ok);
+	bad |= gen_ports(g, t);
+	bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+	bad |= gen_str(g, "statuses") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+	if (t->has_run_status)
+		bad |= gen_status(g, t);
+	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+	if (t->has_discovery)
+		bad |= gen_discovery(g, t);
+	return bad | (yajl_gen_map_close(g) != yajl_gen_status_ok);
 }
 
 char *statemodel_dump(const struct statemodel *m, size_t *len)
 {
-	json_t *root = json_object(), *slaves = json_array(), *fws = json_array();
-	char *text = NULL;
+	struct dumpbuf b = { 0 };
+	const struct sm_task **byfw = NULL;	/* the tasks, framework by framework */
+	size_t *start = NULL, nfw = 0;
+	yajl_gen g = yajl_gen_alloc(NULL);
+	int bad = !g;
 
-	if (!root || !slaves || !fws)
-		goto out;
-	if (set_opt(root, "leader", pid_json("master", &m->leader)) ||
-	    json_object_set(root, "slaves", slaves) || json_object_set(root, "frameworks", fws))
-		goto out;
-	SM_FOREACH(&m->agents, i, struct state_agent, a) {
-		json_t *ja = json_pack("{s:s}", "id", a->id);
-		if (!ja || json_array_append_new(slaves, ja) ||
-		    (a->hostname && json_object_set_new(ja, "hostname", json_string(a->hostname))) ||
-		    set_opt(ja, "pid", pid_json("slave(1)", &a->pid)))
-			goto out;
+	if (!bad)
+		bad = !yajl_gen_config(g, yajl_gen_print_callback, dump_print, &b);
+	/* Group the tasks by framework (a counting sort on the framework's
+	 * index): a framework's tasks go inside its object. */
+	SM_FOREACH(&m->frameworks, i, struct sm_framework, f)
+		((struct sm_framework *)f)->view_idx = nfw++;	/* scratch, as in statemodel_view */
+	if (!bad && (!(start = calloc(nfw + 1, sizeof(*start))) ||
+		     (m->tasks.n && !(byfw = malloc(m->tasks.n * sizeof(*byfw))))))
+		bad = 1;
+	if (!bad) {
+		SM_FOREACH(&m->tasks, i, struct sm_task, t) {
+			const struct sm_framework *f = sm_get(&m->frameworks, t->framework_id);
+			if (f)
+				start[f->view_idx + 1]++;
+		}
+		for (size_t k = 0; k < nfw; k++)
+			start[k + 1] += start[k];
+		SM_FOREACH(&m->tasks, i, struct sm_task, t) {
+			const struct sm_framework *f = sm_get(&m->frameworks, t->framework_id);
+			if (f)
+				byfw[start[f->view_idx]++] = t;
+		}
+		/* start[k] is now the end of framework k's run, the start of k+1's. */
 	}
-	SM_FOREACH(&m->frameworks, i, struct sm_framework, f) {
-		json_t *jf = json_pack("{s:s, s:s, s:[]}", "id", f->id, "name", f->f.name, "tasks");
-
-		/* Scratch of a const model, as in statemodel_view. */
-		((struct sm_framework *)f)->view_idx = json_array_size(fws);
-		if (!jf || json_array_append_new(fws, jf) ||
-		    (f->f.hostname && json_object_set_new(jf, "hostname",
-							  json_string(f->f.hostname))) ||
-		    (f->f.has_pid && set_opt(jf, "pid", pid_json("scheduler(1)", &f->f.pid))))
-			goto out;
+	if (!bad) {
+		bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+		bad |= gen_pid(g, "leader", "master", &m->leader);
+		bad |= gen_str(g, "slaves") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+		SM_FOREACH(&m->agents, i, struct state_agent, a) {
+			bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+			bad |= gen_kv(g, "id", a->id);
+			bad |= gen_kv(g, "hostname", a->hostname);
+			bad |= gen_pid(g, "pid", "slave(1)", &a->pid);
+			bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+		}
+		bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+		bad |= gen_str(g, "frameworks") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+		SM_FOREACH(&m->frameworks, i, struct sm_framework, f) {
+			size_t k = f->view_idx, lo = k ? start[k - 1] : 0;
+			bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+			bad |= gen_kv(g, "id", f->id);
+			bad |= gen_kv(g, "name", f->f.name ? f->f.name : "");
+			bad |= gen_kv(g, "hostname", f->f.hostname);
+			if (f->f.has_pid)
+				bad |= gen_pid(g, "pid", "scheduler(1)", &f->f.pid);
+			bad |= gen_str(g, "tasks") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+			for (size_t j = lo; j < start[k] && !bad; j++)
+				bad |= gen_task(g, byfw[j]);
+			bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+			bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+		}
+		bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
 	}
-	SM_FOREACH(&m->tasks, i, struct sm_task, t) {
-		const struct sm_framework *f = sm_get(&m->frameworks, t->framework_id);
-		json_t *jf, *jt;
-
-		if (!f)
-			continue;
-		jf = json_array_get(fws, f->view_idx);
-		jt = task_json(t);
-		if (!jt || !jf || json_array_append_new(json_object_get(jf, "tasks"), jt))
-			goto out;
+	if (g)
+		yajl_gen_free(g);
+	free(byfw);
+	free(start);
+	if (bad || b.oom || !b.p) {
+		free(b.p);
+		return NULL;
 	}
-	text = json_dumps(root, JSON_COMPACT);
-	if (text && len)
-		*len = strlen(text);
-out:
-	json_decref(slaves);
-	json_decref(fws);
-	json_decref(root);
-	return text;
+	b.p[b.n] = '\0';
+	if (len)
+		*len = b.n;
+	return b.p;
 }

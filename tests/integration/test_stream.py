@@ -699,11 +699,13 @@ lost = {"type": "TASK_UPDATED", "task_updated": {
                "agent_id": {"value": btask["slave_id"]}}}}
 ghost = {k: v for k, v in btask.items() if k != "discovery"}
 ghost.update(id="ghost.1", name="ghost")
-M9.call("on_subscribe", events=[lost], delay=0.1, later=[{"type": "TASK_ADDED", "task_added": {
+M9.call("on_subscribe", events=[lost], delay=0.05, later=[{"type": "TASK_ADDED", "task_added": {
     "task": __import__("stream_master").task_v1(ghost, bfw["id"])}}], api="503")
 d9 = daemon([M9.hostport], {"refreshSeconds": 5, "stateTimeoutSeconds": 120, "logLevel": "debug"})
 t.ok(d9.wait_log(r"stream: the events no longer match the model", timeout=60),
      "desync: the event for a task never added is found out", d9.logtext())
+t.ok(d9.wait_log(r"stream: 1 records of connection \d+ dropped", timeout=5),
+     "desync: the event queued behind it is dropped", d9.logtext())
 seen = wait_for(lambda: lookup(d9.port, "ghost.marathon.mesos")[0] == "NOERROR", 3)
 t.ok(not seen, "desync: the event after it on that connection is not applied (no zone from "
      "the stale model)", d9.logtext())
