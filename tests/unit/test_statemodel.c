@@ -387,14 +387,19 @@ static void test_many(void)
 	for (size_t i = 0; view && i < view->frameworks[0].ntasks; i++)
 		running += view->frameworks[0].tasks[i].running;
 	is_int(running, 1 + 5000 - 1667, "... and every task, running");
-	int sorted = 1;
-	for (size_t i = 1; view && i < view->frameworks[0].ntasks; i++) {
-		const struct state_task *a = &view->frameworks[0].tasks[i - 1];
-		const struct state_task *b = &view->frameworks[0].tasks[i];
-		int c = strcmp(a->name, b->name);
-		sorted &= c < 0 || (c == 0 && strcmp(a->id, b->id) < 0);
+	/* Grouped: once an app's run of tasks ends, its name does not come back
+	 * (50 names over 3,334 tasks: in the map's hash order they would). */
+	int grouped = 1;
+	char ended[64] = { 0 };
+	for (size_t i = 0; view && i < view->frameworks[0].ntasks; i++) {
+		const struct state_task *a = &view->frameworks[0].tasks[i];
+		int n = a->name[0] == 'n' ? atoi(a->name + 1) : 63;
+		grouped &= !ended[n];
+		if (i + 1 < view->frameworks[0].ntasks &&
+		    strcmp(a->name, view->frameworks[0].tasks[i + 1].name) != 0)
+			ended[n] = 1;
 	}
-	ok(sorted, "... by name, then id: an app's tasks one after another, not in hash order");
+	ok(grouped, "... an app's tasks one after another, not in hash order");
 	statemodel_view_free(view);
 	apply_text(m, "{\"type\":\"AGENT_REMOVED\",\"agent_removed\":{\"agent_id\":{\"value\":\"A1\"}}}",
 		   err, sizeof(err));
