@@ -297,6 +297,20 @@ static void task_remove(struct statemodel *m, const char *key)
 	task_free(sm_del(&m->tasks, key));
 }
 
+/* Keep state, the task's TaskState name, for the dump: only a name as Mesos
+ * writes them ("TASK_RUNNING": capitals and underscores, under 32 bytes);
+ * anything else is kept as unknown, so that no cut or odd text reaches
+ * stateCacheFile (a cut multibyte character would make it unreadable). */
+static void task_state_set(struct sm_task *st, const char *state)
+{
+	size_t n = state ? strspn(state, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") : 0;
+
+	if (n && !state[n] && n < sizeof(st->state))
+		memcpy(st->state, state, n + 1);
+	else
+		st->state[0] = '\0';
+}
+
 /* TASK_ADDED, and the tasks of a snapshot: insert or replace.  *touched is set
  * when a running task comes or goes (the records may change). */
 static int add_task(struct statemodel *m, const json_t *jt, int *touched)
@@ -317,7 +331,7 @@ static int add_task(struct statemodel *m, const json_t *jt, int *touched)
 		task_free(st);
 		return MDNS_ENOMEM;
 	}
-	snprintf(st->state, sizeof(st->state), "%s", state ? state : "");
+	task_state_set(st, state);
 	old = sm_get(&m->tasks, st->key);
 	if (st->t.running || (old && old->t.running))
 		*touched = 1;
@@ -379,7 +393,7 @@ static int update_task(struct statemodel *m, const json_t *ev, int *touched, cha
 				       before.run_ts != st->t.run_ts)))
 			*touched = 1;
 		if (state)
-			snprintf(st->state, sizeof(st->state), "%s", state);
+			task_state_set(st, state);
 	}
 	free(key);
 	return rc;
@@ -661,9 +675,6 @@ int statemodel_apply(struct statemodel *m, enum statemodel_input kind, const cha
 
 /* ---- the view --------------------------------------------------------------- */
 
-/* The view's tasks by name, then id: a framework's tasks come out of the
- * hash in no order, and the zone builder finds an app's names in its cache
- * when its tasks come one after another, as /master/state lists them. */
 /* A task of the view, by its name's hash (high half) and its slot in the
  * model's map (low half: unique, so the order is fixed for a given model). */
 struct view_key {
@@ -994,7 +1005,7 @@ char *statemodel_dump(const struct statemodel *m, size_t *len)
 			size_t k = f->view_idx, lo = k ? start[k - 1] : 0;
 			bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
 			bad |= gen_kv(g, "id", f->id);
-			bad |= gen_kv(g, "name", f->f.name ? f->f.name : "");
+			bad |= gen_kv(g, "name", f->f.name);	/* none: dropped on reading, as polled */
 			bad |= gen_kv(g, "hostname", f->f.hostname);
 			if (f->f.has_pid)
 				bad |= gen_pid(g, "pid", "scheduler(1)", &f->f.pid);

@@ -305,6 +305,27 @@ static void test_desync(void)
 	is_int(statemodel_nframeworks(m), 1, "... and the framework");
 	is_int(apply_text(m, SUB_EMPTY, err, sizeof(err)), 0, "a new snapshot");
 	is_int(statemodel_ntasks(m), 1, "... replaces the model");
+	/* A state that is no TaskState name, a multibyte character across the
+	 * model's 32 bytes for it, and a framework without a name: the dump
+	 * still reads back as JSON (a cut character made it unreadable). */
+	is_int(apply_text(m, "{\"type\":\"TASK_ADDED\",\"task_added\":{\"task\":{\"task_id\":"
+			  "{\"value\":\"T5\"},\"framework_id\":{\"value\":\"F1\"},\"agent_id\":"
+			  "{\"value\":\"A1\"},\"name\":\"odd\",\"state\":"
+			  "\"TASK_STAGING_ABCDEFGHIJKLMNOPQ\u00e9\u00e9\"}}}", err, sizeof(err)),
+	       0, "a task in a state of no known name");
+	is_int(apply_text(m, "{\"type\":\"FRAMEWORK_ADDED\",\"framework_added\":{\"framework\":"
+			  "{\"framework_info\":{\"id\":{\"value\":\"F4\"}}}}}", err, sizeof(err)),
+	       0, "a framework without a name");
+	{
+		size_t dlen = 0;
+		char *dump = statemodel_dump(m, &dlen);
+		json_error_t jerr;
+		json_t *doc = dump ? json_loadb(dump, dlen, 0, &jerr) : NULL;
+		ok(doc != NULL, "... the dump reads back as JSON%s%s", doc ? "" : ": ",
+		   doc ? "" : (dump ? jerr.text : "no dump"));
+		json_decref(doc);
+		free(dump);
+	}
 	statemodel_reset(m);
 	ok(!statemodel_subscribed(m) && statemodel_ntasks(m) == 0 && statemodel_nframeworks(m) == 0 &&
 	   statemodel_nagents(m) == 0, "a reset model is empty and not subscribed");
