@@ -421,6 +421,26 @@ static void test_many(void)
 			ended[n] = 1;
 	}
 	ok(grouped, "... an app's tasks one after another, not in hash order");
+	/* The same tasks by another history (added in reverse, none failed): the
+	 * same order, as /v1/enumerate lists them. */
+	struct statemodel *m2 = statemodel_new();
+	struct mesos_state *view2 = NULL;
+	apply_text(m2, SUB_EMPTY, err, sizeof(err));
+	for (int i = 4999; i >= 0; i--) {
+		if (i % 3 == 0)
+			continue;
+		snprintf(ev, sizeof(ev), "{\"type\":\"TASK_ADDED\",\"task_added\":{\"task\":{\"task_id\":"
+			 "{\"value\":\"t%d\"},\"framework_id\":{\"value\":\"F1\"},\"agent_id\":"
+			 "{\"value\":\"A1\"},\"name\":\"n%d\",\"state\":\"TASK_RUNNING\"}}}", i, i % 50);
+		apply_text(m2, ev, err, sizeof(err));
+	}
+	int same = view && statemodel_view(m2, &view2) == 0 &&
+		   view2->frameworks[0].ntasks == view->frameworks[0].ntasks;
+	for (size_t i = 0; same && i < view->frameworks[0].ntasks; i++)
+		same = strcmp(view->frameworks[0].tasks[i].id, view2->frameworks[0].tasks[i].id) == 0;
+	ok(same, "... in the same order from another history of the model");
+	statemodel_view_free(view2);
+	statemodel_free(m2);
 	statemodel_view_free(view);
 	apply_text(m, "{\"type\":\"AGENT_REMOVED\",\"agent_removed\":{\"agent_id\":{\"value\":\"A1\"}}}",
 		   err, sizeof(err));
