@@ -702,8 +702,8 @@ static int view_key_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->t->t.id, y->t->t.id);
 }
 
-/* The framework of task t in the view: its view_idx, or SIZE_MAX when the
- * model does not know it.  *memo is the one found last: most tasks belong
+/* The framework of task t: its view_idx (numbered by the view or the dump
+ * that asks), or SIZE_MAX when the model does not know it.  *memo is the one found last: most tasks belong
  * to the framework of the task before. */
 static size_t view_framework(const struct statemodel *m, const struct sm_task *t,
 			     const struct sm_framework **memo)
@@ -987,17 +987,18 @@ char *statemodel_dump(const struct statemodel *m, size_t *len)
 		     (m->tasks.n && !(byfw = malloc(m->tasks.n * sizeof(*byfw))))))
 		bad = 1;
 	if (!bad) {
+		const struct sm_framework *memo = NULL;
 		SM_FOREACH(&m->tasks, i, struct sm_task, t) {
-			const struct sm_framework *f = sm_get(&m->frameworks, t->framework_id);
-			if (f)
-				start[f->view_idx + 1]++;
+			size_t k = view_framework(m, t, &memo);
+			if (k != SIZE_MAX)
+				start[k + 1]++;
 		}
 		for (size_t k = 0; k < nfw; k++)
 			start[k + 1] += start[k];
 		SM_FOREACH(&m->tasks, i, struct sm_task, t) {
-			const struct sm_framework *f = sm_get(&m->frameworks, t->framework_id);
-			if (f)
-				byfw[start[f->view_idx]++] = t;
+			size_t k = view_framework(m, t, &memo);
+			if (k != SIZE_MAX)
+				byfw[start[k]++] = t;
 		}
 		/* start[k] is now the end of framework k's run, the start of k+1's. */
 	}

@@ -37,6 +37,7 @@ from harness import (DATA, ROOT, Daemon, FakeMaster, Tap, _dirs, _procs, axfr_se
                      dig, free_port, make_query, parse_msg, state2zone, udp_send, wait_for,
                      zone_task_set)
 from zkclient import EPHEMERAL, SEQUENTIAL, ZkServer, ZkSession, master_json
+from stream_master import task_v1
 
 BUILD = build_dir()
 FAKE = os.path.join(DATA, "fake.json")
@@ -700,7 +701,7 @@ lost = {"type": "TASK_UPDATED", "task_updated": {
 ghost = {k: v for k, v in btask.items() if k != "discovery"}
 ghost.update(id="ghost.1", name="ghost")
 M9.call("on_subscribe", events=[lost], delay=0.05, later=[{"type": "TASK_ADDED", "task_added": {
-    "task": __import__("stream_master").task_v1(ghost, bfw["id"])}}], api="503")
+    "task": task_v1(ghost, bfw["id"])}}], api="503")
 d9 = daemon([M9.hostport], {"refreshSeconds": 5, "stateTimeoutSeconds": 120, "logLevel": "debug"})
 t.ok(d9.wait_log(r"stream: the events no longer match the model", timeout=60),
      "desync: the event for a task never added is found out", d9.logtext())
