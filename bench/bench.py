@@ -226,6 +226,44 @@ def probe(port, answer_required=True):
     return rid == qid and flags & 0x8000 and (flags & 0xF) == 0 and (an > 0 or not answer_required)
 
 
+def soa_serial(port):
+    """The apex SOA's serial the server at port answers with, or None."""
+    qid = random.randrange(65536)
+    q = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0) + b"\x05mesos\x00" + struct.pack(">HH", 6, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.2)
+    try:
+        s.sendto(q, ("127.0.0.1", port))
+        r, _ = s.recvfrom(4096)
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+    def skip_name(o):
+        while o < len(r):
+            c = r[o]
+            if c & 0xC0 == 0xC0:
+                return o + 2
+            o += c + 1
+            if c == 0:
+                return o
+        raise ValueError("name runs past the reply")
+    try:
+        rid, flags, qd, an = struct.unpack(">HHHH", r[:8])
+        if rid != qid or (flags & 0xF) != 0 or qd != 1 or an < 1:
+            return None
+        o = skip_name(12) + 4               # the question
+        o = skip_name(o)                    # the answer's owner
+        rtype = struct.unpack(">H", r[o:o + 2])[0]
+        if rtype != 6:
+            return None
+        o = skip_name(skip_name(o + 10))    # type class ttl rdlen, MNAME, RNAME
+        return struct.unpack(">I", r[o:o + 4])[0]
+    except (ValueError, struct.error, IndexError):
+        return None
+
+
 # ---- servers -------------------------------------------------------------------
 class Server:
     name = "?"
@@ -235,11 +273,15 @@ class Server:
         self.b = bench
         self.workers = workers
         self.pinned = pinned
-        self.zone = zone
         self.state = state
         self.refresh = refresh
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="%s-" % self.name, dir=bench.rundir)
+        # NSD and Knot read their zone file through a link, which
+        # point_zone moves for a reload.
+        self.zone = os.path.join(self.dir, "mesos.zone") if zone else None
+        if zone:
+            os.symlink(os.path.abspath(zone), self.zone)
         self.logpath = os.path.join(self.dir, "log")
         self.proc = None
         self.t_start = self.t_ready = self.cpu_ready = None
@@ -269,6 +311,15 @@ class Server:
 
     def ready(self):
         return probe(self.port)
+
+    def point_zone(self, path):
+        tmp = self.zone + ".tmp"
+        os.symlink(os.path.abspath(path), tmp)
+        os.replace(tmp, self.zone)
+
+    def reload(self):
+        """Ask the running server to load its zone file again (NSD, Knot)."""
+        raise NotImplementedError
 
     def cpu(self):
         return cpu_seconds(self.proc.pid)
@@ -337,12 +388,18 @@ class Nsd(Server):
     rrl-ratelimit: 0
     rrl-whitelist-ratelimit: 0
 remote-control:
-    control-enable: no
+    control-enable: yes
+    control-interface: "%s/nsd.ctl"
 zone:
     name: "mesos"
     zonefile: "%s"
-""" % (self.port, self.workers, d, d, d, d, d, self.zone))
+""" % (self.port, self.workers, d, d, d, d, d, d, self.zone))
+        self.conf = conf
         return ["nsd", "-d", "-c", conf]
+
+    def reload(self):
+        subprocess.run(["nsd-control", "-c", self.conf, "reload", "mesos"], check=True,
+                       stdout=subprocess.DEVNULL)
 
 
 class Knot(Server):
@@ -374,7 +431,13 @@ zone:
   - domain: mesos
     file: "%s"
 """ % (d, self.port, self.workers, self.workers, d, d, self.zone))
+        self.conf = conf
         return ["knotd", "-c", conf]
+
+    def reload(self):
+        # -b: knotc returns when the zone is loaded.
+        subprocess.run(["knotc", "-c", self.conf, "-b", "zone-reload", "mesos"], check=True,
+                       stdout=subprocess.DEVNULL)
 
 
 class Floor(Server):
@@ -555,8 +618,43 @@ class Bench:
             srv.stop()
 
     # ---- big state: loads and rebuilds -----------------------------------------
-    def big_loads(self, big_state, big_zone, big_q):
-        """Load time, CPU and memory of each server on the big zone; ours also idle latency."""
+    def alt_zone(self, big_alt):
+        """The zone file of big_alt (the same cluster a moment later), serial 2
+        where the big zone has 1, written once into the work folder."""
+        out = os.path.join(self.work, os.path.basename(big_alt)[:-len(".json")] + ".zone")
+        s2z = os.path.join(self.a.build, "bin", "state2zone")
+        if not os.path.exists(out) or os.path.getmtime(out) < max(
+                os.path.getmtime(big_alt), os.path.getmtime(s2z)):
+            text = subprocess.run([s2z, big_alt], check=True, stdout=subprocess.PIPE).stdout
+            first, rest = text.split(b"\n", 1)
+            f = first.split()
+            if len(f) != 11 or f[3] != b"SOA" or f[6] != b"1":
+                raise RuntimeError("state2zone: unexpected first line %r" % first)
+            f[6] = b"2"
+            with open(out + ".tmp", "wb") as o:
+                o.write(b"\t".join(f[:4]) + b"\t" + b" ".join(f[4:]) + b"\n" + rest)
+            os.replace(out + ".tmp", out)
+        return out
+
+    def zone_reload(self, srv, alt):
+        """CPU seconds NSD or Knot spends loading alt in place of its zone."""
+        warm(alt)
+        time.sleep(0.3)
+        c0 = srv.cpu()
+        srv.point_zone(alt)
+        srv.reload()
+        end = time.monotonic() + 300
+        while soa_serial(srv.port) != 2:
+            if time.monotonic() > end or srv.proc.poll() is not None:
+                raise RuntimeError("%s: the reload did not take; log %s" % (srv.name, srv.logpath))
+            time.sleep(0.02)
+        time.sleep(0.3)   # as after our rebuild: the old zone freed
+        return srv.cpu() - c0
+
+    def big_loads(self, big_state, big_zone, big_q, big_alt):
+        """Load time, CPU and memory of each server on the big zone; ours also idle
+        latency; NSD and Knot then reload the zone of big_alt (ours rebuilds in
+        rebuilds())."""
         for cls, kw in ((Ours, {"state": big_state}), (Nsd, {"zone": big_zone}), (Knot, {"zone": big_zone})):
             warm(kw.get("state") or kw.get("zone"))
             srv = cls(self, **kw)
@@ -579,6 +677,10 @@ class Bench:
                 self.say("%-10s big zone: ready in %.2f s, %.2f CPU-s, %.0f MB, udp %.0f/s"
                          % (n, srv.t_ready - srv.t_start, srv.cpu_ready, pss,
                             self.results[(n, "big_udp_qps")][-1]))
+                if not isinstance(srv, Ours):
+                    cpu = self.zone_reload(srv, self.alt_zone(big_alt))
+                    self.add((n, "big_reload_cpu"), cpu)
+                    self.say("%-10s reload of the changed zone: %.2f CPU-s" % (n, cpu))
             finally:
                 srv.stop()
 
@@ -857,11 +959,17 @@ def report(b, meta):
                 n, fmt(m((n, "big_load_s")), "%.2f"), fmt(m((n, "big_load_cpu")), "%.2f"),
                 fmt(m((n, "big_mem_mb")), "%.0f"), qps(m((n, "big_udp_qps")))))
         L.append("")
+        reb = m(("mesos-dnsd", "rebuild_cpu"))
         L.append("mesos-dnsd rebuild (state changed, parse + build + publish): %s CPU-s, "
-                 "peak RSS %s MB, RSS after %s MB."
-                 % (fmt(m(("mesos-dnsd", "rebuild_cpu")), "%.2f"),
+                 "peak RSS %s MB, RSS after %s MB. The same change as a zone file reloaded "
+                 "(serial 1 -> 2): NSD %s CPU-s, Knot %s CPU-s; rebuild / NSD %s, / Knot %s."
+                 % (fmt(reb, "%.2f"),
                     fmt(m(("mesos-dnsd", "rebuild_hwm_mb")), "%.0f"),
-                    fmt(m(("mesos-dnsd", "rebuild_rss_mb")), "%.0f")))
+                    fmt(m(("mesos-dnsd", "rebuild_rss_mb")), "%.0f"),
+                    fmt(m(("NSD", "big_reload_cpu")), "%.2f"),
+                    fmt(m(("Knot", "big_reload_cpu")), "%.2f"),
+                    fmt(reb / m(("NSD", "big_reload_cpu")) if m(("NSD", "big_reload_cpu")) else float("nan"), "%.2f"),
+                    fmt(reb / m(("Knot", "big_reload_cpu")) if m(("Knot", "big_reload_cpu")) else float("nan"), "%.2f")))
         L.append("mesos-dnsd polling a master (tests/integration/fake_master.py serving the same "
                  "state over HTTP, on CPU %s; stateCacheFile set, as the Debian package does): "
                  "load %s CPU-s, peak RSS %s MB, steady RSS %s MB (Knot's memory on the zone "
@@ -987,7 +1095,7 @@ def main():
                 bs, bz, bq, ba, bb = (os.path.join(w, "%s-%d.%s" % (k, a.big, e)) for k, e in (
                     ("state", "json"), ("zone", "zone"), ("queries", "txt"), ("state", "alt.json"),
                     ("state", "busy.json")))
-                b.big_loads(bs, bz, bq)
+                b.big_loads(bs, bz, bq, ba)
                 b.polled(bs)
                 b.streamed(bs)
                 b.rebuilds(bs, ba, bb, bq)

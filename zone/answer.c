@@ -56,7 +56,8 @@ struct query {
 	uint16_t id;
 	uint8_t opcode, rd, cd;
 	uint16_t qdcount, ancount, nscount, arcount;
-	uint8_t qlc[DNAME_MAXLEN];	/* question name, lower-cased */
+	uint8_t qlc[DNAME_MAXLEN + 8];	/* question name, lower-cased (+ room for
+					   parse_question's last eight-byte store) */
 	size_t qnlen;			/* its wire length */
 	size_t qend;			/* offset just past the question */
 	uint16_t qtype, qclass;
@@ -285,20 +286,28 @@ static int parse_question(const uint8_t *q, size_t qlen, struct query *pq)
 			break;
 	}
 	/* Lower-case the whole name eight bytes at a time (dname_lower8). */
-	for (o = 0; o < off - HDR_LEN; o += 8) {
-		size_t n = off - HDR_LEN - o;
-		uint64_t w = 0;
-		if (n >= 8)
-			memcpy(&w, q + HDR_LEN + o, 8);
-		else
-			for (size_t j = 0; j < n; j++)
-				w |= (uint64_t)q[HDR_LEN + o + j] << (8 * j);
+	const uint8_t *name = q + HDR_LEN;
+	size_t nl = off - HDR_LEN;
+	uint64_t w;
+	for (o = 0; o + 8 <= nl; o += 8) {
+		memcpy(&w, name + o, 8);
 		w = dname_lower8(w);
-		if (n >= 8)
-			memcpy(pq->qlc + o, &w, 8);
-		else
-			for (size_t j = 0; j < n; j++)
-				pq->qlc[o + j] = (uint8_t)(w >> (8 * j));
+		memcpy(pq->qlc + o, &w, 8);
+	}
+	if (o < nl) {
+		/* The last 1-7 bytes: the name's last eight, read at once (the
+		 * header is before the name, so they are in the query), shifted
+		 * so these come first; written as eight, the rest zero bytes
+		 * past the name's end (qlc has room for them). */
+		unsigned skip = (unsigned)(8 - (nl - o));
+		memcpy(&w, name + nl - 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		w >>= 8 * skip;
+#else
+		w <<= 8 * skip;
+#endif
+		w = dname_lower8(w);
+		memcpy(pq->qlc + o, &w, 8);
 	}
 	o = off - HDR_LEN;
 	pq->qnlen = o;
