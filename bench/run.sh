@@ -41,7 +41,7 @@ else
 fi
 
 PATH=$PATH:/usr/sbin:/sbin
-for tool in dnsperf nsd knotd taskset; do
+for tool in dnsperf nsd nsd-control knotd knotc taskset; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "bench: $tool not found; run packaging/install-deps.sh" >&2
 		exit 1

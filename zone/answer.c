@@ -288,23 +288,21 @@ static int parse_question(const uint8_t *q, size_t qlen, struct query *pq)
 	/* Lower-case the whole name eight bytes at a time (dname_lower8). */
 	const uint8_t *name = q + HDR_LEN;
 	size_t nl = off - HDR_LEN;
-	uint64_t w;
-	for (o = 0; o + 8 <= nl; o += 8) {
-		memcpy(&w, name + o, 8);
-		w = dname_lower8(w);
-		memcpy(pq->qlc + o, &w, 8);
-	}
+	o = dname_lower_words(pq->qlc, name, nl);
 	if (o < nl) {
 		/* The last 1-7 bytes: the name's last eight, read at once (the
 		 * header is before the name, so they are in the query), shifted
 		 * so these come first; written as eight, the rest zero bytes
 		 * past the name's end (qlc has room for them). */
 		unsigned skip = (unsigned)(8 - (nl - o));
+		uint64_t w;
 		memcpy(&w, name + nl - 8, 8);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		w >>= 8 * skip;
-#else
+#elif __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 		w <<= 8 * skip;
+#else
+#error "unknown byte order"
 #endif
 		w = dname_lower8(w);
 		memcpy(pq->qlc + o, &w, 8);

@@ -7,14 +7,8 @@
 /* n bytes of s lower-cased into d, eight at a time (dname_lower8). */
 static inline void lower_copy(uint8_t *d, const char *s, size_t n)
 {
-	size_t i = 0;
+	size_t i = dname_lower_words(d, (const uint8_t *)s, n);
 
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x;
-		memcpy(&x, s + i, 8);
-		x = dname_lower8(x);
-		memcpy(d + i, &x, 8);
-	}
 	for (; i < n; i++)
 		d[i] = dname_lower_byte((uint8_t)s[i]);
 }

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define DNAME_MAXLEN 255	/* wire length, root label included */
 #define DNAME_TEXT_MAX 1024	/* presentation text of any name, escapes included */
@@ -27,6 +28,21 @@ static inline uint64_t dname_lower8(uint64_t w)
 			 0x8080808080808080ULL;
 
 	return w | upper >> 2;
+}
+
+/* d = s lower-cased, as many whole 8-byte words of the first n bytes as
+ * there are; returns how many bytes that was (the caller does the rest). */
+static inline size_t dname_lower_words(uint8_t *d, const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		x = dname_lower8(x);
+		memcpy(d + i, &x, 8);
+	}
+	return i;
 }
 
 /*
