@@ -2,9 +2,10 @@
  *
  * What the DNS workers do, without the sockets: NREADERS threads answer
  * queries with answer_query() on the zone they get from zonepub_reader_enter()
- * (lib/zonepub.h, the daemon's publication point), while the main thread
- * builds zone after zone and hands each to zonepub_publish(), which frees the
- * previous one after the grace period.  Some readers also take a zone_ref()
+ * (lib/zonepub.h, the daemon's publication point), one to eight questions a
+ * read-side section as a UDP batch, while the main thread builds zone after
+ * zone and hands each to zonepub_publish(), which frees the previous one
+ * after the grace period.  Some readers also take a zone_ref()
  * inside the read-side section and answer from it after leaving, as a zone
  * transfer does.  Built with -fsanitize=thread by `make test-tsan`, where a
  * race or a use after free in either path is a TSan report (exit 66).
@@ -39,7 +40,7 @@
 #define NBASE    40		/* h0..h39 are in every generation */
 #define NSTEP    60
 #define NSRV     4		/* _svc._tcp.mesos -> h0..h3 */
-#define REF_EVERY 16		/* one query in 16 goes through a zone reference */
+#define REF_EVERY 16		/* one read-side section in 16 takes a zone reference */
 
 static atomic_uint gen_started;	/* last generation handed to zonepub_publish */
 static atomic_uint gen_done;	/* last generation whose zonepub_publish returned */
@@ -218,8 +219,10 @@ static void *reader_main(void *arg)
 		unsigned lo = atomic_load(&gen_done);
 		const struct zone *z = zonepub_reader_enter();
 
-		if (r->queries % REF_EVERY) {
-			ask(r, z, lo, &last, out);
+		if (rand_r(&r->seed) % REF_EVERY) {
+			/* As the UDP thread's batch: 1-8 questions in one section. */
+			for (int b = 1 + rand_r(&r->seed) % 8; b > 0; b--)
+				ask(r, z, lo, &last, out);
 			zonepub_reader_leave();
 			continue;
 		}
