@@ -268,6 +268,10 @@ class Server:
         self.zone = os.path.join(self.dir, "mesos.zone") if zone else None
         if zone:
             os.symlink(os.path.abspath(zone), self.zone)
+        # NSD's and Knot's control socket: a unix socket's path has room for
+        # about 100 bytes, which the run folder under BENCH_DIR may not leave.
+        self.ctl = os.path.join(tempfile.gettempdir(),
+                                "mdnsd-bench-%d-%d.ctl" % (os.getpid(), self.port))
         self.logpath = os.path.join(self.dir, "log")
         self.proc = None
         self.t_start = self.t_ready = self.cpu_ready = None
@@ -316,6 +320,8 @@ class Server:
             self.b.procs.stop(self.proc)
             self.proc = None
             self.log.close()
+        if os.path.lexists(self.ctl):
+            os.unlink(self.ctl)
 
 
 class Ours(Server):
@@ -373,11 +379,11 @@ class Nsd(Server):
     rrl-whitelist-ratelimit: 0
 remote-control:
     control-enable: yes
-    control-interface: "%s/nsd.ctl"
+    control-interface: "%s"
 zone:
     name: "mesos"
     zonefile: "%s"
-""" % (self.port, self.workers, d, d, d, d, d, d, self.zone))
+""" % (self.port, self.workers, d, d, d, d, d, self.ctl, self.zone))
         self.conf = conf
         return ["nsd", "-d", "-c", conf]
 
@@ -399,6 +405,8 @@ class Knot(Server):
     udp-workers: %d
     tcp-workers: %d
     background-workers: 1
+control:
+    listen: "%s"
 database:
     storage: "%s"
 log:
@@ -414,7 +422,7 @@ template:
 zone:
   - domain: mesos
     file: "%s"
-""" % (d, self.port, self.workers, self.workers, d, d, self.zone))
+""" % (d, self.port, self.workers, self.workers, self.ctl, d, d, self.zone))
         self.conf = conf
         return ["knotd", "-c", conf]
 
