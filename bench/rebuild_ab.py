@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import cpu_seconds, warm  # noqa: E402  (make bench's own measure)
+from bench import cpu_seconds, point_link as point, warm  # noqa: E402  (make bench's own)
 
 
 def loads(log):
@@ -40,14 +40,6 @@ def wait_loads(proc, log, k, timeout):
             break
         time.sleep(0.01)
     sys.exit("rebuild_ab: %d loads not seen; see %s" % (k, log))
-
-
-def point(link, target):
-    tmp = link + ".tmp"
-    if os.path.lexists(tmp):
-        os.unlink(tmp)
-    os.symlink(os.path.abspath(target), tmp)
-    os.replace(tmp, link)
 
 
 def one(daemon, state, alt, rundir, port):
