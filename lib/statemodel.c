@@ -703,8 +703,8 @@ static int view_key_cmp(const void *a, const void *b)
 }
 
 /* The framework of task t: its view_idx (numbered by the view or the dump
- * that asks), or SIZE_MAX when the model does not know it.  *memo is the one found last: most tasks belong
- * to the framework of the task before. */
+ * that asks), or SIZE_MAX when the model does not know it.  *memo is the
+ * one found last: most tasks belong to the framework of the task before. */
 static size_t view_framework(const struct statemodel *m, const struct sm_task *t,
 			     const struct sm_framework **memo)
 {
@@ -821,16 +821,44 @@ static void dump_print(void *ctx, const char *str, size_t len)
 	b->n += len;
 }
 
-/* Each gen_* returns nonzero once the generator failed (it then stays failed). */
+/* Each gen_* returns nonzero once the generator failed (it then stays
+ * failed), so a whole document's calls can be OR-ed together; a key and
+ * its value are joined with ||, which orders them (| leaves the order of
+ * its two calls unspecified, and the value could go out before its key). */
+static int gen_fail(yajl_gen_status s)
+{
+	return s != yajl_gen_status_ok;
+}
+
+static int gen_map_open(yajl_gen g)
+{
+	return gen_fail(yajl_gen_map_open(g));
+}
+
+static int gen_map_close(yajl_gen g)
+{
+	return gen_fail(yajl_gen_map_close(g));
+}
+
+static int gen_array_open(yajl_gen g)
+{
+	return gen_fail(yajl_gen_array_open(g));
+}
+
+static int gen_array_close(yajl_gen g)
+{
+	return gen_fail(yajl_gen_array_close(g));
+}
+
 static int gen_str(yajl_gen g, const char *v)
 {
-	return yajl_gen_string(g, (const unsigned char *)v, strlen(v)) != yajl_gen_status_ok;
+	return gen_fail(yajl_gen_string(g, (const unsigned char *)v, strlen(v)));
 }
 
 /* "key": "value"; nothing when value is NULL. */
 static int gen_kv(yajl_gen g, const char *key, const char *value)
 {
-	return value ? gen_str(g, key) | gen_str(g, value) : 0;
+	return value ? gen_str(g, key) || gen_str(g, value) : 0;
 }
 
 /* "key": "name@host:port"; nothing when the endpoint has no host. */
@@ -878,10 +906,10 @@ static int gen_labels(yajl_gen g, const char *key, const struct iplist *l)
 	int bad = 0;
 
 	for (size_t i = 0; i < l->n; i++) {
-		bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+		bad |= gen_map_open(g);
 		bad |= gen_kv(g, "key", key);
 		bad |= gen_kv(g, "value", ipaddr_format(&l->v[i], ip, sizeof(ip)));
-		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+		bad |= gen_map_close(g);
 	}
 	return bad;
 }
@@ -890,7 +918,7 @@ static int gen_labels(yajl_gen g, const char *key, const struct iplist *l)
 static int gen_status(yajl_gen g, const struct state_task *t)
 {
 	char ip[64];
-	int bad = yajl_gen_map_open(g) != yajl_gen_status_ok;
+	int bad = gen_map_open(g);
 
 	bad |= gen_kv(g, "state", "TASK_RUNNING");
 	if (t->run_has_ts && isfinite(t->run_ts)) {
@@ -899,74 +927,72 @@ static int gen_status(yajl_gen g, const struct state_task *t)
 		int k = snprintf(num, sizeof(num), "%.17g", t->run_ts);
 		if (!strpbrk(num, ".e"))
 			k += snprintf(num + k, sizeof(num) - (size_t)k, ".0");
-		bad |= gen_str(g, "timestamp") |
-		       (yajl_gen_number(g, num, (size_t)k) != yajl_gen_status_ok);
+		bad |= gen_str(g, "timestamp") || gen_fail(yajl_gen_number(g, num, (size_t)k));
 	}
 	if (t->healthy >= 0)
-		bad |= gen_str(g, "healthy") | (yajl_gen_bool(g, t->healthy) != yajl_gen_status_ok);
-	bad |= gen_str(g, "labels") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+		bad |= gen_str(g, "healthy") || gen_fail(yajl_gen_bool(g, t->healthy));
+	bad |= gen_str(g, "labels") || gen_array_open(g);
 	bad |= gen_labels(g, "MesosContainerizer.NetworkSettings.IPAddress", &t->ip_mesos);
 	bad |= gen_labels(g, "Docker.NetworkSettings.IPAddress", &t->ip_docker);
-	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+	bad |= gen_array_close(g);
 	if (t->ip_netinfo.n) {
-		bad |= gen_str(g, "container_status") | (yajl_gen_map_open(g) != yajl_gen_status_ok);
-		bad |= gen_str(g, "network_infos") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
-		bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
-		bad |= gen_str(g, "ip_addresses") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+		bad |= gen_str(g, "container_status") || gen_map_open(g);
+		bad |= gen_str(g, "network_infos") || gen_array_open(g);
+		bad |= gen_map_open(g);
+		bad |= gen_str(g, "ip_addresses") || gen_array_open(g);
 		for (size_t i = 0; i < t->ip_netinfo.n; i++) {
-			bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+			bad |= gen_map_open(g);
 			bad |= gen_kv(g, "ip_address", ipaddr_format(&t->ip_netinfo.v[i], ip, sizeof(ip)));
-			bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+			bad |= gen_map_close(g);
 		}
-		bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
-		bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+		bad |= gen_array_close(g);
+		bad |= gen_map_close(g);
+		bad |= gen_array_close(g);
+		bad |= gen_map_close(g);
 	}
-	return bad | (yajl_gen_map_close(g) != yajl_gen_status_ok);
+	return bad | gen_map_close(g);
 }
 
 static int gen_discovery(yajl_gen g, const struct state_task *t)
 {
-	int bad = gen_str(g, "discovery") | (yajl_gen_map_open(g) != yajl_gen_status_ok);
+	int bad = gen_str(g, "discovery") || gen_map_open(g);
 
 	bad |= gen_kv(g, "name", t->di_name);
-	bad |= gen_str(g, "ports") | (yajl_gen_map_open(g) != yajl_gen_status_ok);
-	bad |= gen_str(g, "ports") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+	bad |= gen_str(g, "ports") || gen_map_open(g);
+	bad |= gen_str(g, "ports") || gen_array_open(g);
 	for (size_t i = 0; i < t->ndi_ports; i++) {
 		const struct state_diport *p = &t->di_ports[i];
-		bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
-		bad |= gen_str(g, "number") |
-		       (yajl_gen_integer(g, (long long)p->number) != yajl_gen_status_ok);
+		bad |= gen_map_open(g);
+		bad |= gen_str(g, "number") || gen_fail(yajl_gen_integer(g, p->number));
 		bad |= gen_kv(g, "name", p->name);
 		bad |= gen_kv(g, "protocol", p->protocol);
-		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+		bad |= gen_map_close(g);
 	}
-	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-	bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
-	return bad | (yajl_gen_map_close(g) != yajl_gen_status_ok);
+	bad |= gen_array_close(g);
+	bad |= gen_map_close(g);
+	return bad | gen_map_close(g);
 }
 
 static int gen_task(yajl_gen g, const struct sm_task *st)
 {
 	const struct state_task *t = &st->t;
-	int bad = yajl_gen_map_open(g) != yajl_gen_status_ok;
+	int bad = gen_map_open(g);
 
 	bad |= gen_kv(g, "id", t->id);
 	bad |= gen_kv(g, "framework_id", st->framework_id);
 	bad |= gen_kv(g, "state", st->state[0] ? st->state : "TASK_STAGING");
 	bad |= gen_kv(g, "name", t->name);
 	bad |= gen_kv(g, "slave_id", t->slave_id);
-	bad |= gen_str(g, "resources") | (yajl_gen_map_open(g) != yajl_gen_status_ok);
+	bad |= gen_str(g, "resources") || gen_map_open(g);
 	bad |= gen_ports(g, t);
-	bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
-	bad |= gen_str(g, "statuses") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+	bad |= gen_map_close(g);
+	bad |= gen_str(g, "statuses") || gen_array_open(g);
 	if (t->has_run_status)
 		bad |= gen_status(g, t);
-	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+	bad |= gen_array_close(g);
 	if (t->has_discovery)
 		bad |= gen_discovery(g, t);
-	return bad | (yajl_gen_map_close(g) != yajl_gen_status_ok);
+	return bad | gen_map_close(g);
 }
 
 char *statemodel_dump(const struct statemodel *m, size_t *len)
@@ -1003,34 +1029,34 @@ char *statemodel_dump(const struct statemodel *m, size_t *len)
 		/* start[k] is now the end of framework k's run, the start of k+1's. */
 	}
 	if (!bad) {
-		bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+		bad |= gen_map_open(g);
 		bad |= gen_pid(g, "leader", "master", &m->leader);
-		bad |= gen_str(g, "slaves") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+		bad |= gen_str(g, "slaves") || gen_array_open(g);
 		SM_FOREACH(&m->agents, i, struct state_agent, a) {
-			bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+			bad |= gen_map_open(g);
 			bad |= gen_kv(g, "id", a->id);
 			bad |= gen_kv(g, "hostname", a->hostname);
 			bad |= gen_pid(g, "pid", "slave(1)", &a->pid);
-			bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+			bad |= gen_map_close(g);
 		}
-		bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-		bad |= gen_str(g, "frameworks") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+		bad |= gen_array_close(g);
+		bad |= gen_str(g, "frameworks") || gen_array_open(g);
 		SM_FOREACH(&m->frameworks, i, struct sm_framework, f) {
 			size_t k = f->view_idx, lo = k ? start[k - 1] : 0;
-			bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+			bad |= gen_map_open(g);
 			bad |= gen_kv(g, "id", f->id);
 			bad |= gen_kv(g, "name", f->f.name);	/* none: dropped on reading, as polled */
 			bad |= gen_kv(g, "hostname", f->f.hostname);
 			if (f->f.has_pid)
 				bad |= gen_pid(g, "pid", "scheduler(1)", &f->f.pid);
-			bad |= gen_str(g, "tasks") | (yajl_gen_array_open(g) != yajl_gen_status_ok);
+			bad |= gen_str(g, "tasks") || gen_array_open(g);
 			for (size_t j = lo; j < start[k] && !bad; j++)
 				bad |= gen_task(g, byfw[j]);
-			bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-			bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+			bad |= gen_array_close(g);
+			bad |= gen_map_close(g);
 		}
-		bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-		bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+		bad |= gen_array_close(g);
+		bad |= gen_map_close(g);
 	}
 	if (g)
 		yajl_gen_free(g);
