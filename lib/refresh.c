@@ -145,6 +145,13 @@ struct refresher {
 	uint32_t serial_floor;		/* set before the first job (notifier_probe) */
 
 	/* cycle state (loop thread only) */
+	int started;			/* start_now ran: before it (the secondaries'
+					   serials asked, up to a second), a refresh
+					   asked for waits in pending, for start_now
+					   starts one with the config and masters of
+					   then; a cycle started meanwhile would build
+					   beside the stateCacheFile job (two jobs
+					   reading the same previous zone) */
 	int running;			/* a cycle is under way */
 	int fetching;			/* ... and waits for a fetch (not the builder) */
 	int pending;			/* refresh asked for during a cycle */
@@ -1412,7 +1419,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct refresher *r = arg;
 	(void)fd; (void)what;
 
-	if (r->running) {	/* a rebuild is under way; refresh right after it */
+	if (r->running || !r->started) {	/* a job is under way; refresh right after it */
 		r->pending = 1;
 		return;
 	}
@@ -2055,6 +2062,10 @@ static void start_now(struct refresher *r)
 	struct timeval now = { 0, 0 };
 	const char *cache = r->cfg->state_cache_file;
 
+	/* What was asked for while the secondaries were probed (a leader from
+	 * ZooKeeper, a reload's refetch) is what the first cycle does. */
+	r->started = 1;
+	r->pending = 0;
 	if (stream_enabled(r)) {
 		stream_start(r->streamer);
 		stream_poll_later(r);
@@ -2074,7 +2085,7 @@ static void start_now(struct refresher *r)
 
 void refresher_trigger(struct refresher *r)
 {
-	if (r->running) {
+	if (r->running || !r->started) {
 		r->pending = 1;
 		return;
 	}

@@ -343,4 +343,55 @@ rebuilds_twice(d, "cached, no master", before)
 t.eq(d.stop(), 0, "cached: exits 0 on SIGTERM")
 master.cleanup()
 
+# ---- 9. a reload while the secondaries are asked for their serials -------------------
+# With notify set, the daemon first asks the secondaries which serials they hold
+# (up to a second when one is silent) and only then starts: the stateCacheFile
+# job, then the first poll.  A refresh asked for in that second (here a reload
+# naming a new master; ZooKeeper's first leader is the other case) waits for
+# that start.  It used to start a poll at once, which the start then ran the
+# cache job beside: two builds on the same previous zone (a use after free
+# under ASan), and the older cached state published over the master's.
+master = FakeMaster(STATE)
+old = json.load(open(STATE))
+for fw in old["frameworks"]:
+    if fw["name"] == "marathon":
+        fw["name"] = "oldmarathon"
+cdir = os.path.join(master.dir, "cache9")
+os.mkdir(cdir)
+cache = os.path.join(cdir, "state.json")
+with open(cache, "w") as f:
+    json.dump(old, f)
+silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # a secondary that never answers
+silent.bind(("127.0.0.1", 0))
+dead = "127.0.0.1:%d" % free_port()
+d = Daemon(BUILD, {"masters": [dead], "refreshSeconds": 3600, "stateCacheFile": cache,
+                   "notify": ["127.0.0.1:%d" % silent.getsockname()[1]]})
+t.ok(d.wait_log(r"main: |dns: |http: ", 1, 10), "probe: the daemon is up", d.logtext())
+rewrite(d, masters=[master.hostport])
+t.ok(hup(d), "probe: the reload is taken", d.logtext())
+t.ok(d.wait_log(r"notify: no serial from the secondaries", 1, 10) and
+     d.wait_log(r"state: loaded from " + re.escape(master.hostport), 1, 10),
+     "probe: the probe ends, then the master's state loads", d.logtext())
+log = d.logtext()
+
+
+def first(rx):
+    m = re.search(rx, log, re.M)
+    return m.start() if m else -1
+
+
+reload_at, probe_at = first(r"main: reload done"), first(r"notify: no serial from the secondaries")
+cached_at = first(r"answering from the cached state")
+loaded_at = first(r"state: loaded from " + re.escape(master.hostport))
+t.ok(0 <= reload_at < probe_at, "probe: the reload came while the secondaries were asked", log)
+t.ok(0 <= probe_at < cached_at < loaded_at,
+     "probe: nothing built before the start; the cached state, then the master's", log)
+t.eq(len(re.findall(r"answering from the cached state", log)), 1, "probe: the cache is read once")
+t.ok(wait_for(lambda: dig(d.port, "nginx.marathon.mesos").rcode == "NOERROR", 5) and
+     dig(d.port, "nginx.oldmarathon.mesos").rcode == "NXDOMAIN",
+     "probe: the master's state is served, not the cached one")
+t.eq(d.stop(), 0, "probe: exits 0 on SIGTERM (under ASan: no use after free)")
+silent.close()
+master.cleanup()
+
 t.done()
