@@ -17,6 +17,7 @@ struct hostcache_entry {
 	char *host;
 	time_t resolved;		/* when ips were filled */
 	int literal;			/* an IP address: never asked again */
+	unsigned long used;		/* the build that looked it up last (gen) */
 	struct iplist ips;
 	struct hostcache_entry *next;
 };
@@ -25,6 +26,7 @@ struct hostcache {
 	struct hostcache_entry *head;
 	int ttl;
 	time_t build_start;
+	unsigned long gen;		/* builds begun */
 };
 
 struct hostcache *hostcache_new(int ttl)
@@ -40,6 +42,27 @@ struct hostcache *hostcache_new(int ttl)
 void hostcache_begin(struct hostcache *c)
 {
 	c->build_start = time(NULL);
+	c->gen++;
+}
+
+static void entry_free(struct hostcache_entry *e)
+{
+	free(e->host);
+	free(e->ips.v);
+	free(e);
+}
+
+void hostcache_prune(struct hostcache *c)
+{
+	for (struct hostcache_entry **pe = &c->head; *pe;) {
+		struct hostcache_entry *e = *pe;
+		if (e->used == c->gen) {
+			pe = &e->next;
+		} else {
+			*pe = e->next;
+			entry_free(e);
+		}
+	}
 }
 
 /* How long entry e's addresses are good for: failures are retried sooner. */
@@ -64,9 +87,7 @@ void hostcache_free(struct hostcache *c)
 		return;
 	for (struct hostcache_entry *e = c->head, *n; e; e = n) {
 		n = e->next;
-		free(e->host);
-		free(e->ips.v);
-		free(e);
+		entry_free(e);
 	}
 	free(c);
 }
@@ -132,6 +153,7 @@ const struct iplist *hostcache_lookup(struct hostcache *c, const char *host)
 			resolve_into(host, &e->ips);
 			e->resolved = time(NULL);
 		}
+		e->used = c->gen;
 		return &e->ips;
 	}
 	e = calloc(1, sizeof(*e));
@@ -143,6 +165,7 @@ const struct iplist *hostcache_lookup(struct hostcache *c, const char *host)
 	e->literal = ipaddr_parse(host, &a) == 0;
 	resolve_into(host, &e->ips);
 	e->resolved = time(NULL);
+	e->used = c->gen;
 	e->next = c->head;
 	c->head = e;
 	return &e->ips;

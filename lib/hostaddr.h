@@ -29,6 +29,15 @@ void hostcache_begin(struct hostcache *c);
 const struct iplist *hostcache_lookup(struct hostcache *c, const char *host);
 
 /*
+ * After a build that succeeded: forget the names it did not look up (lists
+ * of this build stay valid).  A name that left the state (a framework gone,
+ * a master dropped from the config) would otherwise stay in the cache for
+ * good, and once its ttl ran out, hostcache_due would say 1 at every
+ * refresh: no refresh of an unchanged state would be skipped again.
+ */
+void hostcache_prune(struct hostcache *c);
+
+/*
  * 1 when a lookup now would ask the resolver again about a name looked up
  * before (its ttl ran out), so a build now could see other addresses than
  * the last one did; IP literals never count.  0 otherwise.

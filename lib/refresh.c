@@ -749,6 +749,7 @@ static void run_job(const struct config *cfg, struct hostcache *hc, XXH128_hash_
 		log_debug("state: healthAware: %zu unhealthy tasks, %zu records left out",
 			  job->rstats.tasks_unhealthy, job->zone->held_back);
 	job->status = JOB_OK;
+	hostcache_prune(hc);	/* the names this zone needed, for hostcache_due */
 	/* What the next refresh may find the same. */
 	if (from_source(job))
 		built_set(bf, job, st, &ns_ips);

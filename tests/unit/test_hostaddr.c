@@ -98,6 +98,22 @@ static void test_due(void)
 	hostcache_lookup(c, "localhost");
 	ok(!hostcache_due(c), "due: not due again once a build looked it up anew");
 	hostcache_free(c);
+
+	/* A name the last build no longer needed does not keep the cache due. */
+	c = hostcache_new(1);
+	hostcache_begin(c);
+	hostcache_lookup(c, "localhost");
+	hostcache_lookup(c, "192.0.2.7");
+	t0 = time(NULL);
+	wait_past(t0 + 1);
+	ok(hostcache_due(c), "prune: due once the name's ttl ran out");
+	hostcache_begin(c);
+	const struct iplist *lit = hostcache_lookup(c, "192.0.2.7");
+	ok(hostcache_due(c), "prune: still due before the build ends");
+	hostcache_prune(c);
+	ok(!hostcache_due(c), "prune: not due once a build that did not look the name up pruned it");
+	ok(lit->n == 1 && lit->v[0].b[3] == 7, "prune: the build's own lists stay valid");
+	hostcache_free(c);
 }
 
 int main(void)
