@@ -711,6 +711,14 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 
 	if (!bev)
 		return NULL;	/* libevent then makes its own; it goes uncounted */
+	/*
+	 * While evhttp writes a reply it keeps reading (to see the client
+	 * close) with no request being parsed, so the header and body limits
+	 * do not apply: a client that sent bytes without reading the reply
+	 * grew this buffer by hundreds of MB a second.  Stop reading once a
+	 * request's worth is waiting; evhttp drains it as it parses.
+	 */
+	bufferevent_setwatermark(bev, EV_READ, 0, HTTPAPI_MAX_HEADERS + HTTPAPI_MAX_BODY + 4096);
 	if (h->npending == h->cappending) {
 		size_t nc = h->cappending ? h->cappending * 2 : 16;
 		struct bufferevent **np = realloc(h->pending, nc * sizeof(*np));

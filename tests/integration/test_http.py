@@ -17,9 +17,10 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 
-from harness import (DATA, Daemon, FakeMaster, Tap, build_dir, dig, free_port,
+from harness import (DATA, ROOT, Daemon, FakeMaster, Tap, build_dir, dig, free_port,
                      load_zone_file, wait_for)
 
 BUILD = build_dir()
@@ -476,6 +477,45 @@ ms, _ = metrics(HTTP4)
 t.ok(("mesosdns_zookeeper_connected", frozenset()) in ms and
      metric(ms, "mesosdns_zookeeper_connected") == 0, "/metrics: zookeeper_connected 0")
 d4.stop()
+
+# ---- a client that sends without reading a big reply ----------------------------------------
+# While a reply is written, evhttp goes on reading with no request parsed, so its header
+# and body limits do not apply: the input waiting must be bounded some other way.  2,000
+# tasks make /v1/enumerate a few MB, more than the sockets' buffers hold.
+gen = os.path.join(fm.dir, "gen")
+subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_state.py"), "--tasks", "2000",
+                "--queries", "100", gen], check=True, stdout=subprocess.DEVNULL)
+HTTP5 = free_port()
+d5 = Daemon(BUILD, {"stateFile": os.path.join(gen, "state-2000.json"), "httpon": True,
+                    "HTTPListener": "127.0.0.1", "httpport": HTTP5, "workers": 1})
+t.ok(d5.wait_loaded() and d5.wait_log(r"http: serving on"), "flood: the daemon is up",
+     d5.logtext())
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmRSS"))
+
+
+rss0 = rss_mb(d5.proc.pid)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", HTTP5))
+s.sendall(b"GET /v1/enumerate HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+time.sleep(0.3)     # the reply is being written, and waits for this client to read
+s.setblocking(False)
+junk, pushed, end = b"x" * 65536, 0, time.time() + 2
+while time.time() < end:
+    try:
+        pushed += s.send(junk)
+    except BlockingIOError:
+        time.sleep(0.005)
+grown = rss_mb(d5.proc.pid) - rss0
+t.ok(pushed < 32 << 20, "flood: the daemon stops reading (%d MB taken in 2 s)" % (pushed >> 20))
+t.ok(grown < 128, "flood: its memory grew by %d MB (unbounded: ~1 GB)" % grown)
+s.close()
+t.ok(wait_for(lambda: request(HTTP5, "/health")[0] == 200, 5), "flood: /health answers after")
+t.eq(d5.stop(), 0, "flood: exits 0 on SIGTERM")
 
 # ---- a taken httpport is a startup error -----------------------------------------------------
 blocker = socket.socket()
