@@ -53,6 +53,7 @@
 #include <event2/listener.h>
 
 #include "lib/acl.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/forward.h"
 #include "lib/log.h"
@@ -327,6 +328,8 @@ struct tcp_conn {
 	bool may_forward;		/* the client is in recurseFrom */
 	bool may_transfer;		/* the client is in transferTo */
 	int refs;			/* 1 while open + 1 per forwarded query out */
+	double partial_since;		/* clock_mono() when the message now partly
+					   read began; 0: none (tcp_partial) */
 	/*
 	 * A zone transfer under way: it holds a reference on the zone it
 	 * sends (zone_ref), not an RCU read-side section, so it may span any
@@ -824,6 +827,40 @@ static void xfr_start(struct tcp_conn *c, const uint8_t *q, size_t len)
 	xfr_pump(c);
 }
 
+/*
+ * A message must arrive whole within tcpIdleTimeout of its first byte.  The
+ * idle timeout alone restarts with every byte read, so a client sending one
+ * byte a little more often than that held a connection for good, and
+ * tcpMaxConnections of them shut TCP out for everyone.  Called after the
+ * complete messages were answered, with a partial one waiting (partial) or
+ * none; fresh: a message was answered, so the partial one began in this
+ * read.  0, or -1 when the connection was closed.
+ */
+static int tcp_partial(struct tcp_conn *c, int partial, int fresh)
+{
+	int idle = c->w->srv->o.tcp_idle_timeout;
+
+	if (!partial) {
+		if (c->partial_since) {
+			struct timeval tv = { .tv_sec = idle };
+			c->partial_since = 0;
+			bufferevent_set_timeouts(c->bev, &tv, &tv);
+		}
+		return 0;
+	}
+	double now = clock_mono();
+	if (!c->partial_since || fresh)
+		c->partial_since = now;
+	double left = c->partial_since + idle - now;
+	if (left <= 0) {
+		tcp_close(c);
+		return -1;
+	}
+	struct timeval rd = clock_tv(left), wr = { .tv_sec = idle };
+	bufferevent_set_timeouts(c->bev, &rd, &wr);
+	return 0;
+}
+
 static void tcp_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *c = arg;
@@ -834,13 +871,15 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 	if (c->xfr)
 		return;	/* queries after a transfer request wait for its end */
 	/* Pipelining: answer every complete message in the buffer, in order. */
-	for (;;) {
+	for (int answered = 0;; answered = 1) {
 		uint8_t hdr[2];
-		if (evbuffer_copyout(in, hdr, 2) < 2)
-			break;
-		size_t len = (size_t)hdr[0] << 8 | hdr[1];
-		if (evbuffer_get_length(in) < len + 2)
-			break;
+		size_t have = evbuffer_get_length(in), len = 0;
+		if (have >= 2 && evbuffer_copyout(in, hdr, 2) == 2)
+			len = (size_t)hdr[0] << 8 | hdr[1];
+		if (have < 2 || have < len + 2) {
+			tcp_partial(c, have > 0, answered);	/* may close c: nothing after */
+			return;
+		}
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, w->in, len);
 		if (c->may_transfer && xfr_is_request(w->in, len)) {

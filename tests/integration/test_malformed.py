@@ -7,6 +7,7 @@ writes, idle timeout, connection limit, SERVFAIL before the first load, and
 finally that the daemon survived it all and exits 0 on SIGTERM.
 """
 import os
+import select
 import socket
 import struct
 import time
@@ -266,6 +267,54 @@ try:
         t.ok(m is not None and m.id == 0x0901 and data == b"" and dt <= 3.0,
              "[tcp] tcpIdleTimeout 1: closed after going idle following a query (%.1f s)" % dt,
              repr(data))
+    finally:
+        s.close()
+
+    # -- a message trickled a byte at a time: the idle timeout restarts with every
+    # byte read, so it is not what ends it; the whole message is due within
+    # tcpIdleTimeout of its first byte.
+    q = make_query(qid=0x0902)
+    wire = struct.pack("!H", len(q)) + q
+    s = tcp_connect(idle.port, timeout=5)
+    t0 = time.time()
+    closed = None
+    try:
+        for b in wire[:-1]:
+            try:
+                s.sendall(bytes([b]))
+            except OSError:
+                closed = time.time() - t0
+                break
+            r, _, _ = select.select([s], [], [], 0.4)
+            if r:
+                try:
+                    data = s.recv(10)
+                except OSError:
+                    data = b""
+                if data == b"":
+                    closed = time.time() - t0
+                    break
+            if time.time() - t0 > 6:
+                break
+    finally:
+        s.close()
+    t.ok(closed is not None and closed <= 3.0,
+         "[tcp] tcpIdleTimeout 1: a message trickled a byte every 0.4 s is cut off (%s)" %
+         ("%.1f s" % closed if closed is not None else "still open after 6 s"))
+    # ... while one sent in two parts 0.5 s apart is answered, and so is the next.
+    s = tcp_connect(idle.port, timeout=5)
+    try:
+        s.sendall(wire[:7])
+        time.sleep(0.5)
+        s.sendall(wire[7:])
+        m1 = parse_msg(tcp_recv_msg(s, timeout=2))
+        time.sleep(0.5)
+        s.sendall(wire[:7])
+        time.sleep(0.5)
+        s.sendall(wire[7:])
+        m2 = parse_msg(tcp_recv_msg(s, timeout=2))
+        t.ok(m1 is not None and m2 is not None and m1.id == m2.id == 0x0902,
+             "[tcp] tcpIdleTimeout 1: a message in two parts 0.5 s apart is answered, twice")
     finally:
         s.close()
 
