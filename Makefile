@@ -44,7 +44,9 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all deps test test-unit test-asan test-tsan fuzz run clean install
 
-all: $(DEPS_STAMP) mesos-dnsd
+# The binary is named as well as the link: with .SECONDARY, a missing
+# $(BUILD)/bin/mesos-dnsd behind an existing link (another BUILD) was not made.
+all: $(DEPS_STAMP) $(BUILD)/bin/mesos-dnsd mesos-dnsd
 
 # The daemon is built into $(BUILD)/bin and linked at the root for convenience.
 mesos-dnsd: $(BUILD)/bin/mesos-dnsd

@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/dnsserver.h"
 #include "lib/forward.h"
@@ -57,6 +58,26 @@ struct httpapi {
 	struct bufferevent **pending;
 	size_t npending, cappending;
 	struct event *setup_ev;
+
+	/* The open connections (set up by setup_cb), for the request deadline. */
+	struct http_conn *conns;
+	struct event *sweep_ev;		/* every second: sweep_cb */
+};
+
+/*
+ * A connection must bring each request whole within timeout_seconds of the
+ * last reply's end (or of its accept).  libevent's own timeouts restart with
+ * every byte, so a client trickling its request head held a connection for
+ * hours, and max_connections of them kept everyone out, /health included.
+ * libevent 2.1 has no hook at a request's start; the time since the last
+ * request or the last output still being written is what is watched, once a
+ * second (sweep_cb).
+ */
+struct http_conn {
+	struct evhttp_connection *evcon;
+	struct httpapi *h;
+	double since;			/* accept, last request, or output last seen */
+	struct http_conn *prev, *next;
 };
 
 /* ---- routing ------------------------------------------------------------ */
@@ -590,9 +611,12 @@ static void do_metrics(struct httpapi *h, struct evhttp_request *req)
 
 /* ---- request dispatch ------------------------------------------------------ */
 
+static void conn_seen(struct httpapi *h, struct evhttp_connection *evcon);
+
 static void request_cb(struct evhttp_request *req, void *arg)
 {
 	struct httpapi *h = arg;
+	conn_seen(h, evhttp_request_get_connection(req));
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	const char *uri = evhttp_request_get_uri(req);
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
@@ -700,8 +724,47 @@ static void conn_count(struct httpapi *h, long delta)
 
 static void conn_closed(struct evhttp_connection *evcon, void *arg)
 {
+	struct http_conn *c = arg;
+	struct httpapi *h = c->h;
 	(void)evcon;
-	conn_count(arg, -1);
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	conn_count(h, -1);
+}
+
+/* A request came whole on evcon: its clock starts again. */
+static void conn_seen(struct httpapi *h, struct evhttp_connection *evcon)
+{
+	for (struct http_conn *c = h->conns; c; c = c->next)
+		if (c->evcon == evcon) {
+			c->since = clock_mono();
+			return;
+		}
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpapi *h = arg;
+	double now = clock_mono();
+	(void)fd; (void)what;
+
+	for (struct http_conn *c = h->conns, *next; c; c = next) {
+		next = c->next;	/* c may be freed below (conn_closed) */
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+		if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+			c->since = now;	/* a reply still going out: libevent's write timeout */
+		} else if (now - c->since > h->o.timeout_seconds) {
+			log_debug("http: closing a connection that brought no whole request in %d s",
+				  h->o.timeout_seconds);
+			evhttp_connection_free(c->evcon);
+		}
+	}
 }
 
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
@@ -745,10 +808,22 @@ static void setup_cb(evutil_socket_t fd, short what, void *arg)
 		void *evcon = NULL;
 
 		bufferevent_getcb(bev, &rd, NULL, NULL, &evcon);
-		if (rd && evcon)
-			evhttp_connection_set_closecb(evcon, conn_closed, h);
-		else
+		struct http_conn *c = rd && evcon ? calloc(1, sizeof(*c)) : NULL;
+		if (c) {
+			c->evcon = evcon;
+			c->h = h;
+			c->since = clock_mono();
+			c->next = h->conns;
+			if (h->conns)
+				h->conns->prev = c;
+			h->conns = c;
+			evhttp_connection_set_closecb(evcon, conn_closed, c);
+		} else if (rd && evcon) {
+			evhttp_connection_free(evcon);	/* no memory to watch it */
+			conn_count(h, -1);
+		} else {
 			conn_count(h, -1);	/* already freed by libevent */
+		}
 		bufferevent_decref(bev);
 	}
 	h->npending = 0;
@@ -814,9 +889,10 @@ struct httpapi *httpapi_new(struct event_base *base, const struct httpapi_opts *
 	if (fd < 0)
 		goto fail;
 	h->setup_ev = event_new(base, -1, 0, setup_cb, h);
+	h->sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, h);
 	h->http = evhttp_new(base);
 	h->listener = evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
-	if (!h->setup_ev || !h->http || !h->listener) {
+	if (!h->setup_ev || !h->sweep_ev || !h->http || !h->listener) {
 		snprintf(err, errlen, "http: cannot set up the server");
 		if (!h->listener)
 			close(fd);
@@ -834,6 +910,8 @@ struct httpapi *httpapi_new(struct event_base *base, const struct httpapi_opts *
 	evhttp_set_max_headers_size(h->http, HTTPAPI_MAX_HEADERS);
 	evhttp_set_max_body_size(h->http, HTTPAPI_MAX_BODY);
 	evhttp_set_timeout(h->http, h->o.timeout_seconds);
+	struct timeval second = { 1, 0 };
+	evtimer_add(h->sweep_ev, &second);
 	evhttp_set_bevcb(h->http, bev_cb, h);
 	evhttp_set_gencb(h->http, request_cb, h);
 	log_info("http: serving on %s port %u", o->listener, (unsigned)o->port);
@@ -877,6 +955,8 @@ void httpapi_free(struct httpapi *h)
 		bufferevent_decref(h->pending[i]);
 	if (h->setup_ev)
 		event_free(h->setup_ev);
+	if (h->sweep_ev)
+		event_free(h->sweep_ev);
 	free(h->pending);
 	free(h);
 }

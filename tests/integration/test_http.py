@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -515,6 +516,50 @@ t.ok(pushed < 32 << 20, "flood: the daemon stops reading (%d MB taken in 2 s)" %
 t.ok(grown < 128, "flood: its memory grew by %d MB (unbounded: ~1 GB)" % grown)
 s.close()
 t.ok(wait_for(lambda: request(HTTP5, "/health")[0] == 200, 5), "flood: /health answers after")
+
+# ---- request heads trickled a byte a second ----------------------------------------------------
+# libevent's timeouts restart with every byte; a request is due whole within 10 s of the last
+# reply (or of the accept).  Meanwhile a keep-alive client asking every 4 s keeps its connection
+# past those 10 s.
+trickle = []
+for i in range(3):
+    c = socket.create_connection(("127.0.0.1", HTTP5), timeout=5)
+    c.sendall(b"GET /v1/version HTTP/1.1\r\nX-Slow: ")
+    trickle.append(c)
+keep = http.client.HTTPConnection("127.0.0.1", HTTP5, timeout=5)
+kept, kept_name, t0, closed, asked = 0, None, time.time(), {}, -4
+while (len(closed) < len(trickle) or kept < 4) and time.time() - t0 < 20:
+    for i, c in enumerate(trickle):
+        if i in closed:
+            continue
+        try:
+            c.sendall(b"x")
+            r, _, _ = select.select([c], [], [], 0)
+            if r and c.recv(100) == b"":
+                closed[i] = time.time() - t0
+        except OSError:
+            closed[i] = time.time() - t0
+    if time.time() - asked >= 4 and kept < 4:
+        asked = time.time()
+        try:
+            keep.request("GET", "/v1/version")
+            r = keep.getresponse()
+            r.read()
+            name = keep.sock.getsockname() if keep.sock else None
+            kept += r.status == 200 and name is not None and (kept == 0 or name == kept_name)
+            kept_name = name
+        except (OSError, http.client.HTTPException):
+            kept = 99   # the connection was closed under it
+    time.sleep(1)
+last = max(closed.values()) if len(closed) == len(trickle) else None
+t.ok(last is not None and last <= 14,
+     "trickle: three connections trickling a head are closed (%s)" %
+     ("the last after %.1f s" % last if last is not None else "%d of 3 in 20 s" % len(closed)))
+t.eq(kept, 4, "trickle: a keep-alive client asking every 4 s for 12 s is answered on one "
+     "connection")
+keep.close()
+for c in trickle:
+    c.close()
 t.eq(d5.stop(), 0, "flood: exits 0 on SIGTERM")
 
 # ---- a taken httpport is a startup error -----------------------------------------------------
