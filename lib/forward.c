@@ -87,6 +87,8 @@ enum fwd_verdict fwd_reply_check(const uint8_t *r, size_t len, uint16_t id,
 		return FWD_DROP_ID;
 	if (((r[2] >> 3) & 0x0f) != 0)
 		return FWD_DROP_OPCODE;
+	if (get16(r + 4) == 0 && (r[3] & 0x0f) != 0)
+		return FWD_REPLY_BARE_ERROR;
 	if (fwd_question_parse(r, len, &rq) != 0 || rq.namelen != q->namelen ||
 	    memcmp(rq.name, q->name, q->namelen) != 0 || rq.qtype != q->qtype ||
 	    rq.qclass != q->qclass)
@@ -103,8 +105,18 @@ const char *fwd_verdict_str(enum fwd_verdict v)
 	case FWD_DROP_ID:		return "ID mismatch";
 	case FWD_DROP_OPCODE:		return "opcode mismatch";
 	case FWD_DROP_QUESTION:		return "question mismatch";
+	case FWD_REPLY_BARE_ERROR:	return "an error without the question";
 	}
 	return "?";
+}
+
+/* Our OPT record (root owner, payload size, no rcode bits, no options) at o:
+ * 11 bytes. */
+static void put_opt(uint8_t *o, uint16_t size)
+{
+	memset(o, 0, 11);
+	set16(o + 1, TYPE_OPT);
+	set16(o + 3, size);
 }
 
 size_t fwd_servfail(const uint8_t *query, size_t qlen, const struct fwd_question *q,
@@ -122,13 +134,57 @@ size_t fwd_servfail(const uint8_t *query, size_t qlen, const struct fwd_question
 	set16(out + 6, 0);
 	set16(out + 8, 0);
 	set16(out + 10, edns ? 1 : 0);
-	if (edns) {
-		uint8_t *o = out + q->end;
-		memset(o, 0, 11);
-		set16(o + 1, TYPE_OPT);
-		set16(o + 3, edns_size);
-	}
+	if (edns)
+		put_opt(out + q->end, edns_size);
 	return need;
+}
+
+/* Offset past the name at pos in msg (len bytes), or 0 when it overruns. */
+static size_t skip_name(const uint8_t *msg, size_t len, size_t pos)
+{
+	while (pos < len) {
+		uint8_t l = msg[pos];
+		if ((l & 0xc0) == 0xc0)
+			return pos + 2 <= len ? pos + 2 : 0;
+		if (l & 0xc0)
+			return 0;
+		pos += 1 + (size_t)l;
+		if (l == 0)
+			return pos;
+	}
+	return 0;
+}
+
+size_t fwd_udp_limit(const uint8_t *query, size_t qlen, const struct fwd_question *q)
+{
+	size_t an = get16(query + 6), ns = get16(query + 8), ar = get16(query + 10);
+	size_t pos = q->end;
+
+	for (size_t i = 0; i < an + ns + ar; i++) {
+		pos = skip_name(query, qlen, pos);
+		if (!pos || pos + 10 > qlen)
+			break;
+		uint16_t type = get16(query + pos), size = get16(query + pos + 2);
+		if (type == TYPE_OPT && i >= an + ns)
+			return size > 512 ? size : 512;
+		pos += 10 + (size_t)get16(query + pos + 8);
+	}
+	return 512;
+}
+
+size_t fwd_truncate(uint8_t *reply, size_t len, const struct fwd_question *q, bool edns,
+		    uint16_t edns_size)
+{
+	if (q->end > len)
+		return len;
+	reply[2] |= 0x02;	/* TC */
+	set16(reply + 6, 0);
+	set16(reply + 8, 0);
+	set16(reply + 10, edns ? 1 : 0);
+	if (!edns)
+		return q->end;
+	put_opt(reply + q->end, edns_size);
+	return q->end + 11;
 }
 
 /* ---- health ---------------------------------------------------------------- */
@@ -712,7 +768,8 @@ static void got_reply(struct fwd_query *q, uint8_t *buf, size_t n)
 	bump(&f->upc[q->up].latency_us, (uint64_t)(now_us() - q->sent_us));
 	if (fwd_health_ok(&u->health))
 		log_info("forward: %s answers again", u->name);
-	if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED) {
+	if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED || get16(buf + 4) == 0) {
+		/* get16(buf + 4) == 0: an error without the question (fwd_reply_check) */
 		bump(&f->upc[q->up].failures, 1);
 		exchange_end(q);
 		next_exchange(q);
@@ -721,6 +778,8 @@ static void got_reply(struct fwd_query *q, uint8_t *buf, size_t n)
 	set16(buf, q->client_id);
 	/* The question name as the client wrote it (same length: checked). */
 	memcpy(buf + HDR_LEN, q->msg + HDR_LEN, q->q.namelen);
+	if (!q->tcp && n > fwd_udp_limit(q->msg, q->len, &q->q))
+		n = fwd_truncate(buf, n, &q->q, q->edns, f->edns_size);
 	bump(&f->relayed, 1);
 	deliver(q, buf, n);
 	query_end(q);
@@ -733,6 +792,11 @@ static bool acceptable(struct fwd_query *q, const uint8_t *buf, size_t n)
 
 	if (v == FWD_REPLY_OK)
 		return true;
+	if (v == FWD_REPLY_BARE_ERROR) {
+		log_debug("forward: %s replied rcode %d without the question; trying the next "
+			  "resolver", q->f->c->up[q->up].name, buf[3] & 0x0f);
+		return true;
+	}
 	bump(&q->f->dropped, 1);
 	log_debug("forward: dropped a reply from %s: %s", q->f->c->up[q->up].name,
 		  fwd_verdict_str(v));

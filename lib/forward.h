@@ -69,11 +69,17 @@ enum fwd_verdict {
 	FWD_DROP_ID,		/* not our ID */
 	FWD_DROP_OPCODE,	/* opcode is not QUERY */
 	FWD_DROP_QUESTION,	/* question missing, unreadable or another one */
+	FWD_REPLY_BARE_ERROR,	/* ours, an error rcode without the question
+				   (QDCOUNT 0): a failed exchange, not relayed */
 };
 
 /*
  * Whether reply r (len bytes) answers our query with ID id and question q.
- * Returns FWD_REPLY_OK or the reason to drop it.  Pure.
+ * Returns FWD_REPLY_OK, FWD_REPLY_BARE_ERROR or the reason to drop it.
+ * RFC 1035 does not make a server echo the question, and some send FORMERR
+ * or NOTIMP with a header only (old servers given an OPT, RFC 6891 §7):
+ * dropping those left the client waiting out the timeout and the upstream
+ * marked down.  Pure.
  */
 enum fwd_verdict fwd_reply_check(const uint8_t *r, size_t len, uint16_t id,
 				 const struct fwd_question *q);
@@ -89,6 +95,23 @@ const char *fwd_verdict_str(enum fwd_verdict v);
  */
 size_t fwd_servfail(const uint8_t *query, size_t qlen, const struct fwd_question *q,
 		    bool edns, uint16_t edns_size, uint8_t *out, size_t cap);
+
+/*
+ * The most a UDP reply to query (qlen bytes, question q) may hold: 512, or
+ * the payload size of its OPT record when that is larger (RFC 6891 §6.2.5).
+ * Pure.
+ */
+size_t fwd_udp_limit(const uint8_t *query, size_t qlen, const struct fwd_question *q);
+
+/*
+ * Cut reply (len bytes, its question q) to its header and question with TC
+ * set, and an OPT of edns_size when edns (the client sent one), so that the
+ * client asks again over TCP (RFC 1035 §4.2.1, RFC 6891 §7): an upstream that
+ * ignored the client's limit must not get a reply past it.  The reply's rcode
+ * and other flags stay.  Returns the new length (at most len + 11).  Pure.
+ */
+size_t fwd_truncate(uint8_t *reply, size_t len, const struct fwd_question *q, bool edns,
+		    uint16_t edns_size);
 
 /* ---- upstream health (shared by the workers, lock-free) ---- */
 

@@ -17,7 +17,10 @@
  *   (ID and question case put back, as forward.c does) gives a message
  *   whose question is byte-for-byte the client's;
  * - our SERVFAIL for any parsable query parses with ldns, is SERVFAIL, and
- *   passes fwd_reply_check for that query itself.
+ *   passes fwd_reply_check for that query itself;
+ * - a query's UDP limit is 512-65535, and an accepted reply cut to it
+ *   (fwd_truncate) is its header and question with TC, plus our OPT when
+ *   asked: it parses with ldns and still passes fwd_reply_check.
  */
 
 static uint8_t lc(uint8_t c)
@@ -52,6 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	check_question(query, ql, &q);
 	uint16_t id = (uint16_t)(query[0] << 8 | query[1]);
+	size_t lim = fwd_udp_limit(query, ql, &q);
+	if (lim < 512 || lim > 65535)
+		abort();
 
 	/* the reply */
 	if (fwd_reply_check(reply, rl, id, &q) == FWD_REPLY_OK) {
@@ -69,6 +75,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();	/* the relayed question is the client's */
 		if (fwd_reply_check(relay, rl, id, &q) != FWD_REPLY_OK)
 			abort();
+		for (int edns = 0; edns < 2; edns++) {
+			memcpy(relay, reply, rl);
+			size_t n = fwd_truncate(relay, rl, &q, edns, 1232);
+			if (n != q.end + (edns ? 11u : 0u) || !(relay[2] & 0x02) ||
+			    fwd_reply_check(relay, n, id, &q) != FWD_REPLY_OK)
+				abort();
+			ldns_pkt *p = NULL;
+			if (ldns_wire2pkt(&p, relay, n) != LDNS_STATUS_OK)
+				abort();
+			if (!ldns_pkt_tc(p) || ldns_pkt_qdcount(p) != 1 || ldns_pkt_ancount(p) != 0 ||
+			    ldns_pkt_edns(p) != (edns != 0))
+				abort();
+			ldns_pkt_free(p);
+		}
 	}
 
 	/* our SERVFAIL */

@@ -72,6 +72,8 @@ refused = keep(FakeUpstream("refused"))
 spoof = keep(FakeUpstream("spoof"))
 edns = keep(FakeUpstream("edns"))
 lower = keep(FakeUpstream("lower"))
+bare = keep(FakeUpstream("bare-formerr"))
+bigup = keep(FakeUpstream("big"))
 closed_port = free_port()  # nothing listens there: ICMP port unreachable / RST
 
 try:
@@ -198,6 +200,34 @@ try:
         t.ok(took < 1.0, "[%s] ... without waiting for a timeout: %.2f s" % (tr, took))
         t.ok(servfail.count() == sf + 1 and refused.count() == rf + 1,
              "[%s] the SERVFAIL and REFUSED upstreams were each asked once" % tr)
+    d.stop()
+
+    # ---- FORMERR without the question: a failed exchange, not silence ---------------------------
+    # RFC 1035 does not make a server echo the question; treated as silence, it cost the
+    # client the whole timeout and marked the upstream down for everyone.
+    d = daemon(resolvers=[bare.addr, nsd1.addr])
+    for k in range(2):
+        n0 = bare.count()
+        r, took = timed(dig, d.port, "www.example.test", timeout=5)
+        t.ok(a_data(r) == ["192.0.2.10"] and took < 1.0 and bare.count() == n0 + 1,
+             "bare FORMERR, query %d: asked, then NSD answers at once (%.2f s)" % (k + 1, took))
+    t.ok("marked down" not in d.logtext(), "bare FORMERR: the upstream is not marked down",
+         d.logtext()[-2000:])
+    d.stop()
+
+    # ---- an upstream past the client's UDP limit: TC, so the client asks over TCP ----------------
+    d = daemon(resolvers=[nsd1.addr], zoneResolvers={"big.test": [bigup.addr]})
+    for edns, limit in ((None, 512), (1232, 1232)):
+        m = parse_msg(udp_send(d.port, make_query("www.big.test", qid=0x7e57, edns=edns), timeout=3))
+        t.ok(m is not None and m.tc and m.size <= limit and not m.answer and m.id == 0x7e57 and
+             m.question == [("www.big.test.", 1, 1)] and bool(m.opt) == (edns is not None),
+             "[udp, limit %d] a 1.6 KB upstream reply: TC, %s bytes, question kept%s" %
+             (limit, m.size if m else None, ", our OPT" if edns else ", no OPT"))
+    m = parse_msg(udp_send(d.port, make_query("www.big.test", edns=4096), timeout=3))
+    t.ok(m is not None and not m.tc and len(m.answer) == 100,
+         "[udp, limit 4096] it fits: relayed whole (%s records)" % (len(m.answer) if m else None))
+    r = dig(d.port, "www.big.test", tcp=True)
+    t.eq(len(a_data(r)), 100, "[tcp] relayed whole")
     d.stop()
 
     # ---- all fail: SERVFAIL -------------------------------------------------------------------

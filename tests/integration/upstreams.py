@@ -181,6 +181,9 @@ class FakeUpstream:
                  one for another question, then the right one (A 192.0.2.200)
       "edns"     A 192.0.2.202 plus an OPT carrying option 65002 "world"
       "lower"    A 192.0.2.203 with the question name lower-cased
+      "bare-formerr"   FORMERR with a header only (no question, as some old
+                 servers answer a query with an OPT)
+      "big"      100 A records (198.18.1.0-99), whatever size the client allows
     self.queries: [(transport, (ip, port), raw bytes), ...]
     """
 
@@ -230,6 +233,10 @@ class FakeUpstream:
         if m == "edns":
             opt = b"\0" + struct.pack("!HHIH", 41, 1400, 0, 9) + struct.pack("!HH", 65002, 5) + b"world"
             return [reply_to(q, answers=["192.0.2.202"], additional=opt, arcount=1)]
+        if m == "bare-formerr":
+            return [struct.pack("!HHHHHH", q[0] << 8 | q[1], 0x8081 | (q[2] & 1) << 8, 0, 0, 0, 0)]
+        if m == "big":
+            return [reply_to(q, answers=["198.18.1.%d" % i for i in range(100)])]
         if m == "lower":
             qe = question_end(q)
             return [reply_to(q, answers=["192.0.2.203"], question=q[12:qe].lower())]

@@ -117,7 +117,16 @@ static void test_reply_check(void)
 	n = msg(r, 0xbeef, 0x8180, 1, "www.example.com", 1, 3, NULL, 0);
 	is_int(fwd_reply_check(r, n, 0xbeef, &q), FWD_DROP_QUESTION, "another class: dropped");
 	n = msg(r, 0xbeef, 0x8181, 0, "www.example.com", 1, 1, NULL, 0);
-	is_int(fwd_reply_check(r, 12, 0xbeef, &q), FWD_DROP_QUESTION, "no question (FORMERR header): dropped");
+	is_int(fwd_reply_check(r, 12, 0xbeef, &q), FWD_REPLY_BARE_ERROR,
+	       "FORMERR with a header only: ours, an error of the exchange");
+	r[3] = 0x84;
+	is_int(fwd_reply_check(r, 12, 0xbeef, &q), FWD_REPLY_BARE_ERROR, "... NOTIMP too");
+	r[3] = 0x80;
+	is_int(fwd_reply_check(r, 12, 0xbeef, &q), FWD_DROP_QUESTION,
+	       "NOERROR without the question: dropped");
+	r[3] = 0x81;
+	r[1] = 0xee;
+	is_int(fwd_reply_check(r, 12, 0xbeef, &q), FWD_DROP_ID, "a bare error with another ID: dropped");
 	n = msg(r, 0xbeef, 0x8180, 1, "www.example.com", 1, 1, NULL, 0);
 	is_int(fwd_reply_check(r, n - 2, 0xbeef, &q), FWD_DROP_QUESTION, "cut question: dropped");
 	is_int(fwd_reply_check(r, 11, 0xbeef, &q), FWD_DROP_SHORT, "under 12 bytes: dropped");
@@ -150,6 +159,48 @@ static void test_servfail(void)
 	qm[2] = 0x00;
 	fwd_servfail(qm, qn, &q, false, 1232, out, sizeof(out));
 	is_int(out[2], 0x80, "RD clear stays clear");
+}
+
+/* The client's limit for a UDP reply, and a reply cut to it. */
+static void test_truncate(void)
+{
+	uint8_t qm[512], r[2048];
+	struct fwd_question q;
+	static const uint8_t opt[] = { 0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0 };
+	static const uint8_t small_opt[] = { 0, 0, 41, 0x01, 0x00, 0, 0, 0, 0, 0, 0 };
+	size_t qn = msg(qm, 0x4242, 0x0100, 1, "big.example.com", 1, 1, NULL, 0);
+
+	fwd_question_parse(qm, qn, &q);
+	is_int(fwd_udp_limit(qm, qn, &q), 512, "no OPT: 512");
+	qn = msg(qm, 0x4242, 0x0100, 1, "big.example.com", 1, 1, opt, sizeof(opt));
+	qm[11] = 1;
+	is_int(fwd_udp_limit(qm, qn, &q), 1232, "an OPT of 1232: 1232");
+	qn = msg(qm, 0x4242, 0x0100, 1, "big.example.com", 1, 1, small_opt, sizeof(small_opt));
+	qm[11] = 1;
+	is_int(fwd_udp_limit(qm, qn, &q), 512, "an OPT under 512: 512 (RFC 6891 6.2.5)");
+	is_int(fwd_udp_limit(qm, qn - 3, &q), 512, "an OPT cut short: 512");
+	qn = msg(qm, 0x4242, 0x0100, 1, "big.example.com", 1, 1, opt, sizeof(opt));
+	qm[7] = 1;	/* the same record counted as an answer: not the OPT */
+	is_int(fwd_udp_limit(qm, qn, &q), 512, "type 41 outside the additional section: 512");
+
+	/* A reply of 100 A records (1,600 bytes of answers). */
+	size_t n = msg(r, 0x4242, 0x8580, 1, "big.example.com", 1, 1, NULL, 0);
+	for (int i = 0; i < 100; i++) {
+		static const uint8_t a[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 0 };
+		memcpy(r + n, a, sizeof(a));
+		r[n + 15] = (uint8_t)i;
+		n += sizeof(a);
+	}
+	r[7] = 100;
+	size_t t = fwd_truncate(r, n, &q, false, 1232);
+	is_int(t, q.end, "without EDNS: cut to header and question");
+	ok(r[2] == 0x87 && r[3] == 0x80, "TC set; AA, RD, RA and the rcode kept");
+	ok(r[5] == 1 && r[7] == 0 && r[9] == 0 && r[11] == 0, "counts 1/0/0/0");
+	r[2] = 0x85;
+	t = fwd_truncate(r, n, &q, true, 1232);
+	is_int(t, q.end + 11, "with EDNS: our OPT after the question");
+	ok(r[11] == 1 && r[q.end + 2] == 41 && r[q.end + 3] == 0x04 && r[q.end + 4] == 0xd0,
+	   "ARCOUNT 1, OPT of 1232");
 }
 
 static void test_health(void)
@@ -286,6 +337,7 @@ int main(void)
 	test_question();
 	test_reply_check();
 	test_servfail();
+	test_truncate();
 	test_health();
 	test_config();
 	return done_testing();
