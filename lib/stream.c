@@ -459,7 +459,6 @@ static int on_record(void *arg, char *text, size_t len)
 	metrics_stream_event(type);
 	if (!s->got_first) {
 		s->got_first = true;
-		s->backoff = STREAM_BACKOFF_MIN;	/* a working subscription */
 		log_info("stream: snapshot from %s: %zu bytes", s->at, len);
 		/* Anything else first: the model refuses it and asks for a new subscription. */
 		count_attempt(s, type == METRICS_EV_SUBSCRIBED ? METRICS_SUB_OK :
@@ -729,6 +728,10 @@ void stream_set_heartbeat(struct streamer *s, uint64_t conn, double seconds)
 {
 	if (conn != s->conn || s->phase != STREAM_OPEN)
 		return;
+	/* The model took the snapshot: a working subscription.  Not at the first
+	 * record, which the model may still refuse: with the backoff started over
+	 * there, a refused snapshot was asked for again every half second. */
+	s->backoff = STREAM_BACKOFF_MIN;
 	s->heartbeat = seconds > 0 ? seconds : 0;
 	if (s->heartbeat > 0)
 		log_debug("stream: heartbeats every %.1f s; silence over %.1f s ends the stream",

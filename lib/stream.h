@@ -102,8 +102,10 @@ void stream_masters_changed(struct streamer *s);
 void stream_resubscribe(struct streamer *s, const char *why);
 
 /*
- * The SUBSCRIBED of conn announced heartbeats every seconds (0: none): from
- * now on a silence of 3 intervals + 1 s means a dead stream.  Until then (and
+ * The model took the SUBSCRIBED of conn, which announced heartbeats every
+ * seconds (0: none): the next lost connection is retried after the shortest
+ * backoff again, and from now on a silence of 3 intervals + 1 s means a dead
+ * stream.  Until then (and
  * without heartbeats) the limit is stateTimeoutSeconds before the snapshot
  * and none after it (TCP keepalive still applies).
  */

@@ -30,7 +30,9 @@ Tests change the state with POST /control/<op> (JSON body; the answer is JSON):
                   SUBSCRIBE writes SUBSCRIBED and "events" in one chunk, then after S seconds
                   "later", then sets the api mode (how the SUBSCRIBEs after it are answered)
   cut             close every stream now
-  api             {"mode": "ok" | "404" | "503" | "hang"}: how SUBSCRIBE is answered
+  api             {"mode": "ok" | "404" | "503" | "hang" | "nostate"}: how SUBSCRIBE is
+                  answered ("nostate": 200, a SUBSCRIBED without get_state, then
+                  heartbeats: a snapshot no model takes)
   stats           {} -> {"subscribes", "streams", "events", "heartbeats", "refused"}
                   (heartbeats: HEARTBEAT records written, on every stream)
 
@@ -388,6 +390,9 @@ class Handler(BaseHTTPRequestHandler):
         with m.lock:
             m.subscribes += 1
             first = recordio(subscribed(m.state, self.server.opts.heartbeat))
+            if m.api == "nostate":
+                first = recordio({"type": "SUBSCRIBED", "subscribed": {
+                    "heartbeat_interval_seconds": self.server.opts.heartbeat}})
             script, m.script = m.script, None
             m.subs.append(q)
         if script:
@@ -472,7 +477,7 @@ def main():
     ap.add_argument("--state", required=True, help="/master/state document to start from")
     ap.add_argument("--heartbeat", type=float, default=15.0,
                     help="heartbeat_interval_seconds (0: no heartbeats, like Mesos 1.1)")
-    ap.add_argument("--api", default="ok", choices=("ok", "404", "503", "hang"))
+    ap.add_argument("--api", default="ok", choices=("ok", "404", "503", "hang", "nostate"))
     ap.add_argument("--ready-file")
     ap.add_argument("--log")
     ap.add_argument("--basic-auth", metavar="USER:PASS")

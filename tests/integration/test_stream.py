@@ -524,6 +524,28 @@ t.eq(len(M3.requests("POST /api/v1")), 1, "404: the stream is not asked again at
 d3.stop()
 M3.stop()
 
+# A master whose snapshots the model refuses (a SUBSCRIBED without get_state): each one is
+# asked for again after a growing delay (0.5, 1, 2, 4 s...), not every half second, and
+# polls serve meanwhile.
+M9 = StreamMaster(extra=("--api", "nostate", "--heartbeat", "1"))
+d9 = daemon([M9.hostport], {"refreshSeconds": 1})
+t.ok(d9.wait_log(r"the model needs a new snapshot; subscribing again", timeout=10),
+     "refused snapshot: a new subscription is asked for", d9.logtext())
+t0 = time.time()
+n0 = len(M9.requests("POST /api/v1"))
+time.sleep(8)
+n = len(M9.requests("POST /api/v1")) - n0
+t.ok(1 <= n <= 5, "refused snapshot: %d SUBSCRIBEs in the 8 s after the first refusal "
+     "(backoff; 17 when every connection started the backoff over)" % n)
+delays = [float(x) for x in re.findall(r"model needs a new snapshot; subscribing again in "
+                                       r"([\d.]+) s", d9.logtext())]
+t.ok(len(delays) >= 3 and delays[-1] > 1.5,
+     "refused snapshot: the delays grow (%s s)" % ", ".join("%.1f" % x for x in delays))
+t.eq(lookup(d9.port, "nginx.marathon.mesos"), ("NOERROR", ["10.3.0.3"]),
+     "refused snapshot: answers from polls meanwhile")
+t.eq(d9.stop(), 0, "refused snapshot: exits 0 on SIGTERM")
+M9.stop()
+
 # =============================================================================
 # 6. HTTPS and basic authentication apply to the stream.
 # =============================================================================
