@@ -471,11 +471,18 @@ static int zk_masters_equal(const struct zk_master *a, size_t na, const struct z
 	return 1;
 }
 
-/* Every child of the round has been read: decode, pick the leader, tell the owner. */
+/*
+ * Every child of the round has been read: decode, pick the leader, tell the
+ * owner.  The lowest sequence number leads, whatever its node holds: when
+ * that node cannot be read or decoded there is no leader this round (as for
+ * Mesos's own detector), not the next master in line, which is a follower.
+ * The masters known before stay, for fetching.
+ */
 static void zk_round_done(struct zk *z)
 {
 	struct zk_master *list = calloc(z->nkids ? z->nkids : 1, sizeof(*list));
 	size_t n = 0;
+	int lowest = 1;		/* the next node that exists is the lowest */
 
 	if (!list) {
 		log_err("zk: out of memory reading the masters");
@@ -490,20 +497,28 @@ static void zk_round_done(struct zk *z)
 
 		if (k->rc == ZNONODE)
 			continue;	/* gone since the listing; its watch brings a new round */
-		if (k->rc != ZOK) {
-			log_warn("zk: cannot read %s/%s: %s", z->path, k->name, zerror(k->rc));
-			continue;
-		}
-		rc = k->json ? masterinfo_parse_json(k->data ? k->data : "", k->len, &mi, why,
-						     sizeof(why))
-			     : masterinfo_parse_pb((const uint8_t *)k->data, k->len, &mi, why,
-						   sizeof(why));
+		if (k->rc != ZOK)
+			snprintf(why, sizeof(why), "cannot read it: %s", zerror(k->rc));
+		rc = k->rc != ZOK ? -1
+		     : k->json ? masterinfo_parse_json(k->data ? k->data : "", k->len, &mi, why,
+						       sizeof(why))
+			       : masterinfo_parse_pb((const uint8_t *)k->data, k->len, &mi, why,
+						     sizeof(why));
 		if (rc == 0) {
 			rc = masterinfo_hostport(&mi, list[n].hostport, sizeof(list[n].hostport));
 			if (rc)
 				snprintf(why, sizeof(why), "no usable address or port");
 			masterinfo_clear(&mi);
 		}
+		if (rc && lowest) {
+			log_warn("zk: the leading node %s/%s is not usable (%s); no leading master "
+				 "until it is replaced", z->path, k->name, why);
+			free(list);
+			zk_kids_free(z);
+			zk_lose_leader(z);
+			return;
+		}
+		lowest = 0;
 		if (rc) {
 			log_warn("zk: ignoring %s/%s: %s", z->path, k->name, why);
 			continue;

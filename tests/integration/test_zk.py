@@ -344,9 +344,19 @@ bad_node = bad_sess.create("/old/json.info_", "{not json", EPHEMERAL | SEQUENTIA
 t.ok(d.wait_log(r"zk: ignoring /old/%s: MasterInfo JSON" % re.escape(bad_node.rsplit("/", 1)[1])),
      "protobuf: an undecodable node is ignored, with the reason", d.logtext())
 J.quit()
-t.ok(d.wait_log(r"zk: no master registered under /old", timeout=10),
-     "protobuf: with only a broken json.info_ left, no master is registered", d.logtext())
+NOT_USABLE = r"zk: the leading node /old/%s is not usable \(MasterInfo JSON.*no leading master" % \
+    re.escape(bad_node.rsplit("/", 1)[1])
+t.ok(d.wait_log(NOT_USABLE, timeout=10),
+     "protobuf: the broken json.info_ node is now the lowest: no leading master", d.logtext())
 t.eq(nginx(d), ["10.3.0.19"], "protobuf: answers continue from the last good zone")
+# A good master registering after it is a follower: it is not taken for the leader.
+K = Master("/old", "127.0.0.20", "10.3.0.20")
+t.ok(d.wait_log(NOT_USABLE, count=2, timeout=10),
+     "protobuf: a master registered after the broken lowest node: still no leading master",
+     d.logtext())
+t.ok(not re.search(r"zk: leading master is %s" % re.escape(K.hostport), d.logtext()),
+     "protobuf: ... and the follower is not called the leader", d.logtext())
+K.quit()
 bad_sess.close()
 t.ok(d.wait_log(loaded_from(G.hostport), count=2, timeout=10),
      "protobuf: without json.info_ nodes the info_ ones lead again", d.logtext())
