@@ -204,7 +204,9 @@ struct xfr *xfr_new(const struct zone *main, const uint8_t *q, size_t qlen)
 			return x;
 		}
 		x->info.client_serial = cs;
-		if (cs == z->serial) {
+		if ((int32_t)(cs - z->serial) >= 0) {
+			/* The same or a newer version (RFC 1982): our SOA alone
+			 * (RFC 1995 §2), not the whole zone at an older serial. */
 			x->info.kind = XFR_IXFR_UPTODATE;
 		} else if (zone_history_from(z, cs, &first)) {
 			x->info.kind = XFR_IXFR;

@@ -339,6 +339,18 @@ static void test_ixfr(void)
 	   soa_serial(ldns_rr_list_rr(r.all, 0)) == 3000, "IXFR from the current serial: the SOA alone");
 	ldns_rr_list_deep_free(r.all);
 
+	mkq("mesos", LDNS_RR_TYPE_IXFR, 3500, 0);
+	run_xfr(z3, 16384, &r);
+	ok(r.bad == 0 && r.msgs == 1 && r.rrs == 1 &&
+	   soa_serial(ldns_rr_list_rr(r.all, 0)) == 3000,
+	   "IXFR from a newer serial: our SOA alone (RFC 1995 2), not the zone");
+	ldns_rr_list_deep_free(r.all);
+	mkq("mesos", LDNS_RR_TYPE_IXFR, 3000 + 0x80000000LL, 0);
+	run_xfr(z3, 16384, &r);
+	ok(r.bad == 0 && r.rrs == z3->nrecords + 1,
+	   "IXFR from a serial 2^31 away (older, RFC 1982): the whole zone");
+	ldns_rr_list_deep_free(r.all);
+
 	mkq("mesos", LDNS_RR_TYPE_IXFR, 42, 0);
 	run_xfr(z3, 16384, &r);
 	ok(r.bad == 0 && r.rrs == z3->nrecords + 1 &&
