@@ -745,6 +745,9 @@ static void run_job(const struct config *cfg, struct hostcache *hc, XXH128_hash_
 		snprintf(job->err, sizeof(job->err), "zone build failed: out of memory");
 		goto out;
 	}
+	if (job->zone->over_rrset_max)
+		log_warn("state: %zu records left out: an RRset holds at most %d records",
+			 job->zone->over_rrset_max, ZONE_RRSET_MAX);
 	if (job->zone->held_back)
 		log_debug("state: healthAware: %zu unhealthy tasks, %zu records left out",
 			  job->rstats.tasks_unhealthy, job->zone->held_back);

@@ -878,6 +878,10 @@ static int build_index(struct zone_builder *b)
 				size_t cnt = 0;
 				while (k + cnt < j && b->recs[k + cnt].type == r->type)
 					cnt++;
+				if (cnt > ZONE_RRSET_MAX) {
+					z->over_rrset_max += cnt - ZONE_RRSET_MAX;
+					cnt = ZONE_RRSET_MAX;	/* the first in canonical order */
+				}
 				rs = rs ? rs + 1 : n->rrsets;
 				rs->type = r->type;
 				rs->count = 0;
@@ -886,6 +890,8 @@ static int build_index(struct zone_builder *b)
 				if (!rs->rrs)
 					return MDNS_ENOMEM;
 			}
+			if (rs->count == ZONE_RRSET_MAX)
+				continue;
 			struct zone_rr *rr = &rs->rrs[rs->count++];
 			uint32_t trank = r->sid ? b->shared[r->sid - 1].rank : 0;
 			rr->rdata = r->rdata;

@@ -44,6 +44,10 @@ struct zone_rr {
 	const struct zone_node *target;
 };
 
+/* The most records an RRset holds: a message counts its records in 16 bits
+ * (and a TCP message of 64 KiB holds a few thousand at most anyway). */
+#define ZONE_RRSET_MAX 65535
+
 struct zone_rrset {
 	uint16_t type;
 	uint16_t count;
@@ -109,6 +113,7 @@ struct zone {
 					   this zone's serial; each holds a reference */
 	size_t nhist;
 	size_t held_back;		/* records of unhealthy tasks left out (healthAware) */
+	size_t over_rrset_max;		/* records past ZONE_RRSET_MAX of their RRset, left out */
 };
 
 struct zone_builder;

@@ -817,6 +817,37 @@ static void test_many_targets(void)
 		ok(rn < uncompressed_size(p), "300 SRV: compressed (%zu < %zu)", rn, uncompressed_size(p));
 }
 
+/* An RRset past ZONE_RRSET_MAX records keeps the first ZONE_RRSET_MAX; its count
+ * (16 bits) wrapped to the remainder before. */
+static void test_rrset_max(void)
+{
+	struct zone_params p = {
+		.domain = "mesos", .ttl = 60, .soa_minttl = 30,
+		.soa_mname = "ns1.mesos", .soa_rname = "root.ns1.mesos",
+		.recurse_on = 1, .set_tc = 1, .edns_max = 1232,
+	};
+	struct zone_builder *b = zone_builder_new(&p);
+	char ip[32];
+	uint8_t wire[256];
+
+	add_a(b, "ns1.mesos", "10.0.0.53");
+	for (int i = 0; i < ZONE_RRSET_MAX + 100; i++) {
+		snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		add_a(b, "many.mesos", ip);
+	}
+	struct zone *z = zone_builder_finish(b, NULL, 1);
+	size_t wl = dname_from_text("many.mesos", wire);
+	const struct zone_node *n = z ? zone_lookup(z, wire, wl) : NULL;
+	const struct zone_rrset *rs = n ? zone_node_rrset(n, RR_A) : NULL;
+	ok(rs && rs->count == ZONE_RRSET_MAX, "65,635 A records at one name: %d kept",
+	   rs ? rs->count : -1);
+	ok(z && z->over_rrset_max == 100, "... and 100 counted as left out");
+	ldns_pkt *q = z ? query(z, "many.mesos", LDNS_RR_TYPE_A, 1, -1) : NULL;
+	ok(q && ldns_pkt_tc(q) && ldns_pkt_ancount(q) > 0, "... a TCP answer is cut (TC), %zu records",
+	   q ? (size_t)ldns_pkt_ancount(q) : 0);
+	zone_free(z);
+}
+
 /* ---- robustness: mutated queries always give parseable, bounded replies --- */
 
 static void test_mutations(void)
@@ -1374,6 +1405,7 @@ int main(void)
 	test_truncation();
 	test_outcap_sweep();
 	test_many_targets();
+	test_rrset_max();
 	test_mutations();
 	test_reverse_apex();
 	test_canonical_order();
