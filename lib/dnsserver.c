@@ -831,34 +831,37 @@ static void xfr_start(struct tcp_conn *c, const uint8_t *q, size_t len)
  * A message must arrive whole within tcpIdleTimeout of its first byte.  The
  * idle timeout alone restarts with every byte read, so a client sending one
  * byte a little more often than that held a connection for good, and
- * tcpMaxConnections of them shut TCP out for everyone.  Called after the
- * complete messages were answered, with a partial one waiting (partial) or
- * none; fresh: a message was answered, so the partial one began in this
- * read.  0, or -1 when the connection was closed.
+ * tcpMaxConnections of them shut TCP out for everyone.
+ *
+ * tcp_partial: a partial message waits after the complete ones were taken;
+ * start its clock, or close the connection when its time is up (-1: closed).
+ * tcp_taken: a whole message was taken; the clock of the one before, if any,
+ * stops and the idle timeout is whole again.
  */
-static int tcp_partial(struct tcp_conn *c, int partial, int fresh)
+static int tcp_partial(struct tcp_conn *c)
 {
 	int idle = c->w->srv->o.tcp_idle_timeout;
-
-	if (!partial) {
-		if (c->partial_since) {
-			struct timeval tv = { .tv_sec = idle };
-			c->partial_since = 0;
-			bufferevent_set_timeouts(c->bev, &tv, &tv);
-		}
-		return 0;
-	}
 	double now = clock_mono();
-	if (!c->partial_since || fresh)
+
+	if (!c->partial_since)
 		c->partial_since = now;
 	double left = c->partial_since + idle - now;
-	if (left <= 0) {
+	if (left <= 0.001) {
 		tcp_close(c);
 		return -1;
 	}
 	struct timeval rd = clock_tv(left), wr = { .tv_sec = idle };
 	bufferevent_set_timeouts(c->bev, &rd, &wr);
 	return 0;
+}
+
+static void tcp_taken(struct tcp_conn *c)
+{
+	if (c->partial_since) {
+		struct timeval tv = { .tv_sec = c->w->srv->o.tcp_idle_timeout };
+		c->partial_since = 0;
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+	}
 }
 
 static void tcp_read_cb(struct bufferevent *bev, void *arg)
@@ -871,21 +874,28 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 	if (c->xfr)
 		return;	/* queries after a transfer request wait for its end */
 	/* Pipelining: answer every complete message in the buffer, in order. */
-	for (int answered = 0;; answered = 1) {
+	for (;;) {
 		uint8_t hdr[2];
 		size_t have = evbuffer_get_length(in), len = 0;
 		if (have >= 2 && evbuffer_copyout(in, hdr, 2) == 2)
 			len = (size_t)hdr[0] << 8 | hdr[1];
 		if (have < 2 || have < len + 2) {
-			tcp_partial(c, have > 0, answered);	/* may close c: nothing after */
+			if (have)
+				tcp_partial(c);	/* may close c: nothing after */
 			return;
 		}
+		tcp_taken(c);
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, w->in, len);
 		if (c->may_transfer && xfr_is_request(w->in, len)) {
+			/* A transfer that ends at once reads the queries after it
+			 * (xfr_pump), which may close c: hold it meanwhile. */
+			c->refs++;
 			xfr_start(c, w->in, len);
-			if (c->xfr)
-				break;
+			bool gone = !c->bev;
+			tcp_unref(c);
+			if (gone || c->xfr)
+				return;
 			continue;
 		}
 		size_t r = tcp_query(c, w->in, len, w->out + 2, ANSWER_MAX);
@@ -920,7 +930,7 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct tcp_conn *c = arg;
 
 	if ((what & BEV_EVENT_TIMEOUT) && !(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) &&
-	    c->refs > 1) {
+	    c->refs > 1 && !c->partial_since) {
 		/* Not idle: forwarded queries are out (RFC 7766 §6.2.3).
 		 * libevent disabled the timed-out side; enabling re-arms it. */
 		bufferevent_enable(bev, EV_READ | EV_WRITE);

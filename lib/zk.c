@@ -513,6 +513,11 @@ static void zk_round_done(struct zk *z)
 		if (rc && lowest) {
 			log_warn("zk: the leading node %s/%s is not usable (%s); no leading master "
 				 "until it is replaced", z->path, k->name, why);
+			/* A read that failed here (no memory, a marshalling
+			 * error) may succeed later: list again.  A node that does
+			 * not decode waits for the children watch. */
+			if (k->rc != ZOK)
+				zk_arm(z->relist_timer, ZK_RELIST_DELAY);
 			free(list);
 			zk_kids_free(z);
 			zk_lose_leader(z);

@@ -230,6 +230,36 @@ try:
     t.eq(len(a_data(r)), 100, "[tcp] relayed whole")
     d.stop()
 
+    # ---- a partial TCP message behind a forwarded query ----------------------------------------
+    # A connection with a forwarded query out is not idle, but a message begun and not
+    # finished within tcpIdleTimeout ends it all the same (at the deadline, not when the
+    # forwarded query is over, and without the timeout firing again and again meanwhile).
+    quiet = keep(FakeUpstream("silent"))   # not marked down by the sections above
+    d = daemon(resolvers=[quiet.addr], tcpIdleTimeout=1, timeout=4, workers=1)
+    c = harness.tcp_connect(d.port)
+    q = make_query("www.example.test", qid=0x0b0b)
+    c.sendall(struct.pack("!H", len(q)) + q)
+    time.sleep(0.2)                       # the query is with the (silent) upstream now
+    t0 = time.monotonic()
+    c.sendall(struct.pack("!H", len(q)) + q[:3])    # a message begun, then nothing
+    c.settimeout(6)
+    data = b""
+    try:
+        while True:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    took = time.monotonic() - t0
+    c.close()
+    t.ok(quiet.count() == 1 and data == b"" and took < 2.5,
+         "a message left partial behind a forwarded query (still out: %d asked, %d bytes "
+         "back): closed after %.1f s (tcpIdleTimeout 1, the upstream's timeout 4)" %
+         (quiet.count(), len(data), took))
+    d.stop()
+
     # ---- all fail: SERVFAIL -------------------------------------------------------------------
     d = daemon(resolvers=[servfail.addr, refused.addr])
     for tcp in (False, True):
