@@ -392,6 +392,17 @@ static void canonical_label(const char *t, const char *hash5, const char *tail, 
 	out[n + sl] = '\0';
 }
 
+/*
+ * Whether the task has DiscoveryInfo as mesos-dns counts it: with a name
+ * (its HasDiscoveryInfo is Name != "").  A discovery object without one, set
+ * for visibility or ports alone, changes nothing: the resource ports go
+ * under both names and its own ports are not advertised.
+ */
+static int has_di(const struct state_task *t)
+{
+	return t->di_name != NULL;	/* NULL when absent or empty (lib/state.h) */
+}
+
 /* What the records of one task share, whichever name they are emitted under. */
 struct task_info {
 	const struct state_task *t;
@@ -411,7 +422,7 @@ static int task_port_srvs(struct rec_ctx *c, const struct task_info *ti, const c
 
 	/* Resource ports: target the agent-side canonical name. */
 	if (name_fmt(target, sizeof(target), "%s.%s.slave.%s", canon, ti->fw, d) != 0) {
-		c->stats->records_rejected += t->nports * (t->has_discovery ? 2 : 4);
+		c->stats->records_rejected += t->nports * (has_di(t) ? 2 : 4);
 		return 0;
 	}
 	/*
@@ -420,7 +431,7 @@ static int task_port_srvs(struct rec_ctx *c, const struct task_info *ti, const c
 	 * /v1/enumerate sort them.
 	 */
 	for (size_t p = 0; p < 2; p++) {
-		for (int under = 0; under < (t->has_discovery ? 1 : 2); under++) {
+		for (int under = 0; under < (has_di(t) ? 1 : 2); under++) {
 			char owner[NAME_BUF];
 			int n = under ? name_fmt(owner, sizeof(owner), "_%s._%s.%s.%s", name, both[p], ti->fw, d)
 				      : name_fmt(owner, sizeof(owner), "_%s._%s.%s.slave.%s", name, both[p], ti->fw, d);
@@ -429,7 +440,7 @@ static int task_port_srvs(struct rec_ctx *c, const struct task_info *ti, const c
 					return rc;
 		}
 	}
-	if (!t->has_discovery)
+	if (!has_di(t))
 		return 0;
 
 	/* DiscoveryInfo ports: target the task-side canonical name. */
@@ -562,7 +573,7 @@ static int task_records(struct rec_ctx *c, const struct state_task *t, const cha
 		c->stats->tasks_unhealthy++;
 	zone_builder_set_unhealthy(c->b, unhealthy);
 	r = task_records_named(c, &ti, tl, canon);
-	if (r == 0 && t->has_discovery)
+	if (r == 0 && has_di(t))
 		r = task_records_raw(c, &ti, tl, hash5, tail);
 	zone_builder_set_unhealthy(c->b, 0);
 	if (r == 0 && rc->ptrs && ti.ips) {

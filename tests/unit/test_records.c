@@ -381,6 +381,19 @@ static void test_discovery(void)
 	is_int(stats.tasks_skipped, 0, "stats: none skipped");
 	zone_free(z);
 
+	/* A discovery object without a name is no DiscoveryInfo to mesos-dns: the
+	 * resource ports under both names, its own ports not advertised. */
+	json = STATE_FW(TASK("app", "app.1", ", \"resources\": {\"ports\": \"[31000-31000]\"}, "
+			     "\"discovery\": {\"visibility\": \"FRAMEWORK\", \"ports\": {\"ports\": "
+			     "[{\"number\": 9000, \"protocol\": \"tcp\"}]}}"));
+	z = build(json, &rc);
+	snprintf(want, sizeof(want), "0 1 31000 %s", canonical("app", "app.1", ".fw.slave.mesos."));
+	is_str(rrs(z, "_app._tcp.fw.mesos", RR_SRV), want,
+	       "DI without a name: resource port under .fw.mesos, not the DI port 9000");
+	is_str(rrs(z, "_app._udp.fw.mesos", RR_SRV), want, "DI without a name: ... udp too");
+	is_str(rrs(z, "_app._tcp.fw.slave.mesos", RR_SRV), want, "DI without a name: ... and under slave");
+	zone_free(z);
+
 	/* A raw DI name that is no valid DNS name is not emitted. */
 	json = STATE_FW(TASK("x", "x.1", ", \"discovery\": {\"name\": \"my app!\"}"));
 	z = build(json, &rc);
