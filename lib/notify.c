@@ -144,6 +144,24 @@ static uint16_t random_id(void)
 	return id;
 }
 
+/*
+ * A random ID no other NOTIFY pending to p's target holds.  An answer is
+ * matched by ID and address: with many zones sent at once (reverse zones
+ * "auto": up to 1024), two of them would otherwise share an ID, and one
+ * zone's answer would end the other's retries.
+ */
+static uint16_t pending_id(const struct notifier *n, const struct pending *p)
+{
+	for (;;) {
+		uint16_t id = random_id();
+		const struct pending *o = n->pend;
+		while (o && (o == p || o->target != p->target || o->id != id))
+			o = o->next;
+		if (!o)
+			return id;
+	}
+}
+
 static void pending_free(struct notifier *n, struct pending *p)
 {
 	for (struct pending **pp = &n->pend; *pp; pp = &(*pp)->next)
@@ -483,7 +501,7 @@ void notifier_send(struct notifier *n, const struct zone *z)
 			evtimer_del(p->timer);
 		}
 		p->serial = z->serial;
-		p->id = random_id();
+		p->id = pending_id(n, p);
 		p->tries = 0;
 		p->msglen = build(z, p->id, p->msg);
 		log_debug("notify: %s serial %u to %s", p->zone, p->serial, n->t[i].text);

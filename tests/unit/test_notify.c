@@ -166,6 +166,31 @@ int main(void)
 	notifier_probe(n, apexes, 1, 100, probe_done, &done);
 	spin(base, 300);
 	ok(done && notifier_serial_floor(n) == 0, "no answer: the probe ends after its time, no floor");
+	/* Many zones pending to one target at once (reverse zones "auto"): no two
+	 * share an ID, or one zone's answer would end another's retries.  With
+	 * 1,200 random IDs a repeat is all but certain (1 - e^-11). */
+	while (recv_one(sec, buf, sizeof(buf), 50, &from) > 0)
+		;	/* retries of the NOTIFYs above, sent while the probe ran */
+	{
+		static uint8_t seen[65536];
+		int dup = 0, got = 0;
+		for (int i = 0; i < 1200; i++) {
+			char apex[64];
+			snprintf(apex, sizeof(apex), "%d.%d.10.in-addr.arpa", i % 250, i / 250);
+			struct zone *zi = make_zone(apex, 100);
+			notifier_send(n, zi);
+			zone_free(zi);
+			len = recv_one(sec, buf, sizeof(buf), 500, &from);
+			if (len >= 12) {
+				uint16_t qid = (uint16_t)(buf[0] << 8 | buf[1]);
+				dup += seen[qid]++ > 0;
+				got++;
+			}
+		}
+		ok(got == 1200 && dup == 0, "1,200 zones pending to one target: %d sent, %d repeated IDs",
+		   got, dup);
+	}
+
 	notifier_free(n);	/* with NOTIFYs pending: timers stopped, nothing leaks */
 	zone_free(z);
 	zone_free(z2);
