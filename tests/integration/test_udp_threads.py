@@ -146,6 +146,9 @@ try:
     for workers, each in ((16, 4 << 20), (96, 1 << 20)):
         d = daemon(workers=workers)
         ask(d.port, INSIDE)
+        # Each UDP thread publishes its cache's capacity as it starts: under ASan,
+        # 96 of them on two cores may still be starting when the daemon answers.
+        harness.wait_for(lambda: metric(d, "dns_cache_capacity_bytes") == workers * each, 10)
         t.eq(metric(d, "dns_cache_capacity_bytes"), workers * each,
              "reply caches with %d workers: %d MiB each" % (workers, each >> 20))
         t.eq(d.stop(), 0, "SIGTERM: exit 0 (%d workers)" % workers)
