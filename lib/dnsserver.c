@@ -834,11 +834,11 @@ static void xfr_start(struct tcp_conn *c, const uint8_t *q, size_t len)
  * tcpMaxConnections of them shut TCP out for everyone.
  *
  * tcp_partial: a partial message waits after the complete ones were taken;
- * start its clock, or close the connection when its time is up (-1: closed).
+ * start its clock, or close the connection when its time is up.
  * tcp_taken: a whole message was taken; the clock of the one before, if any,
  * stops and the idle timeout is whole again.
  */
-static int tcp_partial(struct tcp_conn *c)
+static void tcp_partial(struct tcp_conn *c)
 {
 	int idle = c->w->srv->o.tcp_idle_timeout;
 	double now = clock_mono();
@@ -848,11 +848,10 @@ static int tcp_partial(struct tcp_conn *c)
 	double left = c->partial_since + idle - now;
 	if (left <= 0.001) {
 		tcp_close(c);
-		return -1;
+		return;
 	}
 	struct timeval rd = clock_tv(left), wr = { .tv_sec = idle };
 	bufferevent_set_timeouts(c->bev, &rd, &wr);
-	return 0;
 }
 
 static void tcp_taken(struct tcp_conn *c)

@@ -74,6 +74,13 @@ int fwd_question_parse(const uint8_t *msg, size_t len, struct fwd_question *q)
 	return 0;
 }
 
+/* An error rcode with no question (header of 12 bytes or more): see
+ * fwd_reply_check. */
+static bool bare_error(const uint8_t *r)
+{
+	return get16(r + 4) == 0 && (r[3] & 0x0f) != 0;
+}
+
 enum fwd_verdict fwd_reply_check(const uint8_t *r, size_t len, uint16_t id,
 				 const struct fwd_question *q)
 {
@@ -87,7 +94,7 @@ enum fwd_verdict fwd_reply_check(const uint8_t *r, size_t len, uint16_t id,
 		return FWD_DROP_ID;
 	if (((r[2] >> 3) & 0x0f) != 0)
 		return FWD_DROP_OPCODE;
-	if (get16(r + 4) == 0 && (r[3] & 0x0f) != 0)
+	if (bare_error(r))
 		return FWD_REPLY_BARE_ERROR;
 	if (fwd_question_parse(r, len, &rq) != 0 || rq.namelen != q->namelen ||
 	    memcmp(rq.name, q->name, q->namelen) != 0 || rq.qtype != q->qtype ||
@@ -768,8 +775,7 @@ static void got_reply(struct fwd_query *q, uint8_t *buf, size_t n)
 	bump(&f->upc[q->up].latency_us, (uint64_t)(now_us() - q->sent_us));
 	if (fwd_health_ok(&u->health))
 		log_info("forward: %s answers again", u->name);
-	if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED || get16(buf + 4) == 0) {
-		/* get16(buf + 4) == 0: an error without the question (fwd_reply_check) */
+	if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED || bare_error(buf)) {
 		bump(&f->upc[q->up].failures, 1);
 		exchange_end(q);
 		next_exchange(q);

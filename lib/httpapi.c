@@ -808,8 +808,13 @@ static void setup_cb(evutil_socket_t fd, short what, void *arg)
 		void *evcon = NULL;
 
 		bufferevent_getcb(bev, &rd, NULL, NULL, &evcon);
-		struct http_conn *c = rd && evcon ? calloc(1, sizeof(*c)) : NULL;
-		if (c) {
+		struct http_conn *c = NULL;
+		if (!rd || !evcon) {
+			conn_count(h, -1);	/* already freed by libevent */
+		} else if (!(c = calloc(1, sizeof(*c)))) {
+			evhttp_connection_free(evcon);	/* no memory to watch it */
+			conn_count(h, -1);
+		} else {
 			c->evcon = evcon;
 			c->h = h;
 			c->since = clock_mono();
@@ -818,11 +823,6 @@ static void setup_cb(evutil_socket_t fd, short what, void *arg)
 				h->conns->prev = c;
 			h->conns = c;
 			evhttp_connection_set_closecb(evcon, conn_closed, c);
-		} else if (rd && evcon) {
-			evhttp_connection_free(evcon);	/* no memory to watch it */
-			conn_count(h, -1);
-		} else {
-			conn_count(h, -1);	/* already freed by libevent */
 		}
 		bufferevent_decref(bev);
 	}

@@ -145,13 +145,12 @@ struct refresher {
 	uint32_t serial_floor;		/* set before the first job (notifier_probe) */
 
 	/* cycle state (loop thread only) */
-	int started;			/* start_now ran: before it (the secondaries'
-					   serials asked, up to a second), a refresh
-					   asked for waits in pending, for start_now
-					   starts one with the config and masters of
-					   then; a cycle started meanwhile would build
-					   beside the stateCacheFile job (two jobs
-					   reading the same previous zone) */
+	int started;			/* start_now ran.  Before (while the
+					   secondaries' serials are asked, up to 1 s)
+					   a refresh asked for only sets pending: a
+					   cycle then would build beside start_now's
+					   stateCacheFile job, on the same previous
+					   zone.  The first cycle serves it. */
 	int running;			/* a cycle is under way */
 	int fetching;			/* ... and waits for a fetch (not the builder) */
 	int pending;			/* refresh asked for during a cycle */
@@ -1423,7 +1422,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct refresher *r = arg;
 	(void)fd; (void)what;
 
-	if (r->running || !r->started) {	/* a job is under way; refresh right after it */
+	/* A job under way, or start_now still to come: refresh after it. */
+	if (r->running || !r->started) {
 		r->pending = 1;
 		return;
 	}
