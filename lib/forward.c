@@ -448,9 +448,21 @@ struct fwd_config *fwd_config_new(const struct config *cfg, const char *resolv_c
 		res = (const char *const *)rc_list;
 		nres = rc_n;
 	}
-	for (size_t i = 0; i < nres; i++)
-		if ((rc = route_add(c, &c->general, res[i], err, errlen)) != 0)
+	for (size_t i = 0; i < nres; i++) {
+		rc = route_add(c, &c->general, res[i], err, errlen);
+		if (rc == MDNS_EINVAL && res == (const char *const *)rc_list) {
+			/* A resolv.conf line this host cannot use (a link-local
+			 * address scoped to an interface that is not here, as in a
+			 * copy of the host's file in a container) is left out, as
+			 * glibc leaves it; only the config's own list is fatal. */
+			log_warn("%s: nameserver %s left out: no such interface here", resolv_conf,
+				 res[i]);
+			err[0] = '\0';
+			continue;
+		}
+		if (rc != 0)
 			goto fail;
+	}
 	if (cfg->nzone_resolvers) {
 		c->zones = calloc(cfg->nzone_resolvers, sizeof(*c->zones));
 		if (!c->zones) {

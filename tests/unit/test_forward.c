@@ -1,4 +1,5 @@
 /* tests/unit/test_forward.c -- the pure parts of forwarding: questions, reply checks, SERVFAIL, health, routes. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,28 @@ static void test_config(void)
 		       "resolv.conf nameservers minus this host");
 		fwd_config_free(c);
 	}
+	config_clear(&cfg);
+	/* A link-local nameserver scoped to an interface this host does not
+	 * have (a copy of another host's resolv.conf): that line is left out. */
+	const char stale[] = "nameserver fe80::1%nosuchif9\nnameserver 192.0.2.99\n"
+			     "nameserver fe80::2%1\n";
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ok(fd >= 0 && write(fd, stale, sizeof(stale) - 1) == (ssize_t)(sizeof(stale) - 1),
+	   "resolv.conf with an unknown interface");
+	close(fd);
+	c = fc_from("{\"masters\":[\"10.0.0.1:5050\"],\"resolvers\":[],\"listener\":\"127.0.0.1\"}",
+		    path, &cfg);
+	ok(c != NULL, "a nameserver on an unknown interface does not fail the config");
+	if (c) {
+		is_str(route(c, "www.example.com", buf, sizeof(buf)), "192.0.2.99:53,[fe80::2%1]:53",
+		       "... it is left out, the other lines kept");
+		fwd_config_free(c);
+	}
+	config_clear(&cfg);
+	c = fc_from("{\"masters\":[\"10.0.0.1:5050\"],\"resolvers\":[\"[fe80::1%nosuchif9]:53\"]}",
+		    path, &cfg);
+	ok(c == NULL, "the same address in the config's own resolvers is an error");
+	fwd_config_free(c);
 	config_clear(&cfg);
 	unlink(path);
 	c = fc_from("{\"masters\":[\"10.0.0.1:5050\"],\"resolvers\":[],"
