@@ -32,6 +32,7 @@
 #include "lib/zk.h"
 #include "lib/zonecfg.h"
 #include "lib/zonepub.h"
+#include "zone/meta.h"
 #include "zone/records.h"
 #include "zone/reverse.h"
 #include "zone/zone.h"
@@ -1102,6 +1103,24 @@ static void publish_zone(struct refresher *r, struct zone *z)
 	free(fresh);
 }
 
+/*
+ * A zone of the same records as the running one is not published (each
+ * publish empties every worker's reply cache), unless what only
+ * /v1/enumerate shows moved: the state's spelling of framework and task
+ * names, which records use cut to labels and lower-cased ("Marathon" after
+ * "marathon").  Then it is swapped in quietly: the same serials, no NOTIFY,
+ * not a zone change.  Takes job->zone when it does.
+ */
+static void publish_names(struct build_job *job, const struct zone *old)
+{
+	if (job->zone && old && !zone_meta_same(old->meta, job->zone->meta)) {
+		log_info("state: framework or task names changed, not the records: /v1/enumerate "
+			 "updated, serial %u kept", job->zone->serial);
+		zonepub_publish(job->zone);
+		job->zone = NULL;
+	}
+}
+
 static void publish(struct refresher *r, struct build_job *job, const char *source)
 {
 	const struct zone *old = zonepub_current();
@@ -1121,6 +1140,8 @@ static void publish(struct refresher *r, struct build_job *job, const char *sour
 	if (changed) {
 		publish_zone(r, job->zone);
 		job->zone = NULL;
+	} else if (!job->skipped) {
+		publish_names(job, old);
 	}
 }
 
@@ -1160,6 +1181,8 @@ static void publish_rebuild(struct refresher *r, struct build_job *job, const ch
 		r->stats.zone_changes++;
 		job->zone = NULL;
 		publish_zone(r, z);
+	} else {
+		publish_names(job, zonepub_current());
 	}
 	/* Logged once served, so the line tells that answers follow it. */
 	log_info("state: zone rebuilt from the last state%s for the new configuration: "
@@ -1787,6 +1810,8 @@ static void stream_job_done(struct refresher *r, struct build_job *job)
 			publish_zone(r, z);
 			if (r->s_arrived > 0)	/* not a rebuild for a new config */
 				metrics_stream_publish_delay(clock_mono() - r->s_arrived);
+		} else {
+			publish_names(job, old);
 		}
 		keep_state(r, job);	/* the model is the state now */
 		if (job->eff.subscribed && job->sub_conn && job->sub_conn == r->s_conn) {

@@ -168,6 +168,39 @@ void zone_meta_finish(struct zone_meta *m)
 	m->nrecords = out;
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int zone_meta_same(const struct zone_meta *a, const struct zone_meta *b)
+{
+	if (!a || !b)
+		return a == b;
+	if (a->nframeworks != b->nframeworks || a->ntasks != b->ntasks ||
+	    a->nrecords != b->nrecords)
+		return 0;
+	for (size_t i = 0; i < a->nframeworks; i++) {
+		const struct zone_meta_framework *x = &a->frameworks[i], *y = &b->frameworks[i];
+		if (x->first != y->first || x->n != y->n || !same_str(x->name, y->name))
+			return 0;
+	}
+	for (size_t i = 0; i < a->ntasks; i++) {
+		const struct zone_meta_task *x = &a->tasks[i], *y = &b->tasks[i];
+		if (x->first != y->first || x->n != y->n || !same_str(x->name, y->name) ||
+		    !same_str(x->id, y->id))
+			return 0;
+	}
+	for (size_t i = 0; i < a->nrecords; i++) {
+		const struct zone_meta_record *x = &a->records[i], *y = &b->records[i];
+		if (x->type != y->type || x->namelen != y->namelen || x->rdlen != y->rdlen ||
+		    memcmp(x->name, y->name, x->namelen) != 0 ||
+		    memcmp(x->rdata, y->rdata, x->rdlen) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 char *zone_meta_name(const struct zone_meta_record *r, char *buf, size_t len)
 {
 	return dname_to_text(r->name, buf, len);

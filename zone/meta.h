@@ -84,6 +84,14 @@ int zone_meta_record(struct zone_meta *m, const uint8_t *owner, uint16_t type,
  * after the last record. */
 void zone_meta_finish(struct zone_meta *m);
 
+/*
+ * 1 when a and b list the same frameworks, tasks (names and ids as the state
+ * spelled them) and records, in the same order; either may be NULL (equal
+ * only to NULL).  Zones of equal content can differ here: a framework
+ * renamed "Marathon" from "marathon" gives the same records.
+ */
+int zone_meta_same(const struct zone_meta *a, const struct zone_meta *b);
+
 /* The record's owner as mesos-dns writes it: lower-case text with the
  * trailing dot ("nginx.marathon.mesos.").  Returns buf. */
 char *zone_meta_name(const struct zone_meta_record *r, char *buf, size_t len);

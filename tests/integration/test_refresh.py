@@ -398,6 +398,47 @@ check_log_shape(d, "stateFile", QUERY_WORDS)
 stop_ok(d, "stateFile")
 
 # ===========================================================================
+# 5b. Only a name's spelling moved (same records): /v1/enumerate follows it.
+# ===========================================================================
+def enumerate_names(port):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/v1/enumerate" % port, timeout=10) as r:
+        doc = json.loads(r.read())
+    return [fw["name"] for fw in doc["frameworks"]], \
+        sorted(tk["name"] for fw in doc["frameworks"] for tk in fw["tasks"])
+
+
+with open(FAKE) as f:
+    spelled = json.load(f)
+write_atomic(sfile, json.dumps(spelled))
+hport = free_port()
+d = Daemon(BUILD, {"stateFile": sfile, "refreshSeconds": 1, "httpon": True,
+                   "HTTPListener": "127.0.0.1", "httpport": hport})
+t.ok(d.wait_loaded(1), "names: the zone loads", d.logtext())
+fws0, tasks0 = enumerate_names(hport)
+f0 = soa_serial(d)
+t.ok("marathon" in fws0 and "nginx" in tasks0, "names: /v1/enumerate lists marathon and nginx",
+     repr((fws0, tasks0)))
+for fw in spelled["frameworks"]:
+    if fw["name"] == "marathon":
+        fw["name"] = "Marathon"       # the same labels: marathon.mesos
+        for task in fw["tasks"]:
+            if task["name"] == "nginx":
+                task["name"] = "NGINX"
+write_atomic(sfile, json.dumps(spelled))
+NAMES = r"state: framework or task names changed, not the records"
+t.ok(d.wait_log(NAMES, 1), "names: a rename of case only is seen", d.logtext())
+fws1, tasks1 = enumerate_names(hport)
+t.ok("Marathon" in fws1 and "marathon" not in fws1 and "NGINX" in tasks1,
+     "names: /v1/enumerate shows the new spelling", repr((fws1, tasks1)))
+t.eq(soa_serial(d), f0, "names: the serial is kept (no record changed)")
+t.eq(nginx(d), ["10.3.0.3"], "names: nginx.marathon.mesos still answers")
+n = count(d, NAMES)
+time.sleep(2.5)
+t.eq(count(d, NAMES), n, "names: the same file again swaps nothing in")
+stop_ok(d, "names")
+
+# ===========================================================================
 # 6. SERVFAIL before the first load, then answers without a restart.
 # ===========================================================================
 q = free_port()

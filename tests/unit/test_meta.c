@@ -67,6 +67,35 @@ int main(void)
 	       "AAAA data");
 	is_int(m->tasks[1].first, 3, "records stay packed after de-duplication");
 	is_int(m->nrecords, 4, "four records in all");
+
+	/* zone_meta_same: the same content built again, then one part moved. */
+	for (int k = 0; k < 5; k++) {
+		struct zone_meta *o = zone_meta_new();
+		zone_meta_framework(o, k == 1 ? "marathon" : "Marathon");
+		zone_meta_task(o, "Web App", k == 2 ? "web.2" : "web.1");
+		zone_meta_record(o, web2, RR_A, a1, 4);
+		zone_meta_record(o, web, RR_A, a2, 4);
+		zone_meta_record(o, srv, RR_SRV, srvrd, (uint16_t)(6 + tl));
+		zone_meta_task(o, "db", "db.1");
+		zone_meta_record(o, db, RR_AAAA, k == 3 ? a9 : v6, k == 3 ? 4 : 16);
+		zone_meta_framework(o, "empty");
+		if (k == 4)
+			zone_meta_task(o, "late", "late.1");
+		zone_meta_finish(o);
+		static const char *const what[] = {
+			"the same frameworks, tasks and records (other copies, other order): same",
+			"a framework's spelling moved: not the same",
+			"a task id moved: not the same",
+			"a record's data moved: not the same",
+			"one more task: not the same",
+		};
+		is_int(zone_meta_same(m, o), k == 0, "%s", what[k]);
+		is_int(zone_meta_same(o, m), k == 0, "... either way round");
+		zone_meta_free(o);
+	}
+	is_int(zone_meta_same(m, NULL), 0, "a meta is not the same as none");
+	is_int(zone_meta_same(NULL, NULL), 1, "none is the same as none");
+
 	zone_meta_free(m);
 	zone_meta_free(NULL);
 	ok(1, "free(NULL) is a no-op");
