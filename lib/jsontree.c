@@ -10,6 +10,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "lib/err.h"
+#include "lib/utf8.h"
 
 /*
  * jansson parses a whole document into a tree, and has no streaming
@@ -178,7 +179,17 @@ static int cb_string(void *arg, const unsigned char *s, size_t len)
 		t->nul = 1;
 		return 0;
 	}
-	return attach(t, json_stringn_nocheck((const char *)s, len));	/* yajl checked UTF-8 */
+	if (utf8_valid((const char *)s, len))
+		return attach(t, json_stringn_nocheck((const char *)s, len));
+	/* yajl does not check strings (see jsontree_parse): repair them. */
+	char *fix = malloc(UTF8_REPAIR_MAX(len) + 1);
+	if (!fix) {
+		t->rc = MDNS_ENOMEM;
+		return 0;
+	}
+	int r = attach(t, json_stringn_nocheck(fix, utf8_repair((const char *)s, len, fix)));
+	free(fix);
+	return r;
 }
 
 static int cb_start_map(void *arg)
@@ -196,12 +207,16 @@ static int cb_map_key(void *arg, const unsigned char *key, size_t len)
 		return 0;
 	}
 	free(f->pending);
-	f->pending = malloc(len + 1);
+	int valid = utf8_valid((const char *)key, len);
+	f->pending = malloc(valid ? len + 1 : UTF8_REPAIR_MAX(len) + 1);
 	if (!f->pending) {
 		t->rc = MDNS_ENOMEM;
 		return 0;
 	}
-	memcpy(f->pending, key, len);
+	if (valid)
+		memcpy(f->pending, key, len);
+	else
+		len = utf8_repair((const char *)key, len, f->pending);
 	f->pending[len] = '\0';
 	f->pendlen = len;
 	return 1;
@@ -278,6 +293,9 @@ int jsontree_parse(const char *text, size_t len, const struct jsontree_stream *s
 		mdns_set_err(err, errlen, "out of memory parsing %s", what);
 		return MDNS_ENOMEM;
 	}
+	/* A byte that is not UTF-8 in one string must not refuse a whole
+	 * snapshot: strings are repaired instead (lib/utf8.h). */
+	yajl_config(h, yajl_dont_validate_strings, 1);
 	t->streams = streams;
 	t->nstreams = nstreams;
 	t->cb = cb;

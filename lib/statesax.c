@@ -14,6 +14,7 @@
 #include "lib/err.h"
 #include "lib/jsontree.h"
 #include "lib/state.h"
+#include "lib/utf8.h"
 
 /*
  * Why not jansson here: a 100,000-task state is ~180 MB of JSON, and a
@@ -146,13 +147,19 @@ static void netinfo_reset(struct sax_netinfo *ni)
 /* Replace *dst with a copy of s[0..n); sets oom on failure. */
 static void set_str(struct sax *x, char **dst, const unsigned char *s, size_t n)
 {
-	char *c = malloc(n + 1);
+	/* yajl does not check strings (statesax_new): the ones kept are
+	 * repaired here, so the model holds UTF-8 (lib/utf8.h). */
+	int valid = utf8_valid((const char *)s, n);
+	char *c = malloc(valid ? n + 1 : UTF8_REPAIR_MAX(n) + 1);
 
 	if (!c) {
 		x->oom = 1;
 		return;
 	}
-	memcpy(c, s, n);
+	if (valid)
+		memcpy(c, s, n);
+	else
+		n = utf8_repair((const char *)s, n, c);
 	c[n] = 0;
 	free(*dst);
 	*dst = c;
@@ -892,6 +899,12 @@ struct statesax *statesax_begin(void)
 	if (!(s->h = yajl_alloc(&callbacks, NULL, s->x))) {
 		s->rc = MDNS_ENOMEM;
 		mdns_set_err(s->err, sizeof(s->err), "out of memory");
+	} else {
+		/* One string that is not UTF-8 (a label a framework set, passed
+		 * on by the master) must not stop every refresh of the cluster:
+		 * the strings the model keeps are repaired in set_str, the
+		 * others skipped as they are.  Not slower (README). */
+		yajl_config(s->h, yajl_dont_validate_strings, 1);
 	}
 	return s;
 }

@@ -134,8 +134,14 @@ static void test_errors(void)
 	ok(rc == MDNS_EPARSE && strstr(err, "NUL") != NULL, "a NUL in a string is refused: %s", err);
 	root = parse("{\"a\\u0000\":1}", NULL, 0, NULL, &rc, err, sizeof(err));
 	ok(rc == MDNS_EPARSE && strstr(err, "NUL") != NULL, "... and in a key: %s", err);
-	root = parse("{\"a\":\"\xff\"}", NULL, 0, NULL, &rc, err, sizeof(err));
-	ok(rc == MDNS_EPARSE, "a string that is not UTF-8 is refused: %s", err);
+	root = parse("{\"a\":\"Ren\xe9\",\"k\xff\":[\"\xc3\xa9\"]}", NULL, 0, NULL, &rc, err,
+		     sizeof(err));
+	ok(rc == 0 && root, "strings that are not UTF-8 do not refuse the text: %s", err);
+	is_str(json_string_value(json_object_get(root, "a")), "Ren\xef\xbf\xbd",
+	       "... a byte that is not UTF-8 reads as U+FFFD");
+	is_str(json_string_value(json_array_get(json_object_get(root, "k\xef\xbf\xbd"), 0)),
+	       "\xc3\xa9", "... in a key too; valid UTF-8 is kept as it is");
+	json_decref(root);
 	memset(deep, '[', 600);
 	memset(deep + 600, ']', 600);
 	deep[1199] = '\0';

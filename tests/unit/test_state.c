@@ -451,6 +451,29 @@ static void test_bad_documents(void)
 	   "escapes other than \\u0000 decode");
 	state_free(st);
 
+	/* Bytes that are not UTF-8 (a framework's Latin-1 label, passed on by the
+	 * master) do not refuse the state: what the model keeps reads them as
+	 * U+FFFD, as mesos-dns's decoder does; what it skips is skipped. */
+	rc = parse_str("{\"leader\":\"master@1.2.3.4:5050\","
+		       "\"slaves\":[{\"id\":\"s1\",\"hostname\":\"h\xe9\",\"pid\":\"slave(1)@10.0.0.1:5051\"}],"
+		       "\"frameworks\":[{\"name\":\"m\xe4rathon\",\"tasks\":[{\"id\":\"t1\","
+		       "\"name\":\"Ren\xe9\",\"slave_id\":\"s1\",\"state\":\"TASK_RUNNING\","
+		       "\"labels\":[{\"key\":\"owner\",\"value\":\"Ren\xe9\"}],"
+		       "\"statuses\":[{\"state\":\"TASK_RUNNING\",\"timestamp\":1,\"labels\":["
+		       "{\"key\":\"Docker.NetworkSettings.IPAddress\",\"value\":\"10.0.0.9\"},"
+		       "{\"key\":\"x\xff\",\"value\":\"\xc0\xaf\"}]}]}]}],\"flags\":{\"z\":\"\xfe\"}}",
+		       &st, err, sizeof(err));
+	ok(rc == 0 && st, "bytes that are not UTF-8 do not refuse the state (%s)", err);
+	if (rc == 0 && st) {
+		is_str(st->frameworks[0].name, "m\xef\xbf\xbdrathon", "a framework name: U+FFFD");
+		is_str(st->frameworks[0].tasks[0].name, "Ren\xef\xbf\xbd", "a task name: U+FFFD");
+		is_str(st->agents[0].hostname, "h\xef\xbf\xbd", "an agent host name: U+FFFD");
+		is_int(st->frameworks[0].tasks[0].ip_docker.n, 1,
+		       "the status around a bad label is read");
+		is_int(st->frameworks[0].tasks[0].running, 1, "the task runs");
+	}
+	state_free(st);
+
 	/* Only the leader is required; everything else of the wrong type reads as absent. */
 	rc = parse_str("{\"leader\":\"master@1.2.3.4:5050\"}", &st, err, sizeof(err));
 	ok(rc == 0 && st && st->nagents == 0 && st->nframeworks == 0 && !st->agents && !st->frameworks,
