@@ -405,8 +405,12 @@ static int parse_status_ips(const json_t *st, struct state_task *t)
 		const json_t *a;
 
 		/* The single ip_address field predates ip_addresses (Mesos
-		 * 0.28); it counts only for a NetworkInfo without the list. */
-		if (json_array_size(addrs) == 0) {
+		 * 0.28); it counts only for a NetworkInfo whose list has no
+		 * entry (an object), as lib/statesax.c reads it. */
+		size_t entries = 0;
+		json_array_foreach(addrs, j, a)
+			entries += json_is_object(a);
+		if (entries == 0) {
 			rc = iplist_add_literal(&t->ip_netinfo,
 				json_string_value(json_object_get(info, "ip_address")));
 			if (rc)

@@ -58,8 +58,9 @@ struct sax_status {
 /* One NetworkInfo being read: ip_address counts only without ip_addresses. */
 struct sax_netinfo {
 	struct iplist list;	/* from ip_addresses[] */
-	int had_list;
+	int had_list;		/* ip_addresses held an entry (an object) */
 	char *single;		/* ip_address */
+	char *entry;		/* ip_addresses[i].ip_address, the entry being read */
 };
 
 struct sax {
@@ -141,6 +142,7 @@ static void netinfo_reset(struct sax_netinfo *ni)
 {
 	iplist_drop(&ni->list);
 	free(ni->single);
+	free(ni->entry);
 	memset(ni, 0, sizeof(*ni));
 }
 
@@ -163,6 +165,18 @@ static void set_str(struct sax *x, char **dst, const unsigned char *s, size_t n)
 	c[n] = 0;
 	free(*dst);
 	*dst = c;
+}
+
+/* An optional string under its key: a string replaces *dst, any other value
+ * clears it (a key given twice: the last one wins, as jansson reads it). */
+static void set_opt(struct sax *x, char **dst, int is_string, const unsigned char *s, size_t n)
+{
+	if (is_string) {
+		set_str(x, dst, s, n);
+	} else {
+		free(*dst);
+		*dst = NULL;
+	}
 }
 
 /* k is a literal: its length is known at compile time, so most keys are
@@ -294,8 +308,41 @@ static void open_ctx(struct sax *x, enum ctx c)
 		}
 		break;
 	}
-	case C_DISC:
-		x->task->has_discovery = 1;
+	case C_RESOURCES:
+		/* A key given twice: the last one wins, here and below. */
+		free(x->task->ports);
+		x->task->ports = NULL;
+		x->task->nports = 0;
+		break;
+	case C_DISC: {
+		struct state_task *t = x->task;
+		t->has_discovery = 1;
+		free(t->di_name);
+		t->di_name = NULL;
+		for (size_t i = 0; i < t->ndi_ports; i++) {
+			free(t->di_ports[i].name);
+			free(t->di_ports[i].protocol);
+		}
+		t->ndi_ports = 0;
+		break;
+	}
+	case C_STATUSES: {
+		struct state_task *t = x->task;
+		iplist_drop(&t->ip_mesos);
+		iplist_drop(&t->ip_docker);
+		iplist_drop(&t->ip_netinfo);
+		t->healthy = -1;
+		t->has_run_status = t->run_has_ts = 0;
+		t->run_ts = 0;
+		break;
+	}
+	case C_LABELS:
+		iplist_drop(&x->status.mesos);
+		iplist_drop(&x->status.docker);
+		break;
+	case C_CSTATUS:
+	case C_NETINFOS:
+		iplist_drop(&x->status.netinfo);
 		break;
 	case C_DISC_PORT_ARR: {
 		struct state_task *t = x->task;
@@ -330,7 +377,13 @@ static void open_ctx(struct sax *x, enum ctx c)
 		netinfo_reset(&x->ni);
 		break;
 	case C_IPADDRS:
-		x->ni.had_list = 1;	/* an empty list still hides ip_address? see close */
+		iplist_drop(&x->ni.list);
+		x->ni.had_list = 0;
+		break;
+	case C_IPADDR:
+		x->ni.had_list = 1;	/* even without an address in it, as mesos-dns */
+		free(x->ni.entry);
+		x->ni.entry = NULL;
 		break;
 	default:
 		break;
@@ -392,7 +445,7 @@ static void close_ctx(struct sax *x, enum ctx c)
 	case C_NETINFO:
 		/* The single ip_address predates ip_addresses (Mesos 0.28); it
 		 * counts only for a NetworkInfo without the list. */
-		if (x->ni.list.n == 0) {
+		if (!x->ni.had_list) {
 			if (x->ni.single &&
 			    iplist_push_text(&x->status.netinfo, (const unsigned char *)x->ni.single,
 					     strlen(x->ni.single)))
@@ -403,6 +456,13 @@ static void close_ctx(struct sax *x, enum ctx c)
 					x->oom = 1;
 		}
 		netinfo_reset(&x->ni);
+		break;
+	case C_IPADDR:
+		if (x->ni.entry && iplist_push_text(&x->ni.list, (const unsigned char *)x->ni.entry,
+						    strlen(x->ni.entry)))
+			x->oom = 1;
+		free(x->ni.entry);
+		x->ni.entry = NULL;
 		break;
 	case C_STATUS: {
 		/* The TASK_RUNNING status with the highest timestamp wins; one
@@ -476,11 +536,11 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 				free(a->id);
 				a->id = NULL;
 			}
-		} else if (key_is(x, "hostname") && kind == S_STRING) {
-			set_str(x, &a->hostname, s, n);
-		} else if (key_is(x, "pid") && kind == S_STRING) {
+		} else if (key_is(x, "hostname")) {
+			set_opt(x, &a->hostname, kind == S_STRING, s, n);
+		} else if (key_is(x, "pid")) {
 			char *pid = NULL;
-			set_str(x, &pid, s, n);
+			set_opt(x, &pid, kind == S_STRING, s, n);
 			state_endpoint_clear(&a->pid);
 			if (pid && state_parse_pid(pid, &a->pid) == MDNS_ENOMEM)
 				x->oom = 1;
@@ -499,11 +559,11 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 				free(f->name);
 				f->name = NULL;
 			}
-		} else if (key_is(x, "hostname") && kind == S_STRING) {
-			set_str(x, &f->hostname, s, n);
-		} else if (key_is(x, "pid") && kind == S_STRING) {
+		} else if (key_is(x, "hostname")) {
+			set_opt(x, &f->hostname, kind == S_STRING, s, n);
+		} else if (key_is(x, "pid")) {
 			char *pid = NULL;
-			set_str(x, &pid, s, n);
+			set_opt(x, &pid, kind == S_STRING, s, n);
 			state_endpoint_clear(&f->pid);
 			f->has_pid = 0;
 			if (pid) {
@@ -529,10 +589,10 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 				free(t->id);
 				t->id = NULL;
 			}
-		} else if (key_is(x, "name") && kind == S_STRING) {
-			set_str(x, &t->name, s, n);
-		} else if (key_is(x, "slave_id") && kind == S_STRING) {
-			set_str(x, &t->slave_id, s, n);
+		} else if (key_is(x, "name")) {
+			set_opt(x, &t->name, kind == S_STRING, s, n);
+		} else if (key_is(x, "slave_id")) {
+			set_opt(x, &t->slave_id, kind == S_STRING, s, n);
 		} else if (key_is(x, "state")) {
 			t->running = kind == S_STRING && n == 12 && memcmp(s, "TASK_RUNNING", 12) == 0;
 		} else {
@@ -541,13 +601,13 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 		break;
 	}
 	case C_RESOURCES:
-		if (key_is(x, "ports") && kind == S_STRING) {
+		if (key_is(x, "ports")) {
 			struct state_task *t = x->task;
 			char *text = NULL;
 			free(t->ports);
 			t->ports = NULL;
 			t->nports = 0;
-			set_str(x, &text, s, n);
+			set_opt(x, &text, kind == S_STRING, s, n);
 			/* A malformed ports string loses the ports, not the task. */
 			if (text && state_parse_ports(text, &t->ports, &t->nports) == MDNS_ENOMEM)
 				x->oom = 1;
@@ -580,10 +640,10 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 			if (okint && s[0] == '-')
 				v = -v;
 			x->diport->number = okint && v >= 1 && v <= 65535 ? (uint32_t)v : 0;
-		} else if (key_is(x, "name") && kind == S_STRING) {
-			set_str(x, &x->diport->name, s, n);
-		} else if (key_is(x, "protocol") && kind == S_STRING) {
-			set_str(x, &x->diport->protocol, s, n);
+		} else if (key_is(x, "name")) {
+			set_opt(x, &x->diport->name, kind == S_STRING, s, n);
+		} else if (key_is(x, "protocol")) {
+			set_opt(x, &x->diport->protocol, kind == S_STRING, s, n);
 		} else {
 			return 0;
 		}
@@ -593,11 +653,19 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 			x->status.running = kind == S_STRING && n == 12 &&
 					    memcmp(s, "TASK_RUNNING", 12) == 0;
 		else if (key_is(x, "timestamp")) {
-			x->status.has_ts = kind == S_NUMBER && n < sizeof(buf);
+			x->status.has_ts = kind == S_NUMBER;
 			if (x->status.has_ts) {
-				memcpy(buf, s, n);
-				buf[n] = 0;
-				x->status.ts = strtod(buf, NULL);
+				/* Any JSON number, however it is spelled ("2.000...0"). */
+				char *p = n < sizeof(buf) ? buf : malloc(n + 1);
+				if (!p) {
+					x->oom = 1;
+					break;
+				}
+				memcpy(p, s, n);
+				p[n] = 0;
+				x->status.ts = strtod(p, NULL);
+				if (p != buf)
+					free(p);
 			}
 		} else if (key_is(x, "healthy"))
 			x->status.healthy = kind == S_BOOL ? b : -1;
@@ -605,24 +673,23 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 			return 0;
 		break;
 	case C_LABEL:
-		if (key_is(x, "key") && kind == S_STRING)
-			set_str(x, &x->label_key, s, n);
-		else if (key_is(x, "value") && kind == S_STRING)
-			set_str(x, &x->label_value, s, n);
+		if (key_is(x, "key"))
+			set_opt(x, &x->label_key, kind == S_STRING, s, n);
+		else if (key_is(x, "value"))
+			set_opt(x, &x->label_value, kind == S_STRING, s, n);
 		else
 			return 0;
 		break;
 	case C_NETINFO:
-		if (key_is(x, "ip_address") && kind == S_STRING)
-			set_str(x, &x->ni.single, s, n);
+		if (key_is(x, "ip_address"))
+			set_opt(x, &x->ni.single, kind == S_STRING, s, n);
 		else
 			return 0;
 		break;
 	case C_IPADDR:
-		if (!key_is(x, "ip_address") || kind != S_STRING)
+		if (!key_is(x, "ip_address"))
 			return 0;
-		if (iplist_push_text(&x->ni.list, s, n))
-			x->oom = 1;
+		set_opt(x, &x->ni.entry, kind == S_STRING, s, n);
 		break;
 	default:
 		return 0;

@@ -474,6 +474,86 @@ static void test_bad_documents(void)
 	}
 	state_free(st);
 
+	/* A key given twice: the last one wins, as jansson (the event stream's
+	 * parser) reads it, scalars and containers alike. */
+	rc = parse_str("{\"leader\":\"master@1.2.3.4:5050\","
+		       "\"slaves\":[{\"id\":\"s1\",\"hostname\":\"h1\",\"hostname\":null,"
+		       "\"pid\":\"slave(1)@10.0.0.1:5051\"}],"
+		       "\"frameworks\":[{\"name\":\"m\",\"tasks\":[{\"id\":\"t1\",\"name\":\"web\","
+		       "\"name\":null,\"slave_id\":\"s1\",\"state\":\"TASK_RUNNING\","
+		       "\"resources\":{\"ports\":\"[31000-31001]\"},\"resources\":{\"cpus\":1},"
+		       "\"discovery\":{\"name\":\"d\",\"ports\":{\"ports\":[{\"number\":80,\"name\":\"http\","
+		       "\"name\":null}]}},"
+		       "\"statuses\":[{\"state\":\"TASK_RUNNING\",\"timestamp\":1,\"container_status\":"
+		       "{\"network_infos\":[{\"ip_addresses\":[{\"ip_address\":\"10.1.1.1\","
+		       "\"ip_address\":\"10.2.2.2\"}]}]}}]}]}]}", &st, err, sizeof(err));
+	ok(rc == 0 && st && st->nframeworks == 1 && st->frameworks[0].ntasks == 1,
+	   "keys given twice: parsed (%s)", err);
+	if (rc == 0 && st && st->nframeworks == 1 && st->frameworks[0].ntasks == 1) {
+		const struct state_task *t = &st->frameworks[0].tasks[0];
+		ok(st->agents[0].hostname == NULL, "a string then null: null wins");
+		ok(t->name == NULL, "... a task name too");
+		is_int(t->nports, 0, "a second resources without ports: no ports");
+		is_int(t->ndi_ports, 1, "the DiscoveryInfo port is kept");
+		ok(t->ndi_ports == 1 && t->di_ports[0].name == NULL, "... its name cleared by null");
+		is_int(t->ip_netinfo.n, 1, "ip_address twice in one entry: one address");
+		is_str(ipstr(&t->ip_netinfo, 0), "10.2.2.2", "... the last");
+	}
+	state_free(st);
+	rc = parse_str("{\"leader\":\"master@1.2.3.4:5050\",\"frameworks\":[{\"name\":\"m\",\"tasks\":["
+		       "{\"id\":\"t1\",\"discovery\":{\"name\":\"d1\"},\"discovery\":{},"
+		       "\"statuses\":[{\"state\":\"TASK_RUNNING\",\"timestamp\":1,\"healthy\":true}],"
+		       "\"statuses\":[]}]}]}", &st, err, sizeof(err));
+	ok(rc == 0 && st && st->frameworks[0].ntasks == 1, "containers given twice: parsed (%s)", err);
+	if (rc == 0 && st && st->frameworks[0].ntasks == 1) {
+		const struct state_task *t = &st->frameworks[0].tasks[0];
+		ok(t->has_discovery && t->di_name == NULL, "a second discovery: the first's name gone");
+		ok(!t->has_run_status && t->healthy == -1,
+		   "a second, empty statuses: no running status, health unknown");
+	}
+	state_free(st);
+
+	/* The older single ip_address counts only for a NetworkInfo whose
+	 * ip_addresses has no entry (mesos-dns: len(IPAddresses) > 0), even
+	 * an entry without an address. */
+	static const char *const ni_docs[][2] = {
+		{ "{\"ip_address\":\"10.9.9.9\",\"ip_addresses\":[{\"protocol\":\"IPv4\"}]}", "" },
+		{ "{\"ip_address\":\"10.9.9.9\",\"ip_addresses\":[]}", "10.9.9.9" },
+		{ "{\"ip_address\":\"10.9.9.9\"}", "10.9.9.9" },
+		{ "{\"ip_address\":\"10.9.9.9\",\"ip_addresses\":[{\"ip_address\":\"bad\"}]}", "" },
+	};
+	for (size_t i = 0; i < sizeof(ni_docs) / sizeof(ni_docs[0]); i++) {
+		char doc[600];
+		snprintf(doc, sizeof(doc),
+			 "{\"leader\":\"master@1.2.3.4:5050\",\"frameworks\":[{\"name\":\"m\",\"tasks\":["
+			 "{\"id\":\"t1\",\"statuses\":[{\"state\":\"TASK_RUNNING\",\"container_status\":"
+			 "{\"network_infos\":[%s]}}]}]}]}", ni_docs[i][0]);
+		rc = parse_str(doc, &st, err, sizeof(err));
+		const struct iplist *l = rc == 0 && st ? &st->frameworks[0].tasks[0].ip_netinfo : NULL;
+		is_str(l && l->n ? ipstr(l, 0) : "", ni_docs[i][1], "NetworkInfo %s", ni_docs[i][0]);
+		state_free(st);
+	}
+
+	/* A timestamp is any JSON number, however long its spelling. */
+	{
+		char doc[800], longts[80];
+		memset(longts, '0', sizeof(longts));
+		memcpy(longts, "2.", 2);
+		longts[sizeof(longts) - 1] = 0;
+		snprintf(doc, sizeof(doc),
+			 "{\"leader\":\"master@1.2.3.4:5050\",\"frameworks\":[{\"name\":\"m\",\"tasks\":["
+			 "{\"id\":\"t1\",\"statuses\":["
+			 "{\"state\":\"TASK_RUNNING\",\"timestamp\":1,\"labels\":[{\"key\":"
+			 "\"Docker.NetworkSettings.IPAddress\",\"value\":\"10.0.0.1\"}]},"
+			 "{\"state\":\"TASK_RUNNING\",\"timestamp\":%s,\"labels\":[{\"key\":"
+			 "\"Docker.NetworkSettings.IPAddress\",\"value\":\"10.0.0.2\"}]}]}]}]}", longts);
+		rc = parse_str(doc, &st, err, sizeof(err));
+		const struct iplist *l = rc == 0 && st ? &st->frameworks[0].tasks[0].ip_docker : NULL;
+		is_str(l && l->n ? ipstr(l, 0) : "", "10.0.0.2",
+		       "a 79-character timestamp (2.000...) is later than 1");
+		state_free(st);
+	}
+
 	/* Only the leader is required; everything else of the wrong type reads as absent. */
 	rc = parse_str("{\"leader\":\"master@1.2.3.4:5050\"}", &st, err, sizeof(err));
 	ok(rc == 0 && st && st->nagents == 0 && st->nframeworks == 0 && !st->agents && !st->frameworks,
@@ -658,8 +738,6 @@ static void test_fingerprint(void)
 		{ "\"executor_id\": \"E1\"", "\"executor_id\": \"E2\"" },
 		{ "\"cpus\": 0.5", "\"cpus\": 1.5" },
 		{ "{\"leader\": ", "{   \"leader\"  :  " },	/* layout */
-		/* a second hostname of the wrong type is ignored: "agent1" stays */
-		{ "\"hostname\": \"agent1\"", "\"hostname\": \"agent1\", \"hostname\": 5" },
 	};
 	static const char *const differ[][2] = {
 		{ "master@10.0.0.1:5050", "master@10.0.0.9:5050" },
@@ -692,6 +770,8 @@ static void test_fingerprint(void)
 		{ "\"name\": \"http\", \"protocol\": \"tcp\"", "\"protocol\": \"http\", \"name\": \"tcp\"" },
 		{ "\"discovery\"", "\"discovered\"" },
 		{ "\"tasks\": [{", "\"tasks\": [{}, {" },
+		/* a second hostname of the wrong type clears it: the last one wins */
+		{ "\"hostname\": \"agent1\"", "\"hostname\": \"agent1\", \"hostname\": 5" },
 	};
 	uint64_t base = fp_of("", "");
 
