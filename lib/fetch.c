@@ -58,6 +58,7 @@ struct fetch_job {
 	bool waiting_token;		/* IAM: queued until a login ends */
 	bool auth_retried;		/* IAM: already logged in again after a 401 */
 	char *token;			/* IAM: the token this fetch sent (owned) */
+	unsigned gen;			/* IAM login: f->iam_gen when it started */
 	char *post;			/* login: the request body (owned) */
 	struct curl_slist *headers;	/* extra request headers (owned) */
 	long timeout_ms;		/* whole fetch, retry included */
@@ -99,6 +100,7 @@ struct fetcher {
 
 	/* DC/OS IAM (mesosAuthentication "iam") */
 	char *iam_token;		/* token of the last login, NULL = none */
+	unsigned iam_gen;		/* config generation: a reload makes a new one */
 	time_t iam_use_until;		/* log in again from then on */
 	struct fetch_job *login;	/* login in flight */
 	struct event *iam_defer;	/* reports a login that could not start */
@@ -394,10 +396,15 @@ static int fetch_job_setup(struct fetch_job *job, const struct config *cfg)
 		FETCH_SETOPT(e, CURLOPT_TCP_KEEPINTVL, FETCH_KEEPINTVL_S);
 	}
 	if (job->https) {
-		/* Without CACertFile, curl verifies against the system CA store. */
-		if (fetch_nonempty(cfg->ca_cert_file))
+		/* Without CACertFile, curl verifies against the system CA store.
+		 * With it, against that file alone: Debian's libcurl also reads
+		 * /etc/ssl/certs (its CA path) unless told not to, and any
+		 * certificate a public CA signed would pass (mesos-dns trusts
+		 * the file's CAs only). */
+		if (fetch_nonempty(cfg->ca_cert_file)) {
 			FETCH_SETOPT(e, CURLOPT_CAINFO, cfg->ca_cert_file);
-		else if (!job->f->warned_no_ca) {
+			FETCH_SETOPT(e, CURLOPT_CAPATH, (char *)NULL);
+		} else if (!job->f->warned_no_ca) {
 			job->f->warned_no_ca = true;
 			log_warn("fetch: MesosHTTPSOn without CACertFile: the masters' certificates "
 				 "are checked against the system CA store only, which a cluster's own "
@@ -585,6 +592,7 @@ static int fetch_login_start(struct fetcher *f, const char *endpoint, char *body
 	}
 	job->f = f;
 	job->login = true;
+	job->gen = f->iam_gen;
 	job->post = body;
 	job->max = 1024 * 1024;
 	snprintf(job->url, sizeof(job->url), "%s", endpoint);
@@ -604,6 +612,11 @@ static int fetch_login_start(struct fetcher *f, const char *endpoint, char *body
 	    curl_easy_setopt(e, CURLOPT_POSTFIELDS, job->post) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, job->headers) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, secs * 1000) != CURLE_OK ||
+	    /* A login host that vanished must not hold every master's
+	     * attempt for the whole stateTimeoutSeconds (as a fetch). */
+	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			     secs * 1000 < FETCH_CONNECT_TIMEOUT_MS ? secs * 1000 :
+			     FETCH_CONNECT_TIMEOUT_MS) != CURLE_OK ||
 #if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85.0 */
 	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 #else
@@ -611,7 +624,8 @@ static int fetch_login_start(struct fetcher *f, const char *endpoint, char *body
 			     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
 #endif
 	    (fetch_nonempty(cfg->ca_cert_file) &&
-	     curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_cert_file) != CURLE_OK) ||
+	     (curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_cert_file) != CURLE_OK ||
+	      curl_easy_setopt(e, CURLOPT_CAPATH, (char *)NULL) != CURLE_OK)) ||
 	    curl_multi_add_handle(f->multi, e) != CURLM_OK) {
 		fetch_job_free(job);
 		snprintf(err, errlen, "could not start the request to %s", endpoint);
@@ -663,6 +677,18 @@ static void fetch_login_finish(struct fetch_job *job, CURLcode cc)
 	int rc = 0;
 
 	f->login = NULL;
+	if (job->gen != f->iam_gen) {
+		/* Started with the configuration before a reload (another
+		 * account, perhaps): its token is not ours to use.  The fetches
+		 * waiting wait for a login with the new one. */
+		log_debug("fetch: an IAM login from before the reload ended; logging in again");
+		fetch_job_free(job);
+		if (fetch_iam_on(f->cfg))
+			fetch_iam_login(f);
+		else
+			fetch_iam_release(f, MDNS_EINVAL, "IAM login: switched off by a reload");
+		return;
+	}
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
 		rc = cc == CURLE_OPERATION_TIMEDOUT ? MDNS_ETIMEDOUT : MDNS_ECURL;
@@ -1041,7 +1067,19 @@ void fetcher_cancel_ctx(struct fetcher *f, void *ctx)
 
 void fetcher_set_config(struct fetcher *f, const struct config *cfg)
 {
+	const struct config *old = f->cfg;
+
 	f->cfg = cfg;
+	/* A reload that names another IAM account file (or turns IAM on or
+	 * off): the next fetch logs in again, rather than going on as the
+	 * old account until its token expires (days). */
+	if (!old || !cfg || fetch_iam_on(old) != fetch_iam_on(cfg) ||
+	    strcmp(old->iam_config_file ? old->iam_config_file : "",
+		   cfg->iam_config_file ? cfg->iam_config_file : "") != 0) {
+		free(f->iam_token);
+		f->iam_token = NULL;
+		f->iam_gen++;
+	}
 }
 
 void fetcher_set_max_bytes(struct fetcher *f, size_t max)

@@ -132,7 +132,8 @@ def wait_for(pred, timeout=10.0, step=0.02):
 class Daemon:
     """The real mesos-dnsd with a config written to a temporary directory."""
 
-    def __init__(self, build, config, args=()):
+    def __init__(self, build, config, args=(), wrap=()):
+        """wrap: a command line the daemon's is appended to (e.g. unshare ...)."""
         self.build = build
         self.dir = tempfile.mkdtemp(prefix="mesos-dnsd-test-")
         _dirs.append(self.dir)
@@ -149,7 +150,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "daemon.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [os.path.join(build, "bin", "mesos-dnsd"), "-config", self.config_path, *args],
+            [*wrap, os.path.join(build, "bin", "mesos-dnsd"), "-config", self.config_path, *args],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
         _procs.append(self.proc)
 

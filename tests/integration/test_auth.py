@@ -14,10 +14,14 @@ it expires, and a key the login endpoint does not accept.
 import json
 import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 
-from harness import DATA, Daemon, FakeMaster, Tap, build_dir, dig
+from harness import DATA, Daemon, FakeMaster, Tap, build_dir, dig, free_port
 
 BUILD = build_dir()
 FAKE = os.path.join(DATA, "fake.json")
@@ -108,6 +112,35 @@ t.ok(d.wait_log(FAILED) and re.search(r"certificate|SSL|verif", last_line(d, FAI
      "https, wrong CA: refused, and the reason says why", last_line(d, FAILED))
 t.eq(count(d, LOADED), 0, "https, wrong CA: nothing loaded")
 d.stop()
+
+# CACertFile is the one CA trusted: the system store (Debian's libcurl reads
+# /etc/ssl/certs as its CA path) is not read beside it, as mesos-dns trusts
+# the file's CAs only.  The cluster's CA is put in a system store of the
+# daemon's own (a private mount over /etc/ssl/certs).
+if os.geteuid() != 0 or not shutil.which("unshare"):
+    print("ok %d - https, a system store with the master's CA # SKIP not root" % (t.n + 1))
+    t.n += 1
+else:
+    store = tempfile.mkdtemp(prefix="store-", dir=TMP)
+    shutil.copy(f("ca.pem"), store)
+    shutil.copy(f("ca.pem"), os.path.join(store, "ca-certificates.crt"))    # the bundle
+    sh("openssl", "rehash", store)
+    wrap = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /etc/ssl/certs && exec "$@"', store)
+    cfg = dict(https)
+    del cfg["CACertFile"]
+    d = Daemon(BUILD, dict(cfg, masters=[tls.hostport], refreshSeconds=1, stateTimeoutSeconds=5),
+               wrap=wrap)
+    t.ok(d.wait_loaded(), "https, no CACertFile, the master's CA in the system store: loads "
+         "(the private store is read)", d.logtext())
+    d.stop()
+    d = Daemon(BUILD, dict(https, CACertFile=f("other-ca.pem"), masters=[tls.hostport],
+                           refreshSeconds=1, stateTimeoutSeconds=5), wrap=wrap)
+    t.ok(d.wait_log(FAILED) and re.search(r"certificate|SSL|verif", last_line(d, FAILED), re.I),
+         "https, CACertFile another CA, the master's CA in the system store: refused",
+         last_line(d, FAILED))
+    t.eq(count(d, LOADED), 0, "https, CACertFile another CA: nothing loaded from the system store")
+    d.stop()
 
 cfg = dict(https)
 del cfg["CertFile"], cfg["KeyFile"]
@@ -223,6 +256,54 @@ t.eq([p for _, p in im.requests() if p.startswith("/master")], [],
      "iam, unknown key: the state is never asked for without a token")
 d.stop()
 im.cleanup()
+
+# A reload naming another account file: the next fetch logs in with it at
+# once, not when the old account's token runs out (an hour here, days on DC/OS).
+im = iam_master()
+d = daemon([im.hostport], dict(iam, IAMConfigFile=iam_file("before.json", "iam.key", im.port)))
+t.ok(d.wait_loaded(2, timeout=15), "iam, reload: loads with the first account", d.logtext())
+dead = free_port()
+with open(d.config_path) as fh:
+    cfg = json.load(fh)
+cfg["IAMConfigFile"] = iam_file("after.json", "iam.key", dead, uid="other-account")
+with open(d.config_path, "w") as fh:
+    json.dump(cfg, fh)
+n_done = count(d, r"main: reload done")
+d.proc.send_signal(signal.SIGHUP)
+t.ok(d.wait_log(r"main: reload done", n_done + 1), "iam, reload: the new account file is taken",
+     d.logtext())
+t.ok(d.wait_log(FAILED + r".*IAM login at http://127\.0\.0\.1:%d/" % dead, timeout=15),
+     "iam, reload: the next refresh logs in with the new account (its endpoint is down here)",
+     last_line(d, FAILED))
+t.eq(logins(im), 1, "iam, reload: the first account logged in once, before the reload")
+d.stop()
+im.cleanup()
+
+# A login endpoint that takes no connection (its accept queue full: connects
+# hang as to a host that drops packets): given up after 10 s, as a master's
+# connect is, not after stateTimeoutSeconds (30 here).
+hole = socket.socket()
+hole.bind(("127.0.0.1", 0))
+hole.listen(0)
+hole_port = hole.getsockname()[1]
+fill = []
+for _ in range(8):
+    c = socket.socket()
+    c.setblocking(False)
+    c.connect_ex(("127.0.0.1", hole_port))
+    fill.append(c)
+t0 = time.monotonic()
+d = Daemon(BUILD, {"masters": ["127.0.0.1:1"], "refreshSeconds": 1, "stateTimeoutSeconds": 30,
+                   "mesosAuthentication": "iam",
+                   "IAMConfigFile": iam_file("hole.json", "iam.key", hole_port)})
+got = d.wait_log(FAILED + r".*IAM login", timeout=25)
+took = time.monotonic() - t0
+t.ok(got and took < 20, "iam, login host takes no connection: the refresh fails after the "
+     "10 s connect limit (%.1f s), not stateTimeoutSeconds" % took, last_line(d, FAILED))
+d.stop()
+for c in fill:
+    c.close()
+hole.close()
 
 # An unreadable account file: the reason names the file.
 d = daemon(["127.0.0.1:1"], dict(iam, IAMConfigFile=f("missing.json")))
