@@ -94,6 +94,39 @@ t.ok("deb-systemd-helper update-state 'mesos-dnsd.service'" in postinst and
      "postinst registers the unit (dh_installsystemd) and restarts a running server on upgrade")
 preinst = open(os.path.join(ctl, "preinst")).read() if os.path.exists(os.path.join(ctl, "preinst")) else ""
 t.ok("stop" not in preinst, "an upgrade does not stop the server before the new files are in")
+
+# prerm: a removal stops the server (dh_installsystemd --no-start writes no
+# stop of its own); an upgrade leaves it up.  Run as dpkg runs it, on a
+# systemd machine (a private /run with /run/systemd/system), with
+# deb-systemd-invoke recording its calls.
+prerm = os.path.join(ctl, "prerm")
+calls_of = {}
+if not os.path.exists(prerm):
+    t.ok(False, "the package has a prerm")
+elif os.geteuid() != 0 or not shutil.which("unshare"):
+    t.n += 1
+    print("ok %d - prerm stops the server on removal # SKIP not root" % t.n, flush=True)
+else:
+    stub = tempfile.mkdtemp(prefix="prerm-")
+    log = os.path.join(stub, "calls")
+    with open(os.path.join(stub, "deb-systemd-invoke"), "w") as fh:
+        fh.write('#!/bin/sh\necho "$*" >> %s\n' % log)
+    os.chmod(os.path.join(stub, "deb-systemd-invoke"), 0o755)
+    for arg in ("remove", "upgrade"):
+        if os.path.exists(log):
+            os.unlink(log)
+        r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                            'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && '
+                            'exec sh "$0" "$1"', prerm, arg],
+                           env=dict(os.environ, PATH=stub + ":" + os.environ["PATH"]),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        calls_of[arg] = (r.returncode, open(log).read().split("\n")[:-1]
+                         if os.path.exists(log) else [], r.stdout)
+    t.ok(calls_of["remove"][0] == 0 and "stop mesos-dnsd.service" in calls_of["remove"][1],
+         "prerm remove stops the server", calls_of["remove"])
+    t.ok(calls_of["upgrade"][0] == 0 and not any("stop" in c for c in calls_of["upgrade"][1]),
+         "prerm upgrade leaves it running (postinst restarts it)", calls_of["upgrade"])
+    shutil.rmtree(stub, ignore_errors=True)
 ctrl = open(os.path.join(ctl, "control")).read()
 deps = re.search(r"^Depends: (.*)$", ctrl, re.M).group(1)
 t.ok("adduser" in deps and "libsystemd0" in deps and "libzookeeper-mt2" in deps,
