@@ -171,7 +171,6 @@ struct refresher {
 	struct build_job *job;		/* set by the loop, taken by the builder */
 	struct build_job *done;		/* set by the builder, taken by the loop */
 	/* Rebuilds yield to answering (builder_main): */
-	int sched_idle;			/* the builder runs SCHED_IDLE between boosts */
 	int job_active;			/* the builder is running a job (under mu) */
 	int job_idle;			/* ... at SCHED_IDLE (under mu) */
 	int boosted;			/* ... and was put back to SCHED_BATCH (under mu) */
@@ -791,24 +790,26 @@ static int set_policy(pthread_t t, int policy)
 	return pthread_setschedparam(t, policy, &sp);
 }
 
+/*
+ * SCHED_IDLE only where the way back is open (see above): from SCHED_IDLE
+ * an unprivileged thread could not even return to SCHED_BATCH.  Asked at
+ * each job, not when the thread starts: the daemon builds the refresher as
+ * root and may then switch users (-user), which closes that way.
+ */
+static int builder_can_idle(void)
+{
+	struct rlimit rl;
+
+	return geteuid() == 0 || (getrlimit(RLIMIT_NICE, &rl) == 0 && rl.rlim_cur >= 20);
+}
+
 static void *builder_main(void *arg)
 {
 	struct refresher *r = arg;
+	int said = -1;
 
 	pthread_setname_np(pthread_self(), "zone-builder");	/* for top -H, ps -L */
-	/* SCHED_IDLE only where the way back is open (see above): from
-	 * SCHED_IDLE an unprivileged thread could not even return to SCHED_BATCH. */
-	struct rlimit rl;
-	int idle = geteuid() == 0 || (getrlimit(RLIMIT_NICE, &rl) == 0 && rl.rlim_cur >= 20);
-	int rc = set_policy(pthread_self(), idle ? SCHED_IDLE : SCHED_BATCH);
-	if (rc != 0)
-		idle = 0;
-	log_debug("state: zone builder runs full rebuilds %s (%s)",
-		  rc ? "SCHED_OTHER" : idle ? "SCHED_IDLE" : "SCHED_BATCH",
-		  rc ? strerror(rc) : idle ? "raised to SCHED_BATCH when starved" :
-		  "no leave to return from SCHED_IDLE: LimitNICE=+0 or root gives it");
 	pthread_mutex_lock(&r->mu);
-	r->sched_idle = idle;
 	for (;;) {
 		while (!r->job && !r->quit)
 			pthread_cond_wait(&r->cv, &r->mu);
@@ -818,11 +819,19 @@ static void *builder_main(void *arg)
 		r->job = job->qnext;
 		job->qnext = NULL;
 		r->job_active = 1;
+		int idle = builder_can_idle();
 		/* Stream updates are about freshness: fair share for them. */
 		int policy = idle && !job->model && !r->boosted ? SCHED_IDLE : SCHED_BATCH;
 		r->job_idle = policy == SCHED_IDLE;
 		pthread_mutex_unlock(&r->mu);
-		set_policy(pthread_self(), policy);
+		int rc = set_policy(pthread_self(), policy);
+		if (rc != 0 || said != idle) {
+			log_debug("state: zone builder runs full rebuilds %s (%s)",
+				  rc ? "unchanged" : idle ? "SCHED_IDLE" : "SCHED_BATCH",
+				  rc ? strerror(rc) : idle ? "raised to SCHED_BATCH when starved" :
+				  "no leave to return from SCHED_IDLE: LimitNICE=+0 or root gives it");
+			said = idle;
+		}
 		job->serial_floor = r->serial_floor;
 		run_job(job->cfg, r->hosts, &r->cache_hash, &r->built, &r->kept, job);
 		/* The parser's many small blocks and the build's scratch are free
@@ -917,7 +926,7 @@ static void queue_job(struct refresher *r, struct build_job *job)
 		;
 	*tail = job;
 	pthread_cond_signal(&r->cv);
-	if (r->sched_idle && r->boost_ev && !evtimer_pending(r->boost_ev, NULL)) {
+	if (builder_can_idle() && r->boost_ev && !evtimer_pending(r->boost_ev, NULL)) {
 		struct timeval tv = clock_tv(BOOST_CHECK_S);
 		r->boost_cpu = builder_cpu(r);
 		evtimer_add(r->boost_ev, &tv);

@@ -7,11 +7,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "lib/err.h"
+#include "lib/log.h"
 
 int service_notify(const char *fmt, ...)
 {
@@ -52,6 +54,19 @@ int service_drop_privileges(const char *user, char *err, size_t errlen)
 		snprintf(err, errlen, "main: -user %s: cannot switch users when not started as root",
 			 user);
 		return -EPERM;
+	}
+	/* The zone builder, started while we were root, runs full rebuilds at
+	 * SCHED_IDLE and is raised to SCHED_BATCH when starved (lib/refresh.c):
+	 * after the switch that takes an RLIMIT_NICE of 20, which only root
+	 * can grant (LimitNICE=+0 does it under the unit). */
+	struct rlimit rn;
+	if (getrlimit(RLIMIT_NICE, &rn) == 0 && rn.rlim_cur < 20) {
+		rn.rlim_cur = 20;
+		if (rn.rlim_max < 20)
+			rn.rlim_max = 20;
+		if (setrlimit(RLIMIT_NICE, &rn) != 0)	/* no CAP_SYS_RESOURCE */
+			log_info("main: -user %s: RLIMIT_NICE stays below 20 (%s): the zone "
+				 "builder runs SCHED_BATCH, not SCHED_IDLE", user, strerror(errno));
 	}
 	/* Groups before the uid: once the uid is not root, they cannot change.
 	 * glibc applies each of these calls to every thread of the process. */

@@ -273,6 +273,18 @@ else:
          "supplementary groups: only nobody's own", field("Groups"))
     t.ok(int(field("CapEff")[0], 16) == 0 and int(field("CapPrm")[0], 16) == 0,
          "no capability left")
+    # The zone builder runs full rebuilds SCHED_IDLE only where it can be
+    # raised back when starved (RLIMIT_NICE 20, which the switch keeps when
+    # root may grant it); else SCHED_BATCH.  Chosen as root before the
+    # switch, SCHED_IDLE stuck: a busy core starved rebuilds for good.
+    lim = re.search(r"^Max nice priority\s+(\S+)", open("/proc/%d/limits" % d.proc.pid).read(), re.M)
+    nice20 = lim is not None and lim.group(1) in ("20", "unlimited")
+    builder = [tid for tid in os.listdir("/proc/%d/task" % d.proc.pid)
+               if open("/proc/%d/task/%s/comm" % (d.proc.pid, tid)).read().strip() == "zone-builder"]
+    pol = os.sched_getscheduler(int(builder[0])) if builder else None
+    t.ok(builder and (pol == os.SCHED_BATCH or nice20 and pol == os.SCHED_IDLE),
+         "the zone builder can leave SCHED_IDLE after the switch (RLIMIT_NICE %s, policy %s)"
+         % (lim.group(1) if lim else "?", pol), d.logtext())
     r = dig(dport, "leader.mesos")
     t.eq(r.data(), ["1.2.3.4"], "answers on port %d" % dport)
     try:
