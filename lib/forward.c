@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "lib/acl.h"
 #include "lib/config.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -254,6 +255,10 @@ struct fwd_config {
 	struct fwd_route *zones;
 	size_t nzones;
 	int timeout_ms;
+	/* While fwd_config_new runs: what tells a resolver that is ourselves. */
+	const char *listener;
+	uint16_t port;
+	struct acl *own;	/* this host's addresses; NULL when unknown */
 };
 
 /* "IP", "IPv4:port", "[IPv6]:port", "[IPv6]" or a bare IPv6 (with %scope). */
@@ -346,6 +351,47 @@ static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockadd
 }
 
 /* Add upstream text s to route r, sharing the entry with any earlier use. */
+/*
+ * Whether u is this server (a resolver on our own port, at the listener's
+ * address, or, with a wildcard listener, at loopback or one of own: this
+ * host's addresses, NULL for none): forwarding to it would loop, each
+ * query coming back to be forwarded again until forwardMaxInflight.
+ */
+static int upstream_is_self(const struct fwd_upstream *u, const char *listener, uint16_t port,
+			    const struct acl *own)
+{
+	struct fwd_upstream l;
+	char lbuf[128];
+	uint16_t uport;
+
+	if (u->sa.ss_family == AF_INET)
+		uport = ntohs(((const struct sockaddr_in *)&u->sa)->sin_port);
+	else
+		uport = ntohs(((const struct sockaddr_in6 *)&u->sa)->sin6_port);
+	if (uport != port || !listener)
+		return 0;
+	snprintf(lbuf, sizeof(lbuf), strchr(listener, ':') ? "[%s]:%u" : "%s:%u", listener,
+		 (unsigned)port);
+	if (parse_upstream(lbuf, &l) != 0 || l.sa.ss_family != u->sa.ss_family)
+		return 0;
+	if (same_sockaddr(&l.sa, &u->sa))
+		return 1;
+	if (l.sa.ss_family == AF_INET) {
+		const struct sockaddr_in *la = (const void *)&l.sa, *ua = (const void *)&u->sa;
+		if (la->sin_addr.s_addr != htonl(INADDR_ANY))
+			return 0;
+		if ((ntohl(ua->sin_addr.s_addr) >> 24) == 127)
+			return 1;
+	} else {
+		const struct sockaddr_in6 *la = (const void *)&l.sa, *ua = (const void *)&u->sa;
+		if (!IN6_IS_ADDR_UNSPECIFIED(&la->sin6_addr))
+			return 0;
+		if (IN6_IS_ADDR_LOOPBACK(&ua->sin6_addr))
+			return 1;
+	}
+	return own && acl_match(own, (const struct sockaddr *)&u->sa);
+}
+
 static int route_add(struct fwd_config *c, struct fwd_route *r, const char *s,
 		     char *err, size_t errlen)
 {
@@ -355,6 +401,12 @@ static int route_add(struct fwd_config *c, struct fwd_route *r, const char *s,
 	if (parse_upstream(s, &u) != 0) {
 		snprintf(err, errlen, "forward: resolver %s is not an IP address with an optional port", s);
 		return MDNS_EINVAL;
+	}
+	if (upstream_is_self(&u, c->listener, c->port, c->own)) {
+		snprintf(err, errlen, "forward: resolver %s is this server itself (listener %s, port "
+			 "%u): forwarding to it would loop", s, c->listener ? c->listener : "?",
+			 (unsigned)c->port);
+		return MDNS_EEXIST;	/* (this server exists already) */
 	}
 	for (i = 0; i < c->nup; i++)
 		if (same_sockaddr(&c->up[i].sa, &u.sa))
@@ -437,6 +489,13 @@ struct fwd_config *fwd_config_new(const struct config *cfg, const char *resolv_c
 		return NULL;
 	}
 	c->timeout_ms = (cfg->timeout > 0 ? cfg->timeout : 5) * 1000;
+	c->listener = cfg->listener;
+	c->port = (uint16_t)cfg->port;
+	c->own = acl_new();
+	if (c->own && acl_add_local(c->own, false) != 0) {
+		acl_free(c->own);	/* the listener alone tells then */
+		c->own = NULL;
+	}
 	res = (const char *const *)cfg->resolvers.v;
 	nres = cfg->resolvers.n;
 	if (cfg->resolvers_explicit_empty || nres == 0) {
@@ -484,6 +543,9 @@ struct fwd_config *fwd_config_new(const struct config *cfg, const char *resolv_c
 	for (size_t i = 0; i < rc_n; i++)
 		free(rc_list[i]);
 	free(rc_list);
+	acl_free(c->own);
+	c->own = NULL;
+	c->listener = NULL;
 
 	char buf[1024];
 	route_text(c, &c->general, buf, sizeof(buf));
@@ -506,6 +568,7 @@ void fwd_config_free(struct fwd_config *c)
 {
 	if (!c)
 		return;
+	acl_free(c->own);
 	free(c->general.v);
 	for (size_t i = 0; i < c->nzones; i++)
 		free(c->zones[i].v);

@@ -649,6 +649,24 @@ static void test_files(void)
 		}
 	is_int(missing, 0, "config.json.example has every key, spelled as the spec");
 	ok(root && json_object_size(root) == n, "and nothing else");
+	/* The example is the packaged config: every key but the two that must
+	 * name the cluster holds its default (a resolver or recurseFrom of an
+	 * example network would ship a policy nobody chose). */
+	int differ = 0;
+	for (size_t i = 0; root && i < n; i++) {
+		if (strcmp(keys[i].name, "zk") == 0 || strcmp(keys[i].name, "masters") == 0 ||
+		    strcmp(keys[i].name, "mesosCredentials") == 0)	/* its fields shown, empty */
+			continue;
+		json_t *def = json_loads(keys[i].def, JSON_DECODE_ANY, &jerr);
+		json_t *got = json_object_get(root, keys[i].name);
+		if (!def || !got || !json_equal(def, got)) {
+			differ++;
+			printf("# config.json.example: %s is not its default %s\n", keys[i].name,
+			       keys[i].def);
+		}
+		json_decref(def);
+	}
+	is_int(differ, 0, "config.json.example holds the defaults but for zk and masters");
 	json_decref(root);
 
 	rc = config_load("tests/data/config/does-not-exist.json", &c, collect, &w, err, sizeof(err));

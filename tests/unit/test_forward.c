@@ -343,6 +343,40 @@ static void test_config(void)
 		fwd_config_free(c);
 	}
 	config_clear(&cfg);
+	/* A resolver that is this very server would loop: each query forwarded
+	 * to ourselves, again and again, until forwardMaxInflight. */
+	static const struct {
+		const char *json;
+		int ok;
+		const char *what;
+	} selfs[] = {
+		{ "\"listener\":\"127.0.0.1\",\"port\":18053,\"resolvers\":[\"8.8.8.8\",\"127.0.0.1:18053\"]",
+		  0, "a resolver at our listener and port: refused" },
+		{ "\"listener\":\"0.0.0.0\",\"port\":18053,\"resolvers\":[\"127.0.0.2:18053\"]",
+		  0, "a loopback resolver on our port with a wildcard listener: refused" },
+		{ "\"listener\":\"::\",\"port\":18053,\"resolvers\":[\"[::1]:18053\"]",
+		  0, "the same over IPv6: refused" },
+		{ "\"listener\":\"127.0.0.1\",\"port\":18053,"
+		  "\"zoneResolvers\":{\"corp.example\":[\"127.0.0.1:18053\"]}",
+		  0, "ourselves in zoneResolvers: refused" },
+		{ "\"listener\":\"127.0.0.1\",\"port\":18053,\"resolvers\":[\"127.0.0.1:53\"]",
+		  1, "a resolver on this host on another port: another server, taken" },
+		{ "\"listener\":\"127.0.0.1\",\"port\":18053,\"resolvers\":[\"127.0.0.2:18053\"]",
+		  1, "another loopback address on our port, listener not a wildcard: taken" },
+	};
+	for (size_t i = 0; i < sizeof(selfs) / sizeof(selfs[0]); i++) {
+		char json[400], err2[512] = "";
+		snprintf(json, sizeof(json), "{\"masters\":[\"10.0.0.1:5050\"],%s}", selfs[i].json);
+		memset(&cfg, 0, sizeof(cfg));
+		c = NULL;
+		if (config_parse(json, strlen(json), &cfg, NULL, NULL, err2, sizeof(err2)) == 0)
+			c = fwd_config_new(&cfg, "/nonexistent", err2, sizeof(err2));
+		ok((c != NULL) == selfs[i].ok && (c || strstr(err2, "is this server itself")),
+		   "%s (%s)", selfs[i].what, c ? "taken" : err2);
+		fwd_config_free(c);
+		config_clear(&cfg);
+	}
+
 	c = fc_from("{\"masters\":[\"10.0.0.1:5050\"]}", path, &cfg);
 	ok(c != NULL, "defaults");
 	if (c) {
