@@ -61,7 +61,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: mesos-dnsd [-config FILE] [-v | -v=2] [-user NAME] [-checkconf] [-version]\n"
 		"  -config FILE  configuration file (default ./config.json)\n"
-		"  -v, -v=1      verbose logging (debug); -v=2 very verbose\n"
+		"  -v, -v=1      verbose logging (debug; -v=2 and -v 2 the same)\n"
 		"  -user NAME    started as root: switch to user NAME once the sockets are bound\n"
 		"  -checkconf    validate the configuration and exit (0 = valid, 2 = invalid)\n"
 		"  -version      print the version and exit\n");
@@ -92,6 +92,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			o->config_path = val;
 		} else if (IS("v")) {
+			/* "-v 1": mesos-dns's -v is glog's integer flag, which Go's
+			 * flag package also reads with its value after a space. */
+			if (!val && i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
+				val = argv[++i];
 			o->verbosity = val ? atoi(val) : 1;
 			if (o->verbosity < 0 || o->verbosity > 2 || (val && !strchr("012", val[0]))) {
 				fprintf(stderr, "mesos-dnsd: -v takes 0, 1 or 2\n");
@@ -110,6 +114,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			o->user = val;
+		} else if (IS("logtostderr") || IS("alsologtostderr") || IS("stderrthreshold") ||
+			   IS("log_dir") || IS("log_backtrace_at") || IS("vmodule")) {
+			/* glog's flags, which mesos-dns's command lines carry (DC/OS
+			 * runs it with -logtostderr=true): taken and ignored, so the
+			 * same line starts mesos-dnsd.  The two booleans take a value
+			 * only after '='. */
+			if (!val && !IS("logtostderr") && !IS("alsologtostderr")) {
+				if (i + 1 >= argc) {
+					fprintf(stderr, "mesos-dnsd: %s needs a value\n", argv[i]);
+					return -1;
+				}
+				i++;
+			}
+			fprintf(stderr, "mesos-dnsd: %.*s ignored: a glog flag of mesos-dns (mesos-dnsd "
+				"logs to stderr; logLevel and -v set the level)\n", (int)nl, a);
 		} else if (IS("version")) {
 			o->version = 1;
 		} else if (IS("checkconf")) {

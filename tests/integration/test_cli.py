@@ -64,4 +64,19 @@ t.ok(rc == 2 and "bogus" in err, "an unknown flag exits 2", err)
 rc, out, err = run("-v=7", config=good)
 t.ok(rc == 2, "-v takes 0, 1 or 2", err)
 
+# mesos-dns command lines: glog's integer -v with its value after a space, and
+# glog's own flags (DC/OS starts mesos-dns with -logtostderr=true).
+for argv in (("-v", "1"), ("--v", "2"), ("-logtostderr=true",), ("-logtostderr",),
+             ("-alsologtostderr=false", "-v=1"), ("-log_dir", "/tmp"), ("-stderrthreshold=0",),
+             ("-vmodule=x=2",), ("-log_backtrace_at", "x.go:1")):
+    rc, out, err = run("-checkconf", *argv, config=good)
+    glog = [a for a in argv if a.lstrip("-").split("=")[0] not in ("v", "1", "2")]
+    t.ok(rc == 0 and (not glog or "ignored" in err),
+         "mesos-dns's %s: accepted%s" % (" ".join(argv), ", with a warning" if glog else ""),
+         err)
+rc, out, err = run("-checkconf", "-v", "9", config=good)
+t.ok(rc == 2, "-v 9: still 0, 1 or 2", err)
+rc, out, err = run("-checkconf", "-log_dir")
+t.ok(rc == 2 and "log_dir" in err, "-log_dir without its value exits 2", err)
+
 t.done()
