@@ -1,7 +1,9 @@
 /* lib/zk.c -- find the leading Mesos master through ZooKeeper (libzookeeper_mt). */
 #include "lib/zk.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +109,28 @@ struct zk {
 	struct zk_master *masters;	/* last non-empty list */
 	size_t nmasters;
 	struct zk_status st;
+	struct zk_resolve *res;		/* host names being resolved, NULL: none */
+	struct event *resolved;		/* ... and done */
+};
+
+/*
+ * The ZooKeeper client resolves the host names of its connect string in
+ * zookeeper_init, synchronously, on the thread that calls it: ours, which
+ * also runs the HTTP API, signals, the watchdog and state refreshes.  With
+ * a resolver that does not answer (the daemon first in resolv.conf while
+ * it starts, or an upstream gone) that held the loop for tens of seconds,
+ * at start and at every new session.  So names are resolved on a thread of
+ * their own, and the client gets addresses.  The thread and the zk share
+ * this, each holding a reference; the zk's leaves at zk_free, after which
+ * the thread reports to nobody.
+ */
+struct zk_resolve {
+	pthread_mutex_t mu;
+	int refs;
+	struct zk *z;			/* NULL once zk_free ran (under mu) */
+	char *hosts;			/* the connect string, names and all */
+	char *out;			/* the same with addresses; NULL: none resolved */
+	char err[200];			/* the names that did not resolve, why */
 };
 
 static void zk_list(struct zk *z);
@@ -359,20 +383,14 @@ static void zk_close_handle(struct zk *z)
 		evtimer_del(z->expire_timer);
 }
 
-static void zk_init_cb(evutil_socket_t fd, short what, void *arg)
+static void zk_init_with(struct zk *z, const char *hosts)
 {
-	struct zk *z = arg;
-
-	(void)fd;
-	(void)what;
-	if (z->zh)
-		return;
 	z->hctx = calloc(1, sizeof(*z->hctx));
 	if (z->hctx) {
 		z->hctx->z = z;
 		z->hctx->gen = z->gen;
 		errno = 0;
-		z->zh = zookeeper_init2(z->hosts, zk_on_session, ZK_SESSION_TIMEOUT_MS, NULL,
+		z->zh = zookeeper_init2(hosts, zk_on_session, ZK_SESSION_TIMEOUT_MS, NULL,
 					z->hctx, 0, zk_client_log);
 	}
 	if (!z->zh) {
@@ -387,7 +405,225 @@ static void zk_init_cb(evutil_socket_t fd, short what, void *arg)
 		zk_arm(z->init_timer, z->backoff);
 		return;
 	}
-	log_debug("zk: connecting to %s (session timeout %d ms)", z->hosts, ZK_SESSION_TIMEOUT_MS);
+	log_debug("zk: connecting to %s (session timeout %d ms)", hosts, ZK_SESSION_TIMEOUT_MS);
+}
+
+static int zk_hosts_literal(const char *hosts);
+static int zk_resolve_start(struct zk *z);
+
+static void zk_init_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct zk *z = arg;
+
+	(void)fd;
+	(void)what;
+	if (z->zh || z->res)
+		return;		/* a session, or names being resolved for one */
+	/* Names are looked up afresh for each session: a ZooKeeper host that
+	 * moved is found at the next one. */
+	if (!zk_hosts_literal(z->hosts) && zk_resolve_start(z) == 0)
+		return;
+	zk_init_with(z, z->hosts);
+}
+
+static void zk_resolve_unref(struct zk_resolve *r)
+{
+	pthread_mutex_lock(&r->mu);
+	int last = --r->refs == 0;
+	pthread_mutex_unlock(&r->mu);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&r->mu);
+	free(r->hosts);
+	free(r->out);
+	free(r);
+}
+
+/* host ("name", "1.2.3.4", "[::1]") is an IP literal. */
+static int zk_host_literal(const char *host, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN + 2];
+	unsigned char a[16];
+
+	if (len + 1 > sizeof(buf))
+		return 0;
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		memcpy(buf, host + 1, len - 2);
+		buf[len - 2] = '\0';
+		return inet_pton(AF_INET6, buf, a) == 1;
+	}
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET, buf, a) == 1;
+}
+
+/* The port's colon of one connect-string entry p[0..len) ("host:port",
+ * "[v6]:port", "host", "[v6]"), or NULL. */
+static const char *zk_port_colon(const char *p, size_t len)
+{
+	const char *colon = memrchr(p, ':', len);
+
+	if (colon && p[0] == '[' && (colon == p || colon[-1] != ']'))
+		return NULL;	/* inside "[v6]", no port */
+	return colon;
+}
+
+/* Every host of the connect string ("h:p,h:p") is an IP literal. */
+static int zk_hosts_literal(const char *hosts)
+{
+	for (const char *p = hosts; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *colon = zk_port_colon(p, len);
+		if (!zk_host_literal(p, colon ? (size_t)(colon - p) : len))
+			return 0;
+		p = end ? end + 1 : p + len;
+	}
+	return 1;
+}
+
+/* Append s to the growing list *out (comma-separated); 0 or -1. */
+static int zk_append(char **out, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	char *v = realloc(*out, *len + n + 2);
+
+	if (!v)
+		return -1;
+	if (*len)
+		v[(*len)++] = ',';
+	memcpy(v + *len, s, n + 1);
+	*len += n;
+	*out = v;
+	return 0;
+}
+
+static void *zk_resolve_main(void *arg)
+{
+	struct zk_resolve *r = arg;
+	char *out = NULL;
+	size_t olen = 0;
+	int oom = 0;
+
+	for (const char *p = r->hosts; *p && !oom;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char host[300], port[8] = "2181", lit[320];
+		const char *colon = zk_port_colon(p, len);
+		size_t hl = colon ? (size_t)(colon - p) : len;
+		if (hl >= sizeof(host) || (colon && len - hl - 1 >= sizeof(port))) {
+			p = end ? end + 1 : p + len;
+			continue;
+		}
+		memcpy(host, p, hl);
+		host[hl] = '\0';
+		if (colon) {
+			memcpy(port, colon + 1, len - hl - 1);
+			port[len - hl - 1] = '\0';
+		}
+		p = end ? end + 1 : p + len;
+		if (zk_host_literal(host, hl)) {
+			snprintf(lit, sizeof(lit), "%s:%s", host, port);
+			oom = zk_append(&out, &olen, lit) != 0;
+			continue;
+		}
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		struct addrinfo *ai = NULL;
+		int rc = getaddrinfo(host, port, &hints, &ai);
+		if (rc != 0) {
+			size_t el = strlen(r->err);
+			snprintf(r->err + el, sizeof(r->err) - el, "%s%s: %s", el ? "; " : "", host,
+				 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+			continue;
+		}
+		for (struct addrinfo *a = ai; a && !oom; a = a->ai_next) {
+			char ip[INET6_ADDRSTRLEN];
+			const void *src = a->ai_family == AF_INET6 ?
+				(const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr :
+				(const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
+			if (!inet_ntop(a->ai_family, src, ip, sizeof(ip)))
+				continue;
+			snprintf(lit, sizeof(lit), a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip,
+				 port);
+			oom = zk_append(&out, &olen, lit) != 0;
+		}
+		freeaddrinfo(ai);
+	}
+	if (oom) {
+		free(out);
+		out = NULL;
+		snprintf(r->err, sizeof(r->err), "out of memory");
+	}
+	pthread_mutex_lock(&r->mu);
+	r->out = out;
+	if (r->z)
+		event_active(r->z->resolved, 0, 0);
+	pthread_mutex_unlock(&r->mu);
+	zk_resolve_unref(r);
+	return NULL;
+}
+
+static void zk_init_with(struct zk *z, const char *hosts);
+
+/* Loop: the host names are resolved (or not): start the client on the addresses. */
+static void zk_resolved_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct zk *z = arg;
+	struct zk_resolve *r = z->res;
+
+	(void)fd;
+	(void)what;
+	if (!r)
+		return;
+	z->res = NULL;
+	pthread_mutex_lock(&r->mu);
+	char *out = r->out;
+	r->out = NULL;
+	pthread_mutex_unlock(&r->mu);
+	if (r->err[0] && out)
+		log_warn("zk: cannot resolve %s; going on with the others", r->err);
+	if (!out) {
+		z->backoff = z->backoff ? z->backoff * 2 : 1;
+		if (z->backoff > ZK_BACKOFF_MAX)
+			z->backoff = ZK_BACKOFF_MAX;
+		log_warn("zk: cannot resolve any ZooKeeper host of %s (%s); retrying in %d s",
+			 z->hosts, r->err[0] ? r->err : "no address", z->backoff);
+		zk_arm(z->init_timer, z->backoff);
+	} else if (!z->zh) {
+		log_debug("zk: %s resolved to %s", z->hosts, out);
+		zk_init_with(z, out);
+	}
+	free(out);
+	zk_resolve_unref(r);
+}
+
+/* Resolve z's host names on a thread of its own; 0, or -1 (then try inline). */
+static int zk_resolve_start(struct zk *z)
+{
+	struct zk_resolve *r = calloc(1, sizeof(*r));
+	pthread_t t;
+	pthread_attr_t at;
+
+	if (!r || !(r->hosts = strdup(z->hosts))) {
+		free(r);
+		return -1;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	r->refs = 2;
+	r->z = z;
+	z->res = r;
+	if (pthread_attr_init(&at) != 0)
+		goto fail;
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &at, zk_resolve_main, r);
+	pthread_attr_destroy(&at);
+	if (rc == 0)
+		return 0;
+fail:
+	z->res = NULL;
+	r->refs = 1;
+	zk_resolve_unref(r);
+	return -1;
 }
 
 /* Start over with a new session after delay seconds (0: at the next loop turn). */
@@ -811,8 +1047,9 @@ struct zk *zk_new(struct event_base *base, const char *url, int detection_timeou
 	z->relist_timer = evtimer_new(base, zk_relist_cb, z);
 	z->detect_timer = evtimer_new(base, zk_detect_cb, z);
 	z->expire_timer = evtimer_new(base, zk_expire_cb, z);
+	z->resolved = event_new(base, -1, 0, zk_resolved_cb, z);
 	if (!z->wake || !z->init_timer || !z->relist_timer || !z->detect_timer ||
-	    !z->expire_timer) {
+	    !z->expire_timer || !z->resolved) {
 		zk_free(z);
 		return NULL;
 	}
@@ -826,6 +1063,16 @@ void zk_free(struct zk *z)
 {
 	if (!z)
 		return;
+	if (z->res) {
+		/* The resolver thread goes on to its end, reporting to nobody. */
+		pthread_mutex_lock(&z->res->mu);
+		z->res->z = NULL;
+		pthread_mutex_unlock(&z->res->mu);
+		zk_resolve_unref(z->res);
+		z->res = NULL;
+	}
+	if (z->resolved)
+		event_free(z->resolved);
 	zk_close_handle(z);
 	/* The client's threads are gone: nothing posts any more. */
 	struct zk_msg *q = z->qhead;

@@ -547,6 +547,75 @@ d.stop()
 nsess.close()
 nfm.stop()
 
+# =============================================================================
+# 10. ZooKeeper by host name, the resolver silent: DNS, HTTP and signals go on.
+# =============================================================================
+# The daemon in a mount namespace of its own: resolv.conf names a "resolver"
+# that takes queries and never answers (4 s a lookup), /etc/hosts knows one
+# of the two ZooKeeper names.  The names are resolved off the control loop:
+# the daemon answers at once, and finds the leader through the name /etc/hosts
+# knows once the other one has timed out.
+import shutil
+import socket
+import subprocess
+import urllib.request
+
+
+def silent_resolver():
+    for host in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((host, 53))
+            return s, host
+        except OSError:
+            s.close()
+    return None, None
+
+
+silent, silent_host = silent_resolver() if os.geteuid() == 0 else (None, None)
+if silent is None or not shutil.which("unshare"):
+    t.n += 1
+    print("ok %d - names: ZooKeeper by host name, silent resolver # SKIP not root, or no free "
+          "port 53 on 127.0.0.2-4" % t.n, flush=True)
+else:
+    admin.ensure("/slowdns")
+    S = Master("/slowdns", "127.0.0.14", "10.3.0.14")
+    rconf = os.path.join(TMP, "resolv.conf")
+    with open(rconf, "w") as fh:
+        fh.write("nameserver %s\noptions timeout:4 attempts:1\n" % silent_host)
+    hosts = os.path.join(TMP, "hosts")
+    with open("/etc/hosts") as src, open(hosts, "w") as fh:
+        fh.write(src.read() + "\n127.0.0.1 zkfast.test\n")
+    wrap = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts && shift && '
+            'exec "$@"', rconf, hosts)
+    HTTP2 = free_port()
+    t0 = time.monotonic()
+    d = Daemon(BUILD, {"zk": "zk://zkslow.test:%d,zkfast.test:%d/slowdns" % (ZKPORT, ZKPORT),
+                       "refreshSeconds": 30, "zkDetectionTimeout": 30, "httpon": True,
+                       "HTTPListener": "127.0.0.1", "httpport": HTTP2}, wrap=wrap)
+    answered = wait_for(lambda: dig(d.port, "leader.mesos", timeout=1).rcode is not None, 3.5)
+    first = time.monotonic() - t0
+    t.ok(answered and first < 2.5, "slow resolver: DNS answers while the ZooKeeper names are "
+         "looked up (first answer after %.1f s; a lookup takes 4 s)" % first, d.logtext())
+
+    def http_ok():
+        try:
+            return urllib.request.urlopen("http://127.0.0.1:%d/v1/version" % HTTP2,
+                                          timeout=0.5).status == 200
+        except Exception:  # noqa: BLE001
+            return False
+    t.ok(wait_for(http_ok, 3.5) and time.monotonic() - t0 < 3.5,
+         "slow resolver: the HTTP API answers meanwhile", d.logtext())
+    t.ok(d.wait_log(leading(S.hostport), timeout=20),
+         "slow resolver: the leader is found through the name /etc/hosts knows", d.logtext())
+    t.ok(re.search(r"zk: cannot resolve zkslow\.test", d.logtext()),
+         "slow resolver: the name that did not resolve is logged", d.logtext())
+    t.ok(d.wait_log(loaded_from(S.hostport)), "slow resolver: its state is loaded", d.logtext())
+    d.stop()
+    S.quit()
+    silent.close()
+
 admin.close()
 zk.cleanup()
 t.done()
