@@ -1164,10 +1164,18 @@ void fwd_free(struct fwd *f)
 {
 	if (!f)
 		return;
+	/* Shutdown: each UDP query still out gets our SERVFAIL now, so its
+	 * client asks its next server at once instead of after its own timeout
+	 * (replies in flight are finished, behaviour.md §6); the worker's UDP
+	 * socket is still open.  A TCP query's connection closes. */
 	while (f->live) {
 		struct fwd_query *q = f->live;
 		if (q->tcp)
 			q->done(q->ctx, NULL, 0);
+		else if (q->msg) {
+			set16(q->msg, q->client_id);	/* it carried the upstream's ID */
+			send_servfail(q, q->msg, q->len);
+		}
 		query_end(q);
 	}
 	while (f->cache) {

@@ -11,6 +11,7 @@ only nameserver.
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -425,6 +426,26 @@ zone "mesos" { type forward; forward only; forwarders { 127.0.0.1 port OURS; }; 
             t.ok("192.0.2.10" in res.get("upstream", ""),
                  "getent ahosts www.example.test finds an upstream name (forwarded to NSD)",
                  res.get("upstream"))
+    # -- SIGTERM with a UDP query out to an upstream that never answers: the
+    # client gets SERVFAIL at once (it then asks its next server), not silence.
+    hush = keep(FakeUpstream("silent"))
+    dq = daemon(resolvers=[hush.addr], timeout=5)
+    cs = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    cs.settimeout(3)
+    cs.sendto(make_query("www.example.test", qid=0x5151), ("127.0.0.1", dq.port))
+    t.ok(harness.wait_for(lambda: hush.count() >= 1, 3), "shutdown: the query is out upstream")
+    t0 = time.monotonic()
+    dq.proc.send_signal(signal.SIGTERM)
+    try:
+        reply = cs.recv(4096)
+    except socket.timeout:
+        reply = b""
+    took = time.monotonic() - t0
+    t.ok(len(reply) >= 12 and reply[:2] == b"\x51\x51" and (reply[3] & 0x0f) == 2 and took < 2,
+         "shutdown: the UDP client of a forwarded query gets SERVFAIL at SIGTERM (%.2f s)" % took,
+         reply[:12].hex())
+    t.eq(dq.proc.wait(10), 0, "shutdown: and the daemon exits 0")
+    cs.close()
 finally:
     for x in reversed(procs):
         try:
