@@ -257,6 +257,63 @@ static enum ctx child_ctx(struct sax *x, int is_map)
 	}
 }
 
+/*
+ * Forget what an earlier value of the member opening context c put in the
+ * model: a key given twice is the last one, as jansson (the event stream's
+ * parser) reads it.  Called when c opens, and when the member comes as
+ * something else (null, a scalar, the wrong container), which reads as
+ * absent (scalar()).
+ */
+static void reset_member(struct sax *x, enum ctx c)
+{
+	struct state_task *t = x->task;
+
+	switch (c) {
+	case C_RESOURCES:
+		free(t->ports);
+		t->ports = NULL;
+		t->nports = 0;
+		break;
+	case C_DISC:
+		t->has_discovery = 0;
+		free(t->di_name);
+		t->di_name = NULL;
+		/* and its ports: */
+		/* fall through */
+	case C_DISC_PORTS:
+	case C_DISC_PORT_ARR:
+		for (size_t i = 0; i < t->ndi_ports; i++) {
+			free(t->di_ports[i].name);
+			free(t->di_ports[i].protocol);
+		}
+		t->ndi_ports = 0;
+		x->cap_diports = t->di_ports ? x->cap_diports : 0;
+		break;
+	case C_STATUSES:
+		iplist_drop(&t->ip_mesos);
+		iplist_drop(&t->ip_docker);
+		iplist_drop(&t->ip_netinfo);
+		t->healthy = -1;
+		t->has_run_status = t->run_has_ts = 0;
+		t->run_ts = 0;
+		break;
+	case C_LABELS:
+		iplist_drop(&x->status.mesos);
+		iplist_drop(&x->status.docker);
+		break;
+	case C_CSTATUS:
+	case C_NETINFOS:
+		iplist_drop(&x->status.netinfo);
+		break;
+	case C_IPADDRS:
+		iplist_drop(&x->ni.list);
+		x->ni.had_list = 0;
+		break;
+	default:
+		break;
+	}
+}
+
 static void open_ctx(struct sax *x, enum ctx c)
 {
 	struct mesos_state *st = x->st;
@@ -309,51 +366,17 @@ static void open_ctx(struct sax *x, enum ctx c)
 		break;
 	}
 	case C_RESOURCES:
-		/* A key given twice: the last one wins, here and below. */
-		free(x->task->ports);
-		x->task->ports = NULL;
-		x->task->nports = 0;
-		break;
-	case C_DISC: {
-		struct state_task *t = x->task;
-		t->has_discovery = 1;
-		free(t->di_name);
-		t->di_name = NULL;
-		for (size_t i = 0; i < t->ndi_ports; i++) {
-			free(t->di_ports[i].name);
-			free(t->di_ports[i].protocol);
-		}
-		t->ndi_ports = 0;
-		break;
-	}
-	case C_STATUSES: {
-		struct state_task *t = x->task;
-		iplist_drop(&t->ip_mesos);
-		iplist_drop(&t->ip_docker);
-		iplist_drop(&t->ip_netinfo);
-		t->healthy = -1;
-		t->has_run_status = t->run_has_ts = 0;
-		t->run_ts = 0;
-		break;
-	}
+	case C_STATUSES:
 	case C_LABELS:
-		iplist_drop(&x->status.mesos);
-		iplist_drop(&x->status.docker);
-		break;
 	case C_CSTATUS:
 	case C_NETINFOS:
-		iplist_drop(&x->status.netinfo);
+	case C_DISC_PORT_ARR:
+		reset_member(x, c);
 		break;
-	case C_DISC_PORT_ARR: {
-		struct state_task *t = x->task;
-		for (size_t i = 0; i < t->ndi_ports; i++) {
-			free(t->di_ports[i].name);
-			free(t->di_ports[i].protocol);
-		}
-		t->ndi_ports = 0;
-		x->cap_diports = t->di_ports ? x->cap_diports : 0;
+	case C_DISC:
+		reset_member(x, c);
+		x->task->has_discovery = 1;
 		break;
-	}
 	case C_DISC_PORT: {
 		struct state_task *t = x->task;
 		struct state_diport *v = grow(x, t->di_ports, &x->cap_diports, t->ndi_ports,
@@ -377,8 +400,7 @@ static void open_ctx(struct sax *x, enum ctx c)
 		netinfo_reset(&x->ni);
 		break;
 	case C_IPADDRS:
-		iplist_drop(&x->ni.list);
-		x->ni.had_list = 0;
+		reset_member(x, c);
 		break;
 	case C_IPADDR:
 		x->ni.had_list = 1;	/* even without an address in it, as mesos-dns */
@@ -595,6 +617,12 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 			set_opt(x, &t->slave_id, kind == S_STRING, s, n);
 		} else if (key_is(x, "state")) {
 			t->running = kind == S_STRING && n == 12 && memcmp(s, "TASK_RUNNING", 12) == 0;
+		} else if (key_is(x, "resources")) {	/* not an object: absent */
+			reset_member(x, C_RESOURCES);
+		} else if (key_is(x, "discovery")) {
+			reset_member(x, C_DISC);
+		} else if (key_is(x, "statuses")) {
+			reset_member(x, C_STATUSES);
 		} else {
 			return 0;
 		}
@@ -622,9 +650,16 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 			x->task->di_name = NULL;
 			if (kind == S_STRING && n > 0)
 				set_str(x, &x->task->di_name, s, n);
+		} else if (key_is(x, "ports")) {
+			reset_member(x, C_DISC_PORTS);
 		} else {
 			return 0;
 		}
+		break;
+	case C_DISC_PORTS:
+		if (!key_is(x, "ports"))
+			return 0;
+		reset_member(x, C_DISC_PORT_ARR);
 		break;
 	case C_DISC_PORT:
 		if (key_is(x, "number")) {
@@ -669,8 +704,22 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 			}
 		} else if (key_is(x, "healthy"))
 			x->status.healthy = kind == S_BOOL ? b : -1;
+		else if (key_is(x, "labels"))
+			reset_member(x, C_LABELS);
+		else if (key_is(x, "container_status"))
+			reset_member(x, C_CSTATUS);
 		else
 			return 0;
+		break;
+	case C_LABELS_WRAP:
+		if (!key_is(x, "labels"))
+			return 0;
+		reset_member(x, C_LABELS);
+		break;
+	case C_CSTATUS:
+		if (!key_is(x, "network_infos"))
+			return 0;
+		reset_member(x, C_NETINFOS);
 		break;
 	case C_LABEL:
 		if (key_is(x, "key"))
@@ -683,6 +732,8 @@ static int scalar(struct sax *x, enum scalar kind, const unsigned char *s, size_
 	case C_NETINFO:
 		if (key_is(x, "ip_address"))
 			set_opt(x, &x->ni.single, kind == S_STRING, s, n);
+		else if (key_is(x, "ip_addresses"))
+			reset_member(x, C_IPADDRS);
 		else
 			return 0;
 		break;
@@ -822,7 +873,8 @@ static int open_container(void *ctx, int is_map)
 		if (top(x) == C_ROOT || top(x) == C_FW)
 			read_scalar(x, S_OTHER, NULL, 0, 0);
 		else if (top(x) == C_TASK || top(x) == C_SLAVE || top(x) == C_STATUS ||
-			 top(x) == C_DISC || top(x) == C_DISC_PORT)
+			 top(x) == C_DISC || top(x) == C_DISC_PORT || top(x) == C_DISC_PORTS ||
+			 top(x) == C_LABELS_WRAP || top(x) == C_CSTATUS || top(x) == C_NETINFO)
 			read_scalar(x, S_OTHER, NULL, 0, 0);
 		x->skip_depth = 1;
 		return !x->oom;

@@ -513,6 +513,48 @@ static void test_bad_documents(void)
 	}
 	state_free(st);
 
+	/* ... and a member given again as null (or another type) reads as absent. */
+	static const struct {
+		const char *task;	/* the task object's members after its id */
+		const char *what;
+	} nulls[] = {
+		{ "\"resources\":{\"ports\":\"[31000-31001]\"},\"resources\":null", "resources then null" },
+		{ "\"discovery\":{\"name\":\"d\"},\"discovery\":null", "discovery then null" },
+		{ "\"discovery\":{\"name\":\"d\",\"ports\":{\"ports\":[{\"number\":80}]}},"
+		  "\"discovery\":[]", "discovery then an array" },
+		{ "\"statuses\":[{\"state\":\"TASK_RUNNING\",\"healthy\":true}],\"statuses\":null",
+		  "statuses then null" },
+		{ "\"statuses\":[{\"state\":\"TASK_RUNNING\",\"labels\":[{\"key\":"
+		  "\"Docker.NetworkSettings.IPAddress\",\"value\":\"10.0.0.1\"}],\"labels\":null}]",
+		  "status labels then null" },
+		{ "\"statuses\":[{\"state\":\"TASK_RUNNING\",\"container_status\":{\"network_infos\":"
+		  "[{\"ip_addresses\":[{\"ip_address\":\"10.1.1.1\"}]}],\"network_infos\":5}}]",
+		  "network_infos then a number" },
+	};
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++) {
+		char doc[700];
+		snprintf(doc, sizeof(doc),
+			 "{\"leader\":\"master@1.2.3.4:5050\",\"frameworks\":[{\"name\":\"m\",\"tasks\":["
+			 "{\"id\":\"t1\",%s}]}]}", nulls[i].task);
+		rc = parse_str(doc, &st, err, sizeof(err));
+		const struct state_task *t = rc == 0 && st && st->frameworks[0].ntasks ?
+					     &st->frameworks[0].tasks[0] : NULL;
+		ok(t && t->nports == 0 && !t->has_discovery && !t->di_name && t->ndi_ports == 0 &&
+		   t->ip_docker.n == 0 && t->ip_netinfo.n == 0 && t->healthy == -1,
+		   "a member given again as something else reads as absent: %s", nulls[i].what);
+		state_free(st);
+	}
+	rc = parse_str("{\"leader\":\"master@1.2.3.4:5050\",\"frameworks\":[{\"name\":\"m\",\"tasks\":["
+		       "{\"id\":\"t1\",\"statuses\":[{\"state\":\"TASK_RUNNING\",\"container_status\":"
+		       "{\"network_infos\":[{\"ip_address\":\"10.9.9.9\",\"ip_addresses\":[{\"ip_address\":"
+		       "\"10.1.1.1\"}],\"ip_addresses\":null}]}}]}]}]}", &st, err, sizeof(err));
+	{
+		const struct iplist *l = rc == 0 && st ? &st->frameworks[0].tasks[0].ip_netinfo : NULL;
+		is_str(l && l->n ? ipstr(l, 0) : "", "10.9.9.9",
+		       "ip_addresses then null: the single ip_address counts");
+	}
+	state_free(st);
+
 	/* The older single ip_address counts only for a NetworkInfo whose
 	 * ip_addresses has no entry (mesos-dns: len(IPAddresses) > 0), even
 	 * an entry without an address. */
