@@ -543,8 +543,9 @@ static void *zk_resolve_main(void *arg)
 				(const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
 			if (!inet_ntop(a->ai_family, src, ip, sizeof(ip)))
 				continue;
-			snprintf(lit, sizeof(lit), a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip,
-				 port);
+			/* No brackets: the client takes the port after the last
+			 * ':' and refuses "[v6]:port". */
+			snprintf(lit, sizeof(lit), "%s:%s", ip, port);
 			oom = zk_append(&out, &olen, lit) != 0;
 		}
 		freeaddrinfo(ai);

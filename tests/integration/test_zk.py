@@ -585,13 +585,16 @@ else:
         fh.write("nameserver %s\noptions timeout:4 attempts:1\n" % silent_host)
     hosts = os.path.join(TMP, "hosts")
     with open("/etc/hosts") as src, open(hosts, "w") as fh:
-        fh.write(src.read() + "\n127.0.0.1 zkfast.test\n")
+        fh.write(src.read() + "\n127.0.0.1 zkfast.test\n::1 zk6.test\n")
     wrap = ("unshare", "-m", "--propagation", "private", "sh", "-c",
             'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/hosts && shift && '
             'exec "$@"', rconf, hosts)
     HTTP2 = free_port()
     t0 = time.monotonic()
-    d = Daemon(BUILD, {"zk": "zk://zkslow.test:%d,zkfast.test:%d/slowdns" % (ZKPORT, ZKPORT),
+    # zk6.test: IPv6 only (our ZooKeeper listens on 127.0.0.1: refused there,
+    # the client goes on to the next address).
+    d = Daemon(BUILD, {"zk": "zk://zkslow.test:%d,zk6.test:%d,zkfast.test:%d/slowdns"
+                             % (ZKPORT, ZKPORT, ZKPORT),
                        "refreshSeconds": 30, "zkDetectionTimeout": 30, "httpon": True,
                        "HTTPListener": "127.0.0.1", "httpport": HTTP2}, wrap=wrap)
     answered = wait_for(lambda: dig(d.port, "leader.mesos", timeout=1).rcode is not None, 3.5)
@@ -611,7 +614,18 @@ else:
          "slow resolver: the leader is found through the name /etc/hosts knows", d.logtext())
     t.ok(re.search(r"zk: cannot resolve zkslow\.test", d.logtext()),
          "slow resolver: the name that did not resolve is logged", d.logtext())
+    t.eq(count(d, r"cannot start a ZooKeeper client"), 0,
+         "slow resolver: the client takes the addresses, IPv6 (zk6.test) included")
     t.ok(d.wait_log(loaded_from(S.hostport)), "slow resolver: its state is loaded", d.logtext())
+    d.stop()
+    # An IPv6-only name alone: the client starts on its address (nothing
+    # listens on ::1 here, so it keeps trying; what counts is that it starts).
+    d = Daemon(BUILD, {"zk": "zk://zk6.test:%d/slowdns" % ZKPORT, "refreshSeconds": 30,
+                       "zkDetectionTimeout": 30, "logLevel": "debug"}, wrap=wrap)
+    t.ok(d.wait_log(r"zk: connecting to ::1:%d " % ZKPORT, timeout=5),
+         "IPv6-only name: the client is given ::1:port (no brackets, which it refuses)",
+         d.logtext()[-1500:])
+    t.eq(count(d, r"cannot start a ZooKeeper client"), 0, "IPv6-only name: the client starts")
     d.stop()
     S.quit()
     silent.close()
