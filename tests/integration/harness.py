@@ -315,21 +315,24 @@ def health(port, timeout=2):
         return None, None
 
 
-def metric(http_port, name, labels="", timeout=5):
+def metric(http_port, name, labels="", timeout=5, strict=False):
     """The sum of the /metrics samples of mesosdns_<name> (on 127.0.0.1:http_port)
-    whose labels contain `labels`; None when /metrics cannot be read."""
+    whose labels contain `labels`; None when /metrics cannot be read, and with
+    strict when no sample matched (so that "is 0" cannot pass on a metric that
+    is not there at all)."""
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port,
                                     timeout=timeout) as r:
             text = r.read().decode()
     except OSError:
         return None
-    total = 0.0
+    total, found = 0.0, False
     for line in text.splitlines():
         m = re.match(r"mesosdns_%s(\{[^}]*\})? (\S+)$" % re.escape(name), line)
         if m and labels in (m.group(1) or ""):
             total += float(m.group(2))
-    return total
+            found = True
+    return None if strict and not found else total
 
 
 def build_dir():

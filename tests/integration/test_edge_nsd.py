@@ -130,6 +130,11 @@ def main():
         for name, pkt in CASES:
             a, b = run(d.port, pkt), run(nsd.port, pkt)
             print("# %-34s ours: %-40s nsd: %s" % (name, summary(a), summary(b)))
+            if a is None:
+                # Dropped on purpose, or not answering any more? A good query tells.
+                good = run(d.port, make_query(NAME))
+                t.ok(good is not None and good.rcode == "NOERROR",
+                     "%s: no reply, and a good query right after is answered" % name)
             if name in DIFF:
                 want, why = DIFF[name]
                 t.eq(summary(a), want, "%s: %s (DIFF: %s)" % (name, want.split()[0], why))

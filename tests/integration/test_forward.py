@@ -417,6 +417,8 @@ zone "mesos" { type forward; forward only; forwarders { 127.0.0.1 port OURS; }; 
         if res.get("skip"):
             t.n += 1
             print("ok %d # SKIP resolv.conf test: %s" % (t.n, res["skip"]), flush=True)
+        elif res.get("error"):
+            t.ok(False, "the namespace run sets up NSD and resolv.conf", res["error"])
         elif res:
             t.ok(res.get("resolvers_line"), "resolvers [] took the nameservers of resolv.conf minus this host: %s"
                  % res.get("resolvers_line"), res.get("log"))

@@ -141,7 +141,7 @@ static void test_defaults(void)
 	config_clear(&c);
 	ok(c.domain == NULL && c.resolvers.n == 0, "config_clear zeroes");
 	config_clear(&c);
-	ok(1, "config_clear on a zeroed struct is safe");
+	ok(1, "config_clear on a zeroed struct returns (a crash would end the suite)");
 }
 
 static void test_every_key(void)
