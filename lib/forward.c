@@ -352,44 +352,21 @@ static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockadd
 
 /* Add upstream text s to route r, sharing the entry with any earlier use. */
 /*
- * Whether u is this server (a resolver on our own port, at the listener's
- * address, or, with a wildcard listener, at loopback or one of own: this
- * host's addresses, NULL for none): forwarding to it would loop, each
- * query coming back to be forwarded again until forwardMaxInflight.
+ * Whether u is this server (a resolver on our own port that our listener
+ * receives for: lib/resolvconf.h): forwarding to it would loop, each query
+ * coming back to be forwarded again until forwardMaxInflight.
  */
 static int upstream_is_self(const struct fwd_upstream *u, const char *listener, uint16_t port,
 			    const struct acl *own)
 {
-	struct fwd_upstream l;
-	char lbuf[128];
-	uint16_t uport;
-
-	if (u->sa.ss_family == AF_INET)
-		uport = ntohs(((const struct sockaddr_in *)&u->sa)->sin_port);
-	else
-		uport = ntohs(((const struct sockaddr_in6 *)&u->sa)->sin6_port);
-	if (uport != port || !listener)
-		return 0;
-	snprintf(lbuf, sizeof(lbuf), strchr(listener, ':') ? "[%s]:%u" : "%s:%u", listener,
-		 (unsigned)port);
-	if (parse_upstream(lbuf, &l) != 0 || l.sa.ss_family != u->sa.ss_family)
-		return 0;
-	if (same_sockaddr(&l.sa, &u->sa))
-		return 1;
-	if (l.sa.ss_family == AF_INET) {
-		const struct sockaddr_in *la = (const void *)&l.sa, *ua = (const void *)&u->sa;
-		if (la->sin_addr.s_addr != htonl(INADDR_ANY))
-			return 0;
-		if ((ntohl(ua->sin_addr.s_addr) >> 24) == 127)
-			return 1;
-	} else {
-		const struct sockaddr_in6 *la = (const void *)&l.sa, *ua = (const void *)&u->sa;
-		if (!IN6_IS_ADDR_UNSPECIFIED(&la->sin6_addr))
-			return 0;
-		if (IN6_IS_ADDR_LOOPBACK(&ua->sin6_addr))
-			return 1;
+	if (u->sa.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&u->sa;
+		return ntohs(a->sin_port) == port &&
+		       resolvconf_listener_gets(AF_INET, (const uint8_t *)&a->sin_addr, listener, own);
 	}
-	return own && acl_match(own, (const struct sockaddr *)&u->sa);
+	const struct sockaddr_in6 *a = (const void *)&u->sa;
+	return ntohs(a->sin6_port) == port &&
+	       resolvconf_listener_gets(AF_INET6, (const uint8_t *)&a->sin6_addr, listener, own);
 }
 
 static int route_add(struct fwd_config *c, struct fwd_route *r, const char *s,

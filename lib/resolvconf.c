@@ -84,28 +84,32 @@ size_t resolvconf_parse(const char *text, size_t len, struct resolvconf_ns *out,
 	return n;
 }
 
-int resolvconf_is_self(const struct resolvconf_ns *ns, const struct acl *own,
-		       const char *listener, uint16_t port)
+int resolvconf_listener_gets(int af, const uint8_t *addr, const char *listener,
+			     const struct acl *own)
 {
 	uint8_t l[16];
 	static const uint8_t zero[16];
+	size_t n = af == AF_INET ? 4 : 16;
 
+	if (!listener || (af != AF_INET && af != AF_INET6) || inet_pton(af, listener, l) != 1)
+		return 0;	/* (sockets are IPV6_V6ONLY: no family crosses) */
+	if (memcmp(l, addr, n) == 0)
+		return 1;
+	if (memcmp(l, zero, n) != 0)
+		return 0;
+	/* a wildcard socket receives on loopback and every local address */
+	if (af == AF_INET ? addr[0] == 127
+			  : IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(const void *)addr))
+		return 1;
+	return own && acl_match_addr(own, af, addr);
+}
+
+int resolvconf_is_self(const struct resolvconf_ns *ns, const struct acl *own,
+		       const char *listener, uint16_t port)
+{
 	if (own && acl_match_addr(own, ns->af, ns->addr))
 		return 1;
-	if (port != 53 || !listener)
-		return 0;
-	if (ns->af == AF_INET && inet_pton(AF_INET, listener, l) == 1) {
-		if (memcmp(l, ns->addr, 4) == 0)
-			return 1;
-		/* a wildcard socket also receives on every 127/8 address */
-		return memcmp(l, zero, 4) == 0 && ns->addr[0] == 127;
-	}
-	if (ns->af == AF_INET6 && inet_pton(AF_INET6, listener, l) == 1) {
-		if (memcmp(l, ns->addr, 16) == 0)
-			return 1;
-		return memcmp(l, zero, 16) == 0 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(const void *)ns->addr);
-	}
-	return 0;
+	return port == 53 && resolvconf_listener_gets(ns->af, ns->addr, listener, NULL);
 }
 
 /* Read a whole (small) file; caller frees.  0 or negated errno / MDNS_ETOOBIG. */

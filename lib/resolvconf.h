@@ -34,6 +34,15 @@ int resolvconf_is_self(const struct resolvconf_ns *ns, const struct acl *own,
 		       const char *listener, uint16_t port);
 
 /*
+ * Whether a socket bound to listener (an IP literal) receives what is sent
+ * to addr (af AF_INET or AF_INET6, network byte order): addr is the
+ * listener, or the listener is a wildcard ("0.0.0.0", "::") and addr is
+ * loopback or one of own (this host's addresses; NULL = none).  Pure.
+ */
+int resolvconf_listener_gets(int af, const uint8_t *addr, const char *listener,
+			     const struct acl *own);
+
+/*
  * Read path (normally "/etc/resolv.conf") and return its nameservers that
  * are not this server, as "IP" / "[IPv6]:53" upstream strings in *out
  * (malloc'd array of malloc'd strings, caller frees each and the array; *n
